@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+bash scripts/install_browser.sh   # Debian Chromium for tests/browser (apt-get when missing)
 .venv/bin/ruff check .
 set +e
 .venv/bin/python -m pytest "$@"
