@@ -1,0 +1,144 @@
+"""The ``Checks`` frame: reconciliation results as a tidy DataFrame an analyst reads at a glance.
+
+Owns the result type of :mod:`reportkit.reconcile`: a :class:`pandas.DataFrame` subclass (so filtering,
+sorting, ``to_parquet`` and every pandas habit keep working) with the fixed columns of :data:`COLUMNS`,
+a one-line :meth:`Checks.summary`, :meth:`Checks.failures`, and an HTML repr that puts the failures first,
+highlighted, under the summary line. A subclass rather than an accessor because the repr must change
+without the user calling anything; ``Checks(df)`` re-wraps a plain frame (say, one read back from disk).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["COLUMNS", "Checks"]
+
+#: The columns of every checks frame, in order.
+COLUMNS = ["check", "currency", "interval_start", "interval_end", "key", "expected", "actual",
+           "difference", "ok"]
+_STRINGS = ["check", "currency", "key"]
+_MONEY = ["expected", "actual", "difference"]
+
+_FAIL_STYLE = "background:#fde2e1;color:#8a1c12;font-weight:600"
+_PASS_STYLE = "color:#1f5f2a"
+
+
+class Checks(pd.DataFrame):
+    """Reconciliation results: one row per comparison (see :mod:`reportkit.reconcile`)."""
+
+    # pandas keeps the subclass through slicing, sorting and concat via _constructor.
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self) -> type[Checks]:
+        return Checks
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> Checks:
+        """Build a typed checks frame from row dicts, sorted by check, currency, interval, key."""
+        df = pd.DataFrame(list(rows), columns=COLUMNS)
+        return cls._typed(df)
+
+    @classmethod
+    def concat(cls, frames: Iterable[pd.DataFrame]) -> Checks:
+        """One checks frame from many, in the given order (empty frames dropped)."""
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return cls.from_rows([])
+        return cls(pd.concat(frames, ignore_index=True))
+
+    @classmethod
+    def _typed(cls, df: pd.DataFrame) -> Checks:
+        for col in _STRINGS:
+            df[col] = df[col].astype("string")
+        for col in ("interval_start", "interval_end"):
+            if not isinstance(df[col].dtype, pd.DatetimeTZDtype):
+                zones = {str(v.tz) for v in df[col] if isinstance(v, pd.Timestamp) and v.tz is not None}
+                df[col] = pd.to_datetime(df[col], utc=True)
+                if len(zones) == 1:  # keep the run's timezone when every row agrees on it
+                    df[col] = df[col].dt.tz_convert(zones.pop())
+        for col in _MONEY:
+            df[col] = df[col].astype(object)
+        df["ok"] = df["ok"].astype(bool)
+        order = ["check", "currency", "interval_start", "key"]
+        df = df.sort_values(order, kind="stable", na_position="first")
+        return cls(df.reset_index(drop=True))
+
+    # -- reading the result ---------------------------------------------------------------------------
+
+    def _is_checks(self) -> bool:
+        return all(c in self.columns for c in COLUMNS)
+
+    def failures(self) -> Checks:
+        """The rows that failed."""
+        return self[~self["ok"].astype(bool)]
+
+    def summary(self) -> str:
+        """One line: how many checks ran and passed, and which failed (by check, with a first interval)."""
+        n, failed = len(self), self.failures()
+        if not len(failed):
+            return f"PASS: all {n:,} checks agree ({_checks_word(self)})"
+        parts = []
+        for check, sub in failed.groupby("check", sort=True):
+            first = sub.iloc[0]
+            where = f"{first['currency']} {_day(first['interval_start'])}"
+            more = f" +{len(sub) - 1}" if len(sub) > 1 else ""
+            parts.append(f"{check} ×{len(sub)} ({where}{more})")
+        return f"FAIL: {len(failed):,} of {n:,} checks failed: " + "; ".join(parts)
+
+    def _repr_html_(self) -> str | None:
+        if not self._is_checks():
+            return pd.DataFrame(self)._repr_html_()
+        limit = pd.get_option("display.max_rows") or 60
+        failed, passed = self.failures(), self[self["ok"].astype(bool)]
+        top, rest = failed.head(limit), passed.head(max(0, limit - len(failed)))
+        shown = pd.concat([top, rest])
+        hidden_fail, hidden_pass = len(failed) - len(top), len(passed) - len(rest)
+        colour = "#8a1c12" if len(failed) else "#1f5f2a"
+        head = "".join(f"<th>{h}</th>" for h in ["check", "currency", "interval", "key", "expected",
+                                                  "actual", "difference", "ok"])
+        body = "".join(_html_row(r) for r in shown.itertuples(index=False))
+        notes = []
+        if hidden_fail:
+            notes.append(f"{hidden_fail:,} more failed rows not shown")
+        if hidden_pass:
+            notes.append(f"{hidden_pass:,} more passing rows not shown")
+        foot = f"<p><em>{html.escape('; '.join(notes))}</em></p>" if notes else ""
+        return (f'<div class="reportkit-checks"><p style="font-weight:700;color:{colour}">'
+                f"{html.escape(self.summary())}</p>"
+                f'<table class="dataframe"><thead><tr style="text-align:right">{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>{foot}</div>")
+
+
+def _checks_word(df: pd.DataFrame) -> str:
+    names = sorted(df["check"].dropna().unique())
+    return ", ".join(names) if len(names) <= 4 else f"{len(names)} kinds"
+
+
+def _day(ts: Any) -> str:
+    if ts is None or pd.isna(ts):
+        return "-"
+    ts = pd.Timestamp(ts)
+    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+
+
+def _money(v: Any) -> str:
+    if v is None or (not isinstance(v, Decimal) and pd.isna(v)):
+        return ""
+    return f"{Decimal(v):,}"
+
+
+def _html_row(r: Any) -> str:
+    ok = bool(r.ok)
+    cells = [html.escape(str(r.check)), html.escape(str(r.currency).upper()),
+             f"{_day(r.interval_start)} → {_day(r.interval_end)}", html.escape(str(r.key)),
+             _money(r.expected), _money(r.actual), _money(r.difference), "✓" if ok else "✗ FAIL"]
+    style = _PASS_STYLE if ok else _FAIL_STYLE
+    tds = "".join(f'<td style="text-align:{"right" if 4 <= i <= 6 else "left"}">{c}</td>'
+                  for i, c in enumerate(cells))
+    return f'<tr style="{style}">{tds}</tr>'

@@ -1,0 +1,277 @@
+"""Checks that Stripe's reports agree with each other, exactly; the results are a DataFrame.
+
+Owns the reconciliation rules between reportkit's typed report DataFrames (docs/internals.md: money is
+``object`` dtype holding ``decimal.Decimal``, timestamps are tz-aware) and the :class:`Checks` frame
+they return. Everything here is pure pandas + :mod:`decimal` except :func:`check_period`, which fetches
+what a period needs through a :class:`reportkit.Client`. See docs/reconcile.md.
+
+Every function returns a :class:`Checks` frame, one row per comparison, with the columns
+``check, currency, interval_start, interval_end, key, expected, actual, difference, ok``:
+``expected`` is what the reference side says, ``actual`` what the checked side says,
+``difference = actual - expected`` (exact ``Decimal``) and ``ok = |difference| <= tolerance``
+(tolerance 0 by default).
+
+=============================  ==================================================================
+function                       checks (``check`` column) and ``key``
+=============================  ==================================================================
+``balance_rollforward(b)``     ``balance.rollforward``: starting + activity + payouts = ending, per
+                               interval and currency (key ``ending_balance``);
+                               ``balance.continuity``: ending of one interval = starting of the next
+                               (key ``starting_balance``, on the later interval)
+``summary_vs_itemized(s, i)``  ``<name>.summary_vs_itemized``: per interval, currency and
+                               reporting_category, summary count/gross/fee/net = the itemized rows'
+                               (key ``<category>.<field>``)
+``parts_vs_whole(p, w)``       ``<name>.parts_vs_whole``: the intervals add up to the report run over
+                               the whole period (balance rows, or category.field of a summary)
+``payouts(p, r)``              ``payout.settled``: each automatic payout's amount = Σ net of the
+                               reconciliation rows it settled; ``payout.unmatched_payout``: a payout
+                               with no rows; ``payout.unmatched_rows``: rows naming no listed payout
+                               (key: the payout id)
+``check_period(client, ...)``  all of the above for a period, fetched through ``client.reports``
+=============================  ==================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from reportkit._checks import COLUMNS, Checks
+
+if TYPE_CHECKING:
+    from reportkit.client import Client
+
+__all__ = [
+    "COLUMNS",
+    "Checks",
+    "balance_rollforward",
+    "check_period",
+    "parts_vs_whole",
+    "payouts",
+    "summary_vs_itemized",
+]
+
+_INTERVAL = ["interval_start", "interval_end"]
+_FIELDS = ("count", "gross", "fee", "net")
+_ZERO = Decimal(0)
+
+# The report versions check_period reads, and the only columns it needs from the itemized ones.
+BALANCE = "balance.summary.1"
+ACTIVITY_SUMMARY = "balance_change_from_activity.summary.1"
+ACTIVITY_ITEMIZED = "balance_change_from_activity.itemized.3"
+PAYOUTS_SUMMARY = "payouts.summary.1"
+PAYOUTS_ITEMIZED = "payouts.itemized.3"
+RECONCILIATION_ITEMIZED = "payout_reconciliation.itemized.5"
+_ITEM_COLUMNS = ["balance_transaction_id", "currency", "reporting_category", "gross", "fee", "net"]
+
+
+def _dsum(values: Iterable[Any]) -> Decimal:
+    """Exact sum of the non-null values (Decimals or integer counts)."""
+    return sum((v if isinstance(v, Decimal) else Decimal(int(v))
+                for v in values if v is not None and not pd.isna(v)), _ZERO)
+
+
+def _ts(value: Any) -> pd.Timestamp | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+def _with_intervals(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with interval columns: its own (client.reports), else its provenance, else empty."""
+    if all(c in df.columns for c in _INTERVAL):
+        return df
+    out = df.copy()
+    prov = df.attrs.get("reportkit") or {}
+    for col in _INTERVAL:
+        out[col] = pd.Timestamp(prov[col]) if prov.get(col) else pd.NaT
+    return out
+
+
+def _groups(df: pd.DataFrame, keys: list[str]) -> Iterable[tuple[tuple[Any, ...], pd.DataFrame]]:
+    """(key tuple with NaT/NA as None, sub-frame) for each group, nulls kept as their own group."""
+    for key, sub in df.groupby(keys, dropna=False, sort=False):
+        yield tuple(None if pd.isna(k) else k for k in key), sub
+
+
+def _row(check: str, currency: Any, start: Any, end: Any, key: str,
+         expected: Decimal, actual: Decimal, tolerance: Decimal) -> dict[str, Any]:
+    difference = actual - expected
+    return {"check": check, "currency": currency, "interval_start": _ts(start), "interval_end": _ts(end),
+            "key": key, "expected": expected, "actual": actual, "difference": difference,
+            "ok": abs(difference) <= tolerance}
+
+
+def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) -> Checks:
+    """Roll the balance forward through ``balance.summary.1`` rows of one or more intervals.
+
+    ``balance`` has ``category, net_amount, currency`` (and ``interval_start, interval_end`` when it
+    came from ``client.reports``). Sign convention (docs/internals.md): payouts are negative when
+    money left, so ``ending_balance = starting_balance + activity + payouts``.
+    """
+    tol = Decimal(tolerance)
+    table: dict[tuple[Any, ...], dict[str, Decimal]] = {}
+    keys = [*_INTERVAL, "currency", "category"]
+    for (start, end, cur, cat), sub in _groups(_with_intervals(balance), keys):
+        table.setdefault((start, end, cur), {})[cat] = _dsum(sub["net_amount"])
+    rows = []
+    for (start, end, cur), v in table.items():
+        computed = v.get("starting_balance", _ZERO) + v.get("activity", _ZERO) + v.get("payouts", _ZERO)
+        rows.append(_row("balance.rollforward", cur, start, end, "ending_balance",
+                         computed, v.get("ending_balance", _ZERO), tol))
+    for cur in {k[2] for k in table}:
+        chain = sorted((k for k in table if k[2] == cur and k[0] is not None), key=lambda k: k[0])
+        for prev, this in zip(chain, chain[1:], strict=False):
+            if prev[1] == this[0]:  # adjacent intervals only; a gap has no identity to check
+                rows.append(_row("balance.continuity", cur, this[0], this[1], "starting_balance",
+                                 table[prev].get("ending_balance", _ZERO),
+                                 table[this].get("starting_balance", _ZERO), tol))
+    return Checks.from_rows(rows)
+
+
+def _category_totals(df: pd.DataFrame, keys: list[str], *, itemized: bool) -> dict[tuple, dict[str, Decimal]]:
+    out = {}
+    for key, sub in _groups(df, keys):
+        totals = {f: _dsum(sub[f]) for f in _FIELDS if f != "count"}
+        totals["count"] = Decimal(len(sub)) if itemized else _dsum(sub["count"])
+        out[key] = totals
+    return out
+
+
+def summary_vs_itemized(summary: pd.DataFrame, itemized: pd.DataFrame, *, name: str = "activity",
+                        tolerance: Decimal | int = 0) -> Checks:
+    """Each summary row (count, gross, fee, net per reporting_category and currency) against the
+    itemized rows of the same interval: count = number of rows, money = exact sums.
+
+    Works for any ``*.summary.1`` / ``*.itemized.N`` pair of one family; ``name`` prefixes the check
+    (``activity.summary_vs_itemized``). A category present on one side only compares against zero.
+    """
+    keys = [*_INTERVAL, "currency", "reporting_category"]
+    expected = _category_totals(_with_intervals(summary), keys, itemized=False)
+    actual = _category_totals(_with_intervals(itemized), keys, itemized=True)
+    zero = dict.fromkeys(_FIELDS, _ZERO)
+    rows = []
+    for key in [*expected, *(k for k in actual if k not in expected)]:
+        start, end, cur, cat = key
+        for f in _FIELDS:
+            rows.append(_row(f"{name}.summary_vs_itemized", cur, start, end, f"{cat}.{f}",
+                             expected.get(key, zero)[f], actual.get(key, zero)[f], Decimal(tolerance)))
+    return Checks.from_rows(rows)
+
+
+def _span(whole: pd.DataFrame, parts: pd.DataFrame) -> tuple[Any, Any]:
+    w, p = _with_intervals(whole), _with_intervals(parts)
+    if len(w) and not pd.isna(w["interval_start"].iloc[0]):
+        return w["interval_start"].iloc[0], w["interval_end"].iloc[0]
+    return p["interval_start"].min(), p["interval_end"].max()
+
+
+def parts_vs_whole(parts: pd.DataFrame, whole: pd.DataFrame, *, name: str = "activity",
+                   tolerance: Decimal | int = 0) -> Checks:
+    """The intervals of a period (``parts``, from ``client.reports``) against the same report run once
+    over the whole period (``whole``, from ``client.report``).
+
+    For ``balance.summary.1`` (columns ``category, net_amount``): the first interval's starting balance,
+    the sums of the flows and the last interval's ending balance. For ``*.summary.1``: the sums of
+    count, gross, fee and net per reporting_category and currency. ``name`` prefixes the check.
+    """
+    tol, (start, end) = Decimal(tolerance), _span(whole, parts)
+    p = _with_intervals(parts)
+    if "net_amount" in p.columns:
+        exp: dict[tuple, Decimal] = {}
+        for (cur, cat), sub in _groups(whole, ["currency", "category"]):
+            exp[(cur, cat)] = _dsum(sub["net_amount"])
+        act: dict[tuple, Decimal] = {}
+        for (cur, cat), sub in _groups(p, ["currency", "category"]):
+            sub = sub.sort_values("interval_start", kind="stable")
+            if cat == "starting_balance":
+                sub = sub[sub["interval_start"] == sub["interval_start"].iloc[0]]
+            elif cat == "ending_balance":
+                sub = sub[sub["interval_start"] == sub["interval_start"].iloc[-1]]
+            act[(cur, cat)] = _dsum(sub["net_amount"])
+        keys = [*exp, *(k for k in act if k not in exp)]
+        rows = [_row(f"{name}.parts_vs_whole", cur, start, end, cat,
+                     exp.get((cur, cat), _ZERO), act.get((cur, cat), _ZERO), tol) for cur, cat in keys]
+        return Checks.from_rows(rows)
+    expected = _category_totals(whole, ["currency", "reporting_category"], itemized=False)
+    actual = _category_totals(p, ["currency", "reporting_category"], itemized=False)
+    zero = dict.fromkeys(_FIELDS, _ZERO)
+    rows = []
+    for key in [*expected, *(k for k in actual if k not in expected)]:
+        cur, cat = key
+        for f in _FIELDS:
+            rows.append(_row(f"{name}.parts_vs_whole", cur, start, end, f"{cat}.{f}",
+                             expected.get(key, zero)[f], actual.get(key, zero)[f], tol))
+    return Checks.from_rows(rows)
+
+
+def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
+            tolerance: Decimal | int = 0) -> Checks:
+    """Each automatic payout's amount against the Σ net of the balance transactions it settled.
+
+    ``payouts`` is a ``payouts.itemized.N`` frame (``payout_id, currency, net``; rows whose
+    reporting_category is not ``payout``, such as ``payout_reversal``, are ignored). A payout's amount
+    is minus its balance transaction's net. ``reconciliation`` is a ``payout_reconciliation.itemized.N``
+    frame (``automatic_payout_id, currency, net``). When both carry interval columns a payout is matched
+    within its interval (a payout falls in the interval of its effective time on both reports), else
+    over the whole frame. Manual payouts settle nothing and cannot be told apart on the report, so only
+    payouts that some reconciliation row names (in any interval) are held to the check; a payout whose
+    rows all sit in other intervals is ``payout.unmatched_payout``.
+    """
+    tol = Decimal(tolerance)
+    p, r = _with_intervals(payouts), _with_intervals(reconciliation)
+    if "reporting_category" in p.columns:
+        p = p[p["reporting_category"] == "payout"]
+    amounts = {k: -_dsum(sub["net"]) for k, sub in _groups(p, [*_INTERVAL, "currency", "payout_id"])}
+    settled = {k: _dsum(sub["net"]) for k, sub in _groups(r, [*_INTERVAL, "currency", "automatic_payout_id"])}
+    automatic = {k[3] for k in settled}
+    rows = []
+    for key, amount in amounts.items():
+        start, end, cur, po = key
+        if key in settled:
+            rows.append(_row("payout.settled", cur, start, end, str(po), amount, settled[key], tol))
+        elif po in automatic:  # settled rows exist, but in another interval or currency
+            rows.append(_row("payout.unmatched_payout", cur, start, end, str(po), amount, _ZERO, tol))
+    for key, total in settled.items():
+        if key not in amounts:
+            start, end, cur, po = key
+            rows.append(_row("payout.unmatched_rows", cur, start, end, str(po), _ZERO, total, tol))
+    return Checks.from_rows(rows)
+
+
+def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
+                 tolerance: Decimal | int = 0, **parameters: Any) -> Checks:
+    """Fetch what a period needs and run every check over it.
+
+    ``start``/``end``/``freq`` split the period with :func:`reportkit.intervals` in the run timezone
+    (``parameters["timezone"]``, default ``Etc/UTC``); ``parameters`` (``timezone``, ``currency``, ...)
+    go to every report run. Interval reports come from ``client.reports``; the whole-period
+    comparisons from single ``client.report`` calls.
+    """
+    from reportkit.intervals import intervals as split
+
+    parts = split(start, end, freq=freq, tz=parameters.get("timezone", "Etc/UTC"))
+    lo, hi = parts[0].start, parts[-1].end
+    params = {k: v for k, v in parameters.items() if k != "columns"}
+
+    def each(report: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return client.reports(report, parts, **params, **({"columns": columns} if columns else {}))
+
+    def once(report: str) -> pd.DataFrame:
+        return client.report(report, lo, hi, **params)
+
+    balance, activity = each(BALANCE), each(ACTIVITY_SUMMARY)
+    paid = each(PAYOUTS_SUMMARY)
+    payout_items = each(PAYOUTS_ITEMIZED, [*_ITEM_COLUMNS, "payout_id"])
+    reconciliation = each(RECONCILIATION_ITEMIZED, [*_ITEM_COLUMNS, "automatic_payout_id"])
+    tol = Decimal(tolerance)
+    return Checks.concat([
+        balance_rollforward(balance, tolerance=tol),
+        parts_vs_whole(balance, once(BALANCE), name="balance", tolerance=tol),
+        summary_vs_itemized(activity, each(ACTIVITY_ITEMIZED, _ITEM_COLUMNS), name="activity", tolerance=tol),
+        parts_vs_whole(activity, once(ACTIVITY_SUMMARY), name="activity", tolerance=tol),
+        summary_vs_itemized(paid, payout_items, name="payouts", tolerance=tol),
+        parts_vs_whole(paid, once(PAYOUTS_SUMMARY), name="payouts", tolerance=tol),
+        payouts(payout_items, reconciliation, tolerance=tol),
+    ])
