@@ -7,6 +7,7 @@ Notebook-only parts (``reportkit.widgets``, ``reportkit.plot``) are imported on 
 from __future__ import annotations
 
 from reportkit import catalog, errors
+from reportkit.client import Client, connect
 from reportkit.errors import (
     APIConnectionError,
     APIError,
@@ -26,6 +27,7 @@ from reportkit.errors import (
     RunTimeoutError,
     ServerError,
 )
+from reportkit.objects import ReportRun, ReportType, ResultFile
 
 __version__ = "0.1.0"
 
@@ -34,14 +36,18 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BatchError",
+    "Client",
     "ConfigurationError",
     "DataNotAvailableError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReportRun",
+    "ReportType",
     "ReportkitError",
     "ReportkitWarning",
+    "ResultFile",
     "ResultParseError",
     "RunError",
     "RunFailedError",
@@ -49,5 +55,6 @@ __all__ = [
     "ServerError",
     "__version__",
     "catalog",
+    "connect",
     "errors",
 ]

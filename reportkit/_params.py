@@ -1,0 +1,332 @@
+"""Checking and normalising a report request before anything is sent: ``RunRequest``.
+
+Everything here is pure (no I/O): which report is meant (v1 type id, v2 name or id, with close
+matches for typos), which parameters it takes, dates and timezones, columns. The one check that needs
+the server, the data-availability window, is applied by the client with :func:`apply_window`.
+
+Dates: an aware datetime is taken as is; a ``date`` or ``"YYYY-MM-DD"`` means midnight in the
+request's ``timezone`` (default ``Etc/UTC``); a naive datetime (or ISO string without offset) is
+an error; ints are Unix seconds. Stripe wants whole seconds, so sub-second bounds are an error too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import warnings
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reportkit import catalog
+from reportkit.errors import ConfigurationError, DataNotAvailableError, ReportkitWarning
+
+__all__ = ["RunRequest", "apply_window", "check_timezone", "prepare", "to_utc"]
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMES = ("interval_start", "interval_end")
+
+
+def check_timezone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        close = difflib.get_close_matches(str(tz), _zone_names(), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ConfigurationError(
+            f"unknown timezone {tz!r}: pass an IANA name such as 'Etc/UTC' or 'Europe/Berlin'{hint}"
+        ) from None
+
+
+def _zone_names() -> list[str]:
+    from zoneinfo import available_timezones
+
+    return sorted(available_timezones())
+
+
+def to_utc(value: Any, name: str, tz: str = "Etc/UTC") -> datetime:
+    """A bound -> aware UTC datetime (see the module docstring for what is accepted)."""
+    fix = f"pass an aware datetime or a date string ('2025-01-01', read in timezone {tz!r}) as {name}"
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{name}={value!r} is not a time; {fix}")
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if _DATE_RE.match(text):
+            value = date.fromisoformat(text)
+        else:
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise ConfigurationError(f"{name}={value!r} is not a date or ISO 8601 time; {fix}") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ConfigurationError(f"{name}={value!r} is a naive datetime (no timezone); {fix}")
+        if value.microsecond:
+            raise ConfigurationError(
+                f"{name}={value!r} has fractions of a second; Stripe takes whole seconds"
+            )
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=check_timezone(tz)).astimezone(UTC)
+    raise ConfigurationError(f"{name} has type {type(value).__name__}; {fix}")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A checked request: ``report`` is what is sent (v1 type id or v2 report id)."""
+
+    api: str
+    report: str
+    spec: catalog.ReportSpec | None  # None for a v2 report id the catalogue does not know
+    parameters: dict[str, Any]  # interval bounds as aware UTC datetimes, columns as a list
+    livemode: bool
+    name: str  # v1 type id or v2 report name (what provenance shows)
+    compress: bool = False
+    clamped: bool = field(default=False, compare=False)
+
+    @property
+    def timezone(self) -> str:
+        return self.parameters.get("timezone", "Etc/UTC")
+
+    def v1_body(self) -> dict[str, Any]:
+        return {"report_type": self.report, "parameters": dict(self.parameters)}
+
+    def v2_body(self) -> dict[str, Any]:
+        params = {k: (_rfc3339(v) if k in _TIMES else v) for k, v in self.parameters.items()}
+        return {
+            "report": self.report,
+            "report_parameters": params,
+            "result_options": {"compress_file": self.compress},
+        }
+
+    def json_parameters(self) -> dict[str, Any]:
+        return {
+            k: (_rfc3339(v) if isinstance(v, datetime) else v) for k, v in sorted(self.parameters.items())
+        }
+
+    def cache_key(self, account: str, api_base: str) -> dict[str, Any]:
+        """What identifies the result: JSON-able, no secret (``account`` is a one-way fingerprint)."""
+        key = {
+            "api": self.api,
+            "report": self.report,
+            "livemode": self.livemode,
+            "parameters": self.json_parameters(),
+            "compress": self.compress,
+            "account": account,
+            "api_base": api_base,
+        }
+        key["digest"] = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+        return key
+
+
+def _rfc3339(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.ReportSpec | None]:
+    """(id to send, display name, spec) for ``report`` in ``api``."""
+    if not isinstance(report, str) or not report:
+        raise ConfigurationError(f"report must be a report type id or name, got {report!r}")
+    if api == "v1":
+        try:
+            return report, report, catalog.report_spec(report)
+        except KeyError:
+            pass
+        if report in catalog.v2_reports():
+            newest = catalog.v2_report(report).v1
+            hint = (
+                f"; v1 types carry a version, e.g. {newest!r} (or pass api='v2' for the v2 report {report!r})"
+            )
+        else:
+            close = difflib.get_close_matches(report, catalog.report_ids(), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ConfigurationError(
+            f"unknown report type {report!r}{hint} (client.report_types() lists the types your account has)"
+        )
+    try:
+        v2 = catalog.v2_report(report)
+    except KeyError:
+        if report.startswith("report_"):
+            return report, report, None  # an id the catalogue does not know: the server decides
+        if re.search(r"\.\d+$", report):
+            base = report.rsplit(".", 1)[0]
+            hint = f"; v2 report names carry no version: try {base!r}" if base in catalog.v2_reports() else ""
+        else:
+            close = difflib.get_close_matches(report, list(catalog.v2_reports()), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ConfigurationError(
+            f"unknown v2 report {report!r}{hint} (v2 takes a report name or a report_... id)"
+        ) from None
+    return (report if report.startswith("report_") else v2.id(livemode)), v2.name, v2.spec
+
+
+def prepare(
+    report: str,
+    start: Any = None,
+    end: Any = None,
+    *,
+    api: str = "v1",
+    livemode: bool = False,
+    timezone: str | None = None,
+    columns: Any = None,
+    compress: bool = False,
+    **parameters: Any,
+) -> RunRequest:
+    """Check a request against the catalogue and normalise it. Raises :class:`ConfigurationError`."""
+    if api not in ("v1", "v2"):
+        raise ConfigurationError(f"api must be 'v1' or 'v2', got {api!r}")
+    if compress and api != "v2":
+        raise ConfigurationError("compress=True needs api='v2' (v1 result files are plain CSV)")
+    sent, name, spec = _resolve(report, api, livemode)
+    if spec is not None and spec.livemode_only and not livemode:
+        raise ConfigurationError(f"{name} is available in live mode only; use a live key (sk_live_...)")
+    for bound in _TIMES:
+        if bound in parameters:
+            raise ConfigurationError(f"pass {bound} as the start/end arguments, not as a keyword parameter")
+    params: dict[str, Any] = {k: v for k, v in parameters.items() if v is not None}
+    tz = timezone if timezone is not None else params.pop("timezone", None)
+    params.pop("timezone", None)
+    if tz is not None:
+        check_timezone(tz)
+    accepted = set(spec.parameters) if spec is not None else None
+    if accepted is not None:
+        for key in params:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, sorted(accepted), n=2)
+                hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+                raise ConfigurationError(
+                    f"{name} does not take the parameter {key!r}{hint}; "
+                    f"it takes: {', '.join(sorted(accepted))}"
+                )
+    if tz is not None and (accepted is None or "timezone" in accepted):
+        params["timezone"] = tz
+    local = tz or "Etc/UTC"
+    takes_start = accepted is None or "interval_start" in accepted
+    takes_end = accepted is None or "interval_end" in accepted
+    if takes_start and start is not None:
+        params["interval_start"] = to_utc(start, "interval_start", local)
+    if takes_end and end is not None:
+        params["interval_end"] = to_utc(end, "interval_end", local)
+    if spec is not None:
+        missing = [p for p in spec.required if p not in params]
+        if missing:
+            names = {"interval_start": "start", "interval_end": "end"}
+            raise ConfigurationError(
+                f"{name} needs {', '.join(names.get(m, m) for m in missing)} "
+                f"(required parameters: {', '.join(spec.required)})"
+            )
+    if (
+        "interval_start" in params
+        and "interval_end" in params
+        and params["interval_start"] >= params["interval_end"]
+    ):
+        raise ConfigurationError(
+            f"start ({params['interval_start']:%Y-%m-%d %H:%M:%S} UTC) must be before end "
+            f"({params['interval_end']:%Y-%m-%d %H:%M:%S} UTC); bounds are half-open [start, end)"
+        )
+    if columns is not None:
+        params["columns"] = _check_columns(columns, spec, name)
+    if params.get("decimal_separator", ".") != ".":
+        raise ConfigurationError(
+            "decimal_separator: reportkit reads '.' decimals only (it parses the numbers for you); "
+            "leave it out"
+        )
+    if "currency" in params:
+        cur = str(params["currency"])
+        if not re.fullmatch(r"[A-Za-z]{3}", cur):
+            raise ConfigurationError(f"currency={cur!r} is not a three-letter ISO code such as 'usd'")
+        params["currency"] = cur.lower()
+    if "reporting_category" in params and params["reporting_category"] not in catalog.reporting_categories():
+        close = difflib.get_close_matches(
+            str(params["reporting_category"]), catalog.reporting_categories(), n=3
+        )
+        raise ConfigurationError(
+            f"unknown reporting_category {params['reporting_category']!r}"
+            + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
+        )
+    return RunRequest(
+        api=api,
+        report=sent,
+        spec=spec,
+        parameters=params,
+        livemode=livemode,
+        name=name,
+        compress=bool(compress),
+    )
+
+
+def _check_columns(columns: Any, spec: catalog.ReportSpec | None, name: str) -> list[str]:
+    if isinstance(columns, str) or not hasattr(columns, "__iter__"):
+        raise ConfigurationError(f"columns must be a list of column names, got {columns!r}")
+    cols = [str(c) for c in columns]
+    if not cols:
+        raise ConfigurationError("columns is empty: pass None for the report's default columns")
+    if len(set(cols)) != len(cols):
+        raise ConfigurationError(f"columns has duplicates: {cols}")
+    if spec is None:
+        return cols
+    if not spec.takes_columns:
+        raise ConfigurationError(f"{name} does not take a columns parameter")
+    for col in cols:
+        if spec.kind(col) is None:
+            close = difflib.get_close_matches(col, spec.column_names, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ConfigurationError(
+                f"{name} has no column {col!r}{hint} "
+                "(metadata columns are written like payment_metadata[order_id])"
+            )
+    return cols
+
+
+def apply_window(req: RunRequest, start: datetime | None, end: datetime | None, *, clamp: bool) -> RunRequest:
+    """Check the interval against the data window [start, end]; trim it (with a warning) when ``clamp``."""
+    params = dict(req.parameters)
+    lo, hi = params.get("interval_start"), params.get("interval_end")
+    window = f"[{_fmt(start)}, {_fmt(end)}]"
+    outside = (
+        (lo is not None and start is not None and lo < start)
+        or (hi is not None and end is not None and hi > end)
+        or (lo is not None and end is not None and lo >= end)
+        or (hi is not None and start is not None and hi <= start)
+    )
+    if not outside:
+        return req
+    asked = f"[{_fmt(lo)}, {_fmt(hi)})"
+    if not clamp:
+        raise DataNotAvailableError(
+            f"data for {req.name} is available for {window} UTC only; you asked for {asked}. "
+            "Pass clamp=True to trim the interval to the window, or pick dates inside it",
+            report_type=req.name,
+            data_available_start=start,
+            data_available_end=end,
+        )
+    if lo is not None and start is not None:
+        params["interval_start"] = max(lo, start)
+    if hi is not None and end is not None:
+        params["interval_end"] = min(hi, end)
+    new_lo, new_hi = params.get("interval_start"), params.get("interval_end")
+    if (new_lo is not None and new_hi is not None and new_lo >= new_hi) or (
+        new_hi is not None and start is not None and new_hi <= start
+    ):
+        raise DataNotAvailableError(
+            f"{asked} does not overlap the data window {window} UTC of {req.name}; nothing to clamp to",
+            report_type=req.name,
+            data_available_start=start,
+            data_available_end=end,
+        )
+    warnings.warn(
+        f"{req.name}: interval {asked} clamped to [{_fmt(new_lo)}, {_fmt(new_hi)}) "
+        f"(data window {window} UTC)",
+        ReportkitWarning,
+        stacklevel=4,
+    )
+    return replace(req, parameters=params, clamped=True)
+
+
+def _fmt(dt: datetime | None) -> str:
+    return "-" if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,249 @@
+"""Waiting for a run, downloading its file, and the one-call ``report()``.
+
+- :func:`wait` polls fast at first (every 0.25 s) and then about every tenth of the time already
+  waited (capped at 10 s), so finishing late costs at most ~10 % of the run's own time while a long
+  run costs few requests; it never sleeps past the deadline. A deadline raises
+  :class:`RunTimeoutError` keeping ``.run`` (resume with ``client.wait(client.retrieve_run(id))``);
+  a failed run raises :class:`RunFailedError` with Stripe's message. Progress: ``tqdm.auto``.
+- :func:`download` streams the result file to a temporary file (v1 with the key, only from the
+  configured files host; v2 from the pre-signed URL with no key at all), checks its size against
+  the run's, retries a truncated download, re-retrieves the run for a fresh URL when a v2 URL has
+  expired, and parses it with :func:`reportkit.frames.parse`. Provenance lands in
+  ``df.attrs["reportkit"]`` (never a key, never a URL).
+- :func:`report` = check, (cache), create, wait, download, (cache).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from reportkit import frames
+from reportkit._http import DownloadError
+from reportkit.errors import (
+    APIConnectionError,
+    APIError,
+    ConfigurationError,
+    PermissionDeniedError,
+    RunFailedError,
+    RunTimeoutError,
+)
+from reportkit.objects import ReportRun
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reportkit._params import RunRequest
+    from reportkit.client import Client
+
+__all__ = ["POLL_FIRST", "POLL_MAX", "POLL_RATIO", "download", "provenance", "report", "wait"]
+
+logger = logging.getLogger("reportkit")
+
+POLL_FIRST = 0.25  # seconds between the first polls
+POLL_RATIO = 0.10  # later: this fraction of the time waited so far
+POLL_MAX = 10.0  # never more than this between polls
+DOWNLOAD_ATTEMPTS = 3
+
+
+def _raise_if_failed(run: ReportRun) -> None:
+    if run.failed:
+        code = f" ({run.error_code})" if run.error_code else ""
+        raise RunFailedError(
+            f"report run {run.id} ({run.report_name or run.report}) failed{code}: "
+            f"{run.error or 'no reason given'}. Re-running it usually helps.",
+            run=run,
+        )
+
+
+def wait(
+    client: Client,
+    run: ReportRun,
+    *,
+    timeout: float = 600,
+    progress: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReportRun:
+    """Poll ``run`` until it succeeds (returned), fails (:class:`RunFailedError`) or ``timeout`` passes."""
+    if timeout is None or timeout < 0:
+        raise ConfigurationError(f"timeout must be >= 0 seconds, got {timeout!r}")
+    _raise_if_failed(run)
+    if run.is_done:
+        return run
+    begin = clock()
+    deadline = begin + timeout
+    bar = _bar(run, progress)
+    try:
+        while True:
+            now = clock()
+            waited = now - begin
+            if now >= deadline:
+                raise RunTimeoutError(
+                    f"report run {run.id} ({run.report_name or run.report}) still {run.status} after "
+                    f"{waited:.1f} s; it goes on at Stripe: resume with "
+                    f"client.wait(client.retrieve_run({run.id!r}))",
+                    run=run,
+                )
+            pause = min(max(POLL_FIRST, POLL_RATIO * waited), POLL_MAX, deadline - now)
+            sleep(pause)
+            run = client.retrieve_run(run.id)
+            if bar is not None:
+                bar.set_description_str(_label(run), refresh=False)
+                bar.update(0)
+            _raise_if_failed(run)
+            if run.is_done:
+                return run
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _bar(run: ReportRun, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc=_label(run), total=None, bar_format="{desc} [{elapsed}]", leave=False)
+
+
+def _label(run: ReportRun) -> str:
+    return f"{run.report_name or run.report} {run.id}: {run.status}"
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+def provenance(run: ReportRun, *, size: int, sha256: str, name: str | None = None) -> dict[str, Any]:
+    """``df.attrs["reportkit"]`` for a run: JSON-able, no key, no URL."""
+    params = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in sorted(run.parameters.items())}
+    return {
+        "run_id": run.id,
+        "report": name or run.report_name or run.report,
+        "report_id": run.report,
+        "api": run.api,
+        "parameters": params,
+        "livemode": run.livemode,
+        "file_id": run.result.id if run.result else None,
+        "content_type": run.result.content_type if run.result else None,
+        "size": size,
+        "sha256": sha256,
+        "created": _iso(run.created),
+        "succeeded_at": _iso(run.succeeded_at),
+        "interval_start": _iso(run.interval_start),
+        "interval_end": _iso(run.interval_end),
+        "cache_hit": False,
+    }
+
+
+def _fetch(client: Client, run: ReportRun, path: Path) -> tuple[ReportRun, int, str]:
+    """Stream the run's file to ``path``; returns (run as last seen, size, sha256)."""
+    last: Exception | None = None
+    for attempt in range(DOWNLOAD_ATTEMPTS):
+        file = run.result
+        if file is None:
+            raise APIConnectionError(f"report run {run.id} succeeded but carries no result file")
+        if run.api == "v2" and file.expired():
+            run = client.retrieve_run(run.id)
+            continue
+        url = file.url if run.api == "v1" else file.download_url
+        if not url:
+            raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
+        label = f"/v1/files/{file.id}/contents" if run.api == "v1" else f"v2 result of {run.id}"
+        try:
+            with path.open("wb") as out:
+                got = client._http.download(url, out, keyed=run.api == "v1", label=label)
+        except DownloadError as exc:
+            last = exc
+            logger.debug("download of %s broke off (attempt %d): %s", run.id, attempt + 1, exc)
+            continue
+        except PermissionDeniedError as exc:
+            if run.api != "v2":
+                raise
+            last = exc  # a pre-signed URL that expired (or was revoked): get a fresh one
+            logger.debug("v2 download URL of %s refused (HTTP 403); re-retrieving the run", run.id)
+            run = client.retrieve_run(run.id)
+            continue
+        if file.size and got.size != file.size:
+            last = DownloadError(f"got {got.size} of {file.size} bytes", size=got.size)
+            logger.debug("download of %s truncated: %d of %d bytes", run.id, got.size, file.size)
+            continue
+        return run, got.size, got.sha256
+    if isinstance(last, APIError):
+        raise last
+    raise APIConnectionError(
+        f"could not download the result of {run.id} in {DOWNLOAD_ATTEMPTS} attempts: {last} "
+        "(the file was truncated or the connection kept breaking)"
+    )
+
+
+def download(client: Client, run: ReportRun, *, request: RunRequest | None = None) -> pd.DataFrame:
+    """The typed DataFrame of a succeeded ``run`` (see the module docstring)."""
+    _raise_if_failed(run)
+    if not run.succeeded:
+        raise ConfigurationError(
+            f"report run {run.id} is still {run.status}: call client.wait(run) before downloading it"
+        )
+    request = request or client._request_for(run)
+    tz = run.parameters.get("timezone") or "Etc/UTC"
+    columns = run.parameters.get("columns") or None
+    with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
+        path = Path(tmp) / "result"
+        run, size, sha = _fetch(client, run, path)
+        df = frames.parse(
+            path,
+            report=run.report,
+            api=run.api,
+            timezone=tz,
+            columns=list(columns) if columns else None,
+            content_type=run.result.content_type if run.result else "csv",
+        )
+    df.attrs["reportkit"] = provenance(run, size=size, sha256=sha, name=request.name if request else None)
+    if request is not None and client._cache is not None:
+        client._cache.put(client._cache_key(request), df)
+    return df
+
+
+def report(
+    client: Client,
+    report: str,
+    start: Any = None,
+    end: Any = None,
+    *,
+    timezone: str = "Etc/UTC",
+    columns: Any = None,
+    api: str = "v1",
+    clamp: bool = False,
+    compress: bool = False,
+    timeout: float = 600,
+    progress: bool = True,
+    **parameters: Any,
+) -> pd.DataFrame:
+    """Check, create, wait, download and parse one report (and use the client's cache when attached).
+
+    ``start``/``end``: aware datetimes, dates or ``"YYYY-MM-DD"`` (midnight in ``timezone``); half-open.
+    ``timezone`` also goes to the report when it takes one (local timestamp columns).
+    """
+    req = client._prepare_run(
+        report,
+        start,
+        end,
+        api=api,
+        clamp=clamp,
+        timezone=timezone,
+        columns=columns,
+        compress=compress,
+        **parameters,
+    )
+    hit = client._cache_get(req)
+    if hit is not None:
+        return hit
+    run = client._create_prepared(req)
+    run = wait(client, run, timeout=timeout, progress=progress)
+    return download(client, run, request=req)
