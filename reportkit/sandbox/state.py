@@ -1,0 +1,203 @@
+"""The sandbox's mutable state: report runs, their files, idempotency records, rate windows, request log.
+
+All of it lives in memory, guarded by locks, because the server answers on many threads at once.
+A run's status is not stored but derived from the monotonic clock: it is ``pending`` (v1) or
+``running`` (v2) until its ``done_at``, then ``succeeded`` or ``failed`` (decided at creation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["IdempotencyStore", "RateWindow", "RequestLog", "Run", "RunStore", "key_id"]
+
+
+def key_id(key: str) -> str:
+    """A stable, non-secret handle for an API key (state is keyed by this, never by the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Run:
+    """One report run, v1 or v2."""
+
+    id: str
+    api: str  # "v1" or "v2"
+    owner: str  # key_id of the creating key
+    livemode: bool
+    seq: int  # creation order (ties in ``created``)
+    created: float  # sandbox wall clock, epoch seconds
+    done_at: float  # monotonic time when it stops being pending/running
+    report_type: str  # the v1 report type id behind it
+    params: dict[str, Any]  # normalised parameters, as reports.render takes them
+    echo: dict[str, Any]  # parameters as echoed back (v1 parameters / v2 report_parameters)
+    failure: Any = None  # faults.RunFailure, or None
+    v2_report: Any = None  # catalog.V2Report for v2 runs
+    compress: bool = False
+    discrepancies: Any = None
+    file_id: str | None = None
+    csv: bytes | None = None
+    render_error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def finished(self, mono: float | None = None) -> bool:
+        return (time.monotonic() if mono is None else mono) >= self.done_at
+
+    def succeeded_at(self) -> float:
+        """Sandbox wall time at which the run finished (created + processing duration)."""
+        return self.created + max(0.0, self.done_at - self.created_mono)
+
+    created_mono: float = 0.0
+
+
+class RunStore:
+    """Runs by id, with their creation order, and files by id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+        self._files: dict[str, Run] = {}
+        self._seq = 0
+        self.created = 0
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def add(self, run: Run) -> None:
+        with self._lock:
+            self._runs[run.id] = run
+            if run.file_id:
+                self._files[run.file_id] = run
+            self.created += 1
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def by_file(self, file_id: str) -> Run | None:
+        with self._lock:
+            return self._files.get(file_id)
+
+    def listing(self, api: str, livemode: bool) -> list[Run]:
+        """The runs of one API and mode, newest first."""
+        with self._lock:
+            runs = [r for r in self._runs.values() if r.api == api and r.livemode == livemode]
+        return sorted(runs, key=lambda r: (int(r.created), r.seq), reverse=True)
+
+    def in_progress(self, owner: str, mono: float) -> int:
+        """How many runs of this key (v1 and v2) are still pending or running."""
+        with self._lock:
+            return sum(1 for r in self._runs.values() if r.owner == owner and not r.finished(mono))
+
+
+@dataclass
+class _Record:
+    fingerprint: str
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
+class IdempotencyStore:
+    """Saved first answers of POSTs, by (key_id, Idempotency-Key), with one lock per pair."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[tuple[str, str], _Record] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+
+    def lock_for(self, scope: tuple[str, str]) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(scope, threading.Lock())
+
+    def get(self, scope: tuple[str, str]) -> _Record | None:
+        with self._lock:
+            return self._records.get(scope)
+
+    def put(
+        self,
+        scope: tuple[str, str],
+        fingerprint: str,
+        status: int,
+        body: bytes,
+        headers: list[tuple[str, str]],
+    ) -> None:
+        with self._lock:
+            self._records[scope] = _Record(fingerprint, status, body, headers)
+
+
+class RateWindow:
+    """A sliding one-second window of request times per key: ``allow`` says if one more fits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, who: str, limit: int | None) -> bool:
+        if limit is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            q = self._seen.setdefault(who, deque())
+            while q and q[0] <= now - 1.0:
+                q.popleft()
+            if len(q) >= limit:
+                return False
+            q.append(now)
+            return True
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as a host saw it. Headers are kept as sent (tests audit where a key went)."""
+
+    host: str  # "api", "files" or "downloads"
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    time: float
+
+    def __repr__(self) -> str:  # never show header values (they may hold a key)
+        return f"LoggedRequest({self.host} {self.method} {self.path}{'?' if self.query else ''}{self.query})"
+
+
+class RequestLog:
+    """A thread-safe list of :class:`LoggedRequest`; iterate, ``len()``, index, or :meth:`clear`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[LoggedRequest] = []
+
+    def append(self, item: LoggedRequest) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def snapshot(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __iter__(self):
+        return iter(self.snapshot())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __getitem__(self, i: int) -> LoggedRequest:
+        with self._lock:
+            return self._items[i]
+
+    def __repr__(self) -> str:
+        return f"RequestLog({len(self)} requests)"

@@ -1,0 +1,258 @@
+"""The v2 reporting endpoints (private preview) on the API host: create/retrieve report runs, reports.
+
+JSON both ways, Bearer auth only, and a ``Stripe-Version`` ending in ``.preview``. Times are RFC 3339
+with milliseconds, int64 sizes are strings, absent optional fields are ``null``. A report is named by
+its id for the key's mode (``catalog.v2_report(name).id(livemode)``); a report *name* is refused with
+404 ``not_found`` as Stripe does. Results carry a pre-signed download URL on the downloads host.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from reportkit import catalog
+from reportkit.sandbox import results
+from reportkit.sandbox.downloads import signed_url
+from reportkit.sandbox.v1 import lookup_type, make_run
+from reportkit.sandbox.validate import normalise
+from reportkit.sandbox.wire import ApiError, decode_form, json_response, parse_rfc3339, rfc3339
+
+if TYPE_CHECKING:
+    from reportkit.sandbox.app import Caller, SandboxApp
+    from reportkit.sandbox.state import Run
+
+__all__ = ["create_run", "get_report", "get_run"]
+
+_DESCRIPTIONS = {
+    "interval_start": "Starting timestamp of data to be included in the report run (inclusive).",
+    "interval_end": "Ending timestamp of data to be included in the report run (exclusive).",
+    "timezone": "Time zone used to display timestamps in the report (IANA name; default Etc/UTC).",
+    "currency": "Only include transactions in this currency.",
+    "reporting_category": "Only include transactions of this reporting category.",
+    "columns": "The columns to include in the report, in order.",
+    "payout": "The automatic payout whose transactions the report lists.",
+}
+_V2_PARAMS = tuple(_DESCRIPTIONS)
+
+
+def _check_version(request: Request) -> None:
+    version = request.headers.get("Stripe-Version", "")
+    if not version.endswith(".preview"):
+        raise ApiError(
+            400,
+            "The v2 reporting API is in preview: send a Stripe-Version header ending in "
+            f"'.preview' (for example '2026-07-08.preview'); got {version or 'none'!r}.",
+            code="invalid_api_version",
+            api="v2",
+        )
+
+
+def _report(app: SandboxApp, caller: Caller, report_id: Any) -> catalog.V2Report:
+    try:
+        rep = catalog.v2_report(report_id) if isinstance(report_id, str) else None
+    except KeyError:
+        rep = None
+    if rep is None or report_id != rep.id(caller.livemode) or rep.v1 not in app.report_types():
+        raise ApiError(404, f"No such report: '{report_id}'", code="not_found", api="v2")
+    return rep
+
+
+def _v2_params(spec: catalog.ReportSpec) -> list[str]:
+    return [p for p in spec.parameters if p in _V2_PARAMS]
+
+
+def _param_json(app: SandboxApp, spec: catalog.ReportSpec, name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "array_details": None,
+        "description": _DESCRIPTIONS[name],
+        "enum_details": None,
+        "required": name in spec.required,
+        "timestamp_details": None,
+        "type": "string",
+    }
+    if name in ("interval_start", "interval_end"):
+        lo, hi = app.window
+        out.update(type="timestamp", timestamp_details={"min": rfc3339(lo), "max": rfc3339(hi)})
+    elif name == "currency":
+        out.update(type="enum", enum_details={"allowed_values": list(app.config.currencies)})
+    elif name == "reporting_category":
+        out.update(type="enum", enum_details={"allowed_values": catalog.reporting_categories()})
+    elif name == "columns":
+        cols = [c for c in spec.column_names if not c.endswith("[key]")]
+        out.update(
+            type="array", array_details={"element_type": "enum", "enum_details": {"allowed_values": cols}}
+        )
+    return out
+
+
+def get_report(app: SandboxApp, request: Request, caller: Caller, report_id: str) -> Response:
+    _check_version(request)
+    rep = _report(app, caller, report_id)
+    spec = catalog.report_spec(rep.v1)
+    return json_response(
+        {
+            "id": rep.id(caller.livemode),
+            "object": "v2.reporting.report",
+            "livemode": caller.livemode,
+            "name": rep.name,
+            "parameters": {p: _param_json(app, spec, p) for p in _v2_params(spec)},
+        }
+    )
+
+
+def _epoch(name: str, value: Any) -> int:
+    try:
+        return math.floor(parse_rfc3339(value))
+    except (ValueError, TypeError):
+        raise ApiError(
+            400,
+            f"Invalid timestamp for report_parameters.{name}: {value!r}; expected an RFC 3339 "
+            "date-time such as '2025-01-01T00:00:00.000Z'.",
+            param=f"report_parameters.{name}",
+            code="parameter_invalid",
+            api="v2",
+        ) from None
+
+
+def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
+    _check_version(request)
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        raise ApiError(400, "The request body is not valid JSON.", code="invalid_json", api="v2") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json", api="v2")
+    for name in body:
+        if name not in ("report", "report_parameters", "result_options"):
+            raise ApiError(
+                400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown", api="v2"
+            )
+    for name in ("report", "report_parameters"):
+        if body.get(name) in (None, ""):
+            raise ApiError(
+                400, f"Missing required param: {name}.", param=name, code="parameter_missing", api="v2"
+            )
+    rep = _report(app, caller, body["report"])
+    try:
+        spec = lookup_type(app, rep.v1, caller, param="report")
+        raw = body["report_parameters"]
+        if not isinstance(raw, dict):
+            raise ApiError(
+                400,
+                "report_parameters must be an object.",
+                param="report_parameters",
+                code="parameter_invalid",
+            )
+        for name in raw:
+            if name not in _v2_params(spec):
+                raise ApiError(
+                    400,
+                    f"Received unknown parameter: report_parameters.{name}",
+                    param=f"report_parameters.{name}",
+                    code="parameter_unknown",
+                )
+        if "currency" in raw and raw["currency"] not in app.config.currencies:
+            raise ApiError(
+                400,
+                f"Invalid report_parameters.currency: must be one of {', '.join(app.config.currencies)}.",
+                param="report_parameters.currency",
+                code="parameter_invalid",
+            )
+        params = normalise(
+            spec, raw, window=app.window, pname=lambda n: f"report_parameters.{n}", epoch=_epoch
+        )
+        options = body.get("result_options") or {}
+        if (
+            not isinstance(options, dict)
+            or set(options) - {"compress_file"}
+            or not isinstance(options.get("compress_file", False), bool)
+        ):
+            raise ApiError(
+                400,
+                "result_options takes only compress_file (a boolean).",
+                param="result_options",
+                code="parameter_invalid",
+            )
+    except ApiError as e:
+        e.api = "v2"
+        raise
+    app.check_cap(caller, "v2")
+    prefix = "reprun_live_" if caller.livemode else "reprun_test_"
+    run = make_run(
+        app,
+        caller,
+        "v2",
+        spec.id,
+        params,
+        dict(raw),
+        prefix=prefix,
+        v2_report=rep,
+        compress=bool(options.get("compress_file", False)),
+    )
+    if "payout" in spec.required:
+        results.check_parameters(app, run, lambda n: f"report_parameters.{n}", "v2")
+    app.runs.add(run)
+    return json_response(run_json(app, run, include_schema=False))
+
+
+def run_json(app: SandboxApp, run: Run, *, include_schema: bool) -> dict[str, Any]:
+    status, error = results.outcome(app, run)
+    status = "running" if status == "pending" else status
+    result = None
+    details: dict[str, Any] = {}
+    if status == "succeeded":
+        data = (results.zip_bytes if run.compress else results.csv_bytes)(app, run) or b""
+        url, expires = signed_url(app, run)
+        file: dict[str, Any] = {
+            "content_type": "zip" if run.compress else "csv",
+            "size": str(len(data)),
+            "download_url": {"url": url, "expires_at": rfc3339(expires)},
+        }
+        if include_schema:
+            file["schema"] = results.schema(run)
+        result = {"type": "file", "file": file}
+    elif status == "failed":
+        code = run.failure.error_code if run.failure is not None else "internal_error"
+        details = {"failed": {"error_code": code, "error_message": error}}
+    return {
+        "id": run.id,
+        "object": "v2.reporting.report_run",
+        "created": rfc3339(run.created),
+        "livemode": run.livemode,
+        "report": run.v2_report.id(run.livemode),
+        "report_name": run.v2_report.name,
+        "report_parameters": run.echo,
+        "result": result,
+        "result_options": {"compress_file": run.compress},
+        "status": status,
+        "status_details": details,
+    }
+
+
+def get_run(app: SandboxApp, request: Request, caller: Caller, run_id: str) -> Response:
+    _check_version(request)
+    q = decode_form(request.query_string)
+    include = q.get("include", [])
+    include = [include] if isinstance(include, str) else include
+    for name in q:
+        if name != "include":
+            raise ApiError(
+                400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown", api="v2"
+            )
+    bad = [i for i in include if i != "result.file.schema"]
+    if bad:
+        raise ApiError(
+            400,
+            f"Invalid include value(s): {', '.join(map(str, bad))}; allowed: result.file.schema.",
+            param="include",
+            code="parameter_invalid",
+            api="v2",
+        )
+    run = app.runs.get(run_id)
+    if run is None or run.api != "v2" or run.livemode != caller.livemode:
+        raise ApiError(404, f"No such report run: '{run_id}'", code="not_found", api="v2")
+    return json_response(run_json(app, run, include_schema=bool(include)))

@@ -1,0 +1,212 @@
+"""Report-run parameter validation, as Stripe does it, shared by the v1 and v2 endpoints.
+
+:func:`normalise` checks the parameters of a run against the catalogue's :class:`ReportSpec` and the
+data-availability window, and returns the normalised dict ``reports.render`` takes
+(``interval_start``/``interval_end`` int epoch or None, ``timezone`` (default ``Etc/UTC``),
+``columns`` list or None, ``currency`` lowercase or None, ``reporting_category`` or None,
+``payout`` or None). Any problem raises :class:`~reportkit.sandbox.wire.ApiError` with Stripe's
+code, message and param. v1 names params ``parameters[x]``; v2 names them ``report_parameters.x``.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from reportkit import catalog
+from reportkit.sandbox.wire import ApiError, utc_text
+
+__all__ = ["STRIPE_CURRENCIES", "normalise", "timezones"]
+
+# The currencies Stripe settles or charges in (ISO 4217, lowercase).
+STRIPE_CURRENCIES = frozenset(
+    """usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn
+    bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq
+    gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl
+    mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr
+    pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs tnd top try ttd twd
+    tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw""".split()
+)
+_INT_RE = re.compile(r"^-?\d+$")
+
+
+@cache
+def timezones() -> frozenset[str]:
+    """IANA time zone names the sandbox accepts (the system's zoneinfo database)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def normalise(
+    spec: catalog.ReportSpec,
+    raw: Any,
+    *,
+    window: tuple[int, int],
+    pname: Callable[[str], str],
+    window_pname: Callable[[str], str] | None = None,
+    epoch: Callable[[str, Any], int] | None = None,
+) -> dict[str, Any]:
+    """Check ``raw`` (the run's parameters) for ``spec``; return the normalised parameters.
+
+    ``pname`` turns a parameter name into the ``param`` of an error; ``window_pname`` does the same
+    for data-window errors (Stripe writes those ``parameters.interval_start``); ``epoch`` converts
+    a raw time value (default: a v1 integer string).
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ApiError(400, "Invalid object", param=pname("")[:-2] or "parameters", code="parameter_invalid")
+    window_pname = window_pname or pname
+    epoch = epoch or _v1_epoch(pname)
+    for name in raw:
+        if name not in spec.parameters:
+            raise ApiError(
+                400, f"Received unknown parameter: {pname(name)}", param=pname(name), code="parameter_unknown"
+            )
+    for name in spec.required:
+        if raw.get(name) in (None, ""):
+            raise ApiError(
+                400, f"Missing required param: {pname(name)}.", param=pname(name), code="parameter_missing"
+            )
+
+    out: dict[str, Any] = {
+        "interval_start": None,
+        "interval_end": None,
+        "timezone": "Etc/UTC",
+        "columns": None,
+        "currency": None,
+        "reporting_category": None,
+        "payout": None,
+    }
+    for name in ("interval_start", "interval_end"):
+        if name in raw:
+            out[name] = epoch(name, raw[name])
+    _check_window(spec.id, out["interval_start"], out["interval_end"], window, window_pname, pname)
+
+    if "timezone" in raw:
+        tz = raw["timezone"]
+        if not isinstance(tz, str) or tz not in timezones():
+            raise ApiError(
+                400,
+                f"Invalid timezone: {tz!r}. Use an IANA time zone name such as "
+                "'Etc/UTC' or 'America/New_York'.",
+                param=pname("timezone"),
+                code="parameter_invalid",
+            )
+        out["timezone"] = tz
+    if "currency" in raw:
+        cur = raw["currency"]
+        if not isinstance(cur, str) or cur.lower() not in STRIPE_CURRENCIES:
+            raise ApiError(
+                400,
+                f"Invalid currency: {cur}. Stripe currently supports these currencies: "
+                + ", ".join(sorted(STRIPE_CURRENCIES)),
+                param=pname("currency"),
+                code="parameter_invalid",
+            )
+        out["currency"] = cur.lower()
+    if "reporting_category" in raw:
+        cat = raw["reporting_category"]
+        allowed = catalog.reporting_categories()
+        if cat not in allowed:
+            raise ApiError(
+                400,
+                f"Invalid reporting_category: must be one of {', '.join(allowed)}",
+                param=pname("reporting_category"),
+                code="parameter_invalid",
+            )
+        out["reporting_category"] = cat
+    if "columns" in raw:
+        out["columns"] = _columns(spec, raw["columns"], pname("columns"))
+    if "payout" in raw:
+        if not isinstance(raw["payout"], str):
+            raise ApiError(400, "Invalid string", param=pname("payout"), code="parameter_invalid")
+        out["payout"] = raw["payout"]
+    if "decimal_separator" in raw:
+        if raw["decimal_separator"] not in (".", ","):
+            raise ApiError(
+                400,
+                "Invalid decimal_separator: must be '.' or ','.",
+                param=pname("decimal_separator"),
+                code="parameter_invalid",
+            )
+        out["decimal_separator"] = raw["decimal_separator"]
+    return out
+
+
+def _v1_epoch(pname: Callable[[str], str]) -> Callable[[str, Any], int]:
+    def convert(name: str, value: Any) -> int:
+        if not isinstance(value, str) or not _INT_RE.match(value.strip()):
+            raise ApiError(
+                400, f"Invalid integer: {value}", param=pname(name), code="parameter_invalid_integer"
+            )
+        return int(value.strip())
+
+    return convert
+
+
+def _check_window(
+    report_type: str,
+    start: int | None,
+    end: int | None,
+    window: tuple[int, int],
+    window_pname: Callable[[str], str],
+    pname: Callable[[str], str],
+) -> None:
+    lo, hi = window
+    for name, value in (("interval_start", start), ("interval_end", end)):
+        if value is None:
+            continue
+        if value < lo:
+            raise ApiError(
+                400,
+                f"Data for the report type {report_type} is only available starting at "
+                f"{utc_text(lo)} UTC; you requested {name} = {utc_text(value)} UTC.",
+                param=window_pname(name),
+                code="parameter_invalid",
+            )
+        if value > hi:
+            raise ApiError(
+                400,
+                f"Data for the report type {report_type} is only available through "
+                f"{utc_text(hi)} UTC; you requested {name} = {utc_text(value)} UTC.",
+                param=window_pname(name),
+                code="parameter_invalid",
+            )
+    if start is not None and end is not None and start >= end:
+        raise ApiError(
+            400,
+            f"{pname('interval_start')} must be before {pname('interval_end')} (got {start} >= {end}).",
+            param=pname("interval_start"),
+            code="parameter_invalid",
+        )
+
+
+def _columns(spec: catalog.ReportSpec, value: Any, param: str) -> list[str]:
+    if not spec.takes_columns:
+        raise ApiError(400, f"Received unknown parameter: {param}", param=param, code="parameter_unknown")
+    if isinstance(value, str) or not isinstance(value, list) or not value:
+        raise ApiError(
+            400,
+            f"Invalid array: {param} must be a non-empty list of column names.",
+            param=param,
+            code="parameter_invalid",
+        )
+    bad = [
+        c
+        for c in value
+        if not isinstance(c, str) or catalog.column_kind(spec.id, c) is None or (c.endswith("[key]"))
+    ]
+    if bad:
+        raise ApiError(
+            400,
+            f"Invalid column(s) for report type {spec.id}: {', '.join(map(str, bad))}. "
+            f"Valid columns: {', '.join(spec.column_names)}.",
+            param=param,
+            code="parameter_invalid",
+        )
+    if len(set(value)) != len(value):
+        raise ApiError(400, f"Duplicate column(s) in {param}.", param=param, code="parameter_invalid")
+    return list(value)

@@ -1,0 +1,201 @@
+"""Stripe's wire formats as the sandbox speaks them: form decoding, error bodies, times, auth headers.
+
+Owns nothing stateful. The pieces:
+
+- :func:`decode_form`: ``application/x-www-form-urlencoded`` (or a query string) with Stripe's bracket
+  nesting into plain dicts and lists: ``parameters[interval_start]=1``, ``parameters[columns][]=a``
+  (repeated) and ``parameters[columns][0]=a`` (indexed, as stripe-python sends it) all work.
+- :class:`ApiError`: raised by handlers; :meth:`ApiError.response` renders the v1 body
+  ``{"error": {"type", "code"?, "message", "param"?, "doc_url"?}}`` or the v2 body
+  ``{"error": {"type", "code", "message"}}``.
+- :func:`rfc3339` / :func:`parse_rfc3339`: v2 times (``2025-08-26T00:00:00.000Z``).
+- :func:`secret_key`: the key from ``Authorization`` (Bearer, or Basic with the key as user name).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Response
+
+__all__ = [
+    "ApiError",
+    "KEY_RE",
+    "decode_form",
+    "json_response",
+    "mask",
+    "parse_rfc3339",
+    "rfc3339",
+    "secret_key",
+    "utc_text",
+]
+
+#: A well-formed secret key. Restricted keys (rk_) are accepted like secret ones.
+KEY_RE = re.compile(r"^(?:sk|rk)_(test|live)_[A-Za-z0-9]{8,247}$")
+_SEGMENT_RE = re.compile(r"\[([^\[\]]*)\]")
+_DOCS = "https://stripe.com/docs/error-codes/"
+
+
+def decode_form(text: str | bytes) -> dict[str, Any]:
+    """Decode a form body or query string with Stripe's bracket nesting into dicts and lists.
+
+    Raises :class:`ApiError` (400) when the same name is used both as a scalar and as a container.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        head, _, rest = key.partition("[")
+        segments = [head]
+        if rest:
+            tail = "[" + rest
+            parts = _SEGMENT_RE.findall(tail)
+            if "".join(f"[{p}]" for p in parts) != tail:
+                # not a clean bracket path (for example a ']' inside a name): keep the name literal
+                segments = [key]
+            else:
+                segments += parts
+        _insert(root, segments, value, key)
+    return _listify(root)
+
+
+def _insert(node: dict[str, Any], segments: list[str], value: str, raw: str) -> None:
+    for i, seg in enumerate(segments[:-1]):
+        nxt = segments[i + 1]
+        if seg == "":
+            raise ApiError(400, f"Invalid array: {raw}", param=raw, code="parameter_invalid_empty")
+        child = node.get(seg)
+        if child is None:
+            child = [] if nxt == "" else {}
+            node[seg] = child
+        if nxt == "":
+            if not isinstance(child, list):
+                raise ApiError(400, f"Invalid array: {raw}", param=raw)
+            child.append(value)
+            if i + 1 != len(segments) - 1:
+                raise ApiError(400, f"Nested arrays of objects are not supported: {raw}", param=raw)
+            return
+        if not isinstance(child, dict):
+            raise ApiError(400, f"Invalid hash: {raw}", param=raw)
+        node = child
+    last = segments[-1]
+    if isinstance(node.get(last), dict | list):
+        raise ApiError(400, f"Invalid hash: {raw}", param=raw)
+    node[last] = value
+
+
+def _listify(value: Any) -> Any:
+    """Turn dicts whose keys are all decimal indexes (``columns[0]``, ``columns[1]``) into lists."""
+    if isinstance(value, list):
+        return [_listify(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _listify(v) for k, v in value.items()}
+    if out and all(k.isdigit() for k in out):
+        return [out[k] for k in sorted(out, key=int)]
+    return out
+
+
+class ApiError(Exception):
+    """An error answer. ``api`` picks the body shape: ``"v1"`` (default) or ``"v2"``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        type: str = "invalid_request_error",
+        api: str = "v1",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.type = type
+        self.api = api
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        if self.api == "v2":
+            err: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
+            if self.param:
+                err["param"] = self.param
+            return {"error": err}
+        err = {"type": self.type}
+        if self.code:
+            err["code"] = self.code
+            err["doc_url"] = _DOCS + self.code
+        err["message"] = self.message
+        if self.param:
+            err["param"] = self.param
+        return {"error": err}
+
+    def response(self) -> Response:
+        resp = json_response(self.body(), self.status)
+        for k, v in self.headers.items():
+            resp.headers[k] = v
+        return resp
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    """A JSON response the way Stripe sends it (pretty-printed, UTF-8)."""
+    return Response(json.dumps(obj, indent=2) + "\n", status=status, content_type="application/json")
+
+
+def rfc3339(epoch: float) -> str:
+    """``2025-08-26T00:00:00.000Z`` for an epoch in seconds (milliseconds kept)."""
+    dt = datetime.fromtimestamp(round(epoch, 3), UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_rfc3339(text: str) -> float:
+    """Epoch seconds from an RFC 3339 string with an offset or ``Z``; ``ValueError`` otherwise."""
+    if not isinstance(text, str) or "T" not in text.upper():
+        raise ValueError(text)
+    dt = datetime.fromisoformat(text.replace("z", "Z"))
+    if dt.tzinfo is None:
+        raise ValueError(text)
+    return dt.timestamp()
+
+
+def utc_text(epoch: float) -> str:
+    """``2024-01-01 00:00:00`` (UTC), the form Stripe's data-window messages use."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def mask(key: str) -> str:
+    """``sk_test_****abcd``, the way Stripe quotes a key back in a 401 message."""
+    prefix = key[:8] if key.startswith(("sk_", "rk_")) else key[:3]
+    return f"{prefix}****{key[-4:]}" if len(key) > 12 else f"{prefix}****"
+
+
+def secret_key(authorization: str | None, *, allow_basic: bool) -> str | None:
+    """The key carried by an ``Authorization`` header, or ``None`` when there is none.
+
+    Bearer is always accepted; Basic (the key as user name, empty password) only when
+    ``allow_basic``. A header of another scheme gives ``""`` (present but unusable).
+    """
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer":
+        return value
+    if scheme == "basic" and allow_basic:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[0]
+    return ""
