@@ -1,0 +1,213 @@
+"""Report CSVs computed from the sandbox ledger: which rows each report type holds, and its summaries.
+
+Owns the *selection* semantics of docs/internals.md (activity vs payouts, payout reconciliation by
+``automatic_payout_effective_at``, ending balance = what is not yet settled) and the summary
+arithmetic (exact integer sums in minor units); :mod:`reportkit.sandbox.columns` turns the chosen rows
+into text. The HTTP layer validates and normalises parameters, then calls :func:`render`;
+:func:`check` lets it reject a bad ``payout`` or column when the run is created.
+Planted discrepancies (issue 5) are applied by :mod:`reportkit.sandbox.discrepancies`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from reportkit import catalog
+from reportkit.sandbox import ledger as lg
+from reportkit.sandbox.columns import Rows, csv_bytes, money
+
+__all__ = ["SUPPORTED", "ReportParameterError", "check", "render", "select"]
+
+_FAMILIES = (
+    "balance.",
+    "balance_change_from_activity.",
+    "payouts.",
+    "payout_reconciliation.",
+    "ending_balance_reconciliation.",
+)
+#: The v1 report type ids :func:`render` produces.
+SUPPORTED: frozenset[str] = frozenset(r for r in catalog.report_ids() if r.startswith(_FAMILIES))
+_FAR = 2**62
+
+
+class ReportParameterError(Exception):
+    """A parameter the ledger cannot honour (unknown or manual payout, unknown column).
+
+    ``http_status`` is 404 for a payout that does not exist (Stripe's ``resource_missing``) and 400
+    otherwise (``parameter_invalid``); ``param`` is the parameter name as Stripe reports it
+    (``parameters[payout]``-style naming is the HTTP layer's business)."""
+
+    def __init__(self, param: str, message: str, *, http_status: int = 400, code: str = "parameter_invalid"):
+        super().__init__(message)
+        self.param, self.message, self.http_status, self.code = param, message, http_status, code
+
+
+def _payout_index(ledger: lg.Ledger, payout: str | None) -> int:
+    if payout is None:
+        raise ReportParameterError("payout", "This report type requires the payout parameter.")
+    pi = ledger.payout_index.get(payout)
+    if pi is None:
+        raise ReportParameterError(
+            "payout", f"No such payout: '{payout}'", http_status=404, code="resource_missing"
+        )
+    if not ledger._payout_table["automatic"][pi]:
+        raise ReportParameterError(
+            "payout",
+            f"Payout {payout} is a manual payout; only automatic payouts "
+            "can be reconciled to the transactions they settled.",
+        )
+    return pi
+
+
+def check(ledger: lg.Ledger, report_type: str, params: dict) -> None:
+    """Raise :class:`ReportParameterError` for what :func:`render` would reject, without rendering."""
+    spec = catalog.report_spec(report_type)
+    if report_type not in SUPPORTED:
+        raise ReportParameterError("report_type", f"The sandbox cannot produce {report_type}.")
+    for col in params.get("columns") or ():
+        if spec.kind(col) is None:
+            raise ReportParameterError("columns", f"{col} is not a column of {report_type}.")
+    if "payout" in spec.required:
+        _payout_index(ledger, params.get("payout"))
+
+
+def select(ledger: lg.Ledger, report_type: str, params: dict) -> np.ndarray:
+    """Positions (into ``ledger.bt``, ascending = sorted by (created, id)) of the rows a report holds."""
+    bt = ledger.bt
+    fam = report_type.rsplit(".", 1)[0]
+    s = params.get("interval_start")
+    e = params.get("interval_end")
+    s = -_FAR if s is None else int(s)
+    e = _FAR if e is None else int(e)
+    created, cat = bt["created"], bt["cat"]
+    is_payout_cat = cat >= lg.PAYOUT
+    if fam.startswith("payout_reconciliation.by_id"):
+        mask = bt["ap"] == _payout_index(ledger, params.get("payout"))
+    elif fam.startswith("payout_reconciliation"):
+        eff = ledger.automatic_payout_effective_at
+        mask = (bt["ap"] >= 0) & (eff >= s) & (eff < e)
+    elif fam.startswith("ending_balance_reconciliation"):
+        hi = int(np.searchsorted(created, e, side="left"))
+        mask = np.zeros(len(created), bool)
+        eff = ledger.automatic_payout_effective_at[:hi]
+        settled = (bt["ap"][:hi] >= 0) & (eff < e)
+        auto_payout = (cat[:hi] == lg.PAYOUT) & ledger._payout_table["automatic"][
+            np.maximum(bt["payout"][:hi], 0)
+        ]
+        mask[:hi] = ~settled & ~auto_payout
+    else:
+        lo, hi = np.searchsorted(created, [s, e], side="left")
+        mask = np.zeros(len(created), bool)
+        mask[lo:hi] = is_payout_cat[lo:hi] if fam.startswith("payouts") else ~is_payout_cat[lo:hi]
+    cur = params.get("currency")
+    if cur is not None:
+        code = ledger.currencies.index(cur) if cur in ledger.currencies else -2
+        mask &= bt["cur"] == code
+    rc = params.get("reporting_category")
+    if rc is not None:
+        code = lg.CATEGORIES.index(rc) if rc in lg.CATEGORIES else -2
+        mask &= cat == code
+    return np.flatnonzero(mask)
+
+
+def _columns(spec: catalog.ReportSpec, params: dict) -> list[str]:
+    cols = params.get("columns") or spec.default_columns or spec.column_names
+    for col in cols:
+        if spec.kind(col) is None:
+            raise ReportParameterError("columns", f"{col} is not a column of {spec.id}.")
+    return list(cols)
+
+
+def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str) -> bytes:
+    """One row per (currency, reporting_category): count and exact sums of gross, fee and net."""
+    bt = ledger.bt
+    key = bt["cur"][idx] * 64 + bt["cat"][idx]
+    order = np.argsort(key, kind="stable")
+    keys, starts, counts = np.unique(key[order], return_index=True, return_counts=True)
+    cur, cat = keys // 64, keys % 64
+    # sort groups by (currency text, category text)
+    names = sorted(range(len(keys)), key=lambda i: (ledger.currencies[cur[i]], lg.CATEGORIES[cat[i]]))
+    cur, cat, counts = cur[names], cat[names], counts[names]
+
+    def total(field: str) -> np.ndarray:
+        v = bt[field][idx][order]
+        return (np.add.reduceat(v, starts) if len(v) else np.zeros(0, np.int64))[names]
+
+    values = {
+        "reporting_category": pa.array([lg.CATEGORIES[c] for c in cat], pa.string()),
+        "currency": pa.array([ledger.currencies[c] for c in cur], pa.string()),
+        "count": pa.array(counts.astype(np.int64)).cast(pa.string()),
+        **{
+            f: money(total(f2), cur, ledger.currencies, decimal_separator=sep)
+            for f, f2 in (("gross", "amount"), ("fee", "fee"), ("net", "net"))
+        },
+    }
+    return csv_bytes(cols, [values[c] for c in cols])
+
+
+def _when(ts: int, tz: str) -> str:
+    local = dt.datetime.fromtimestamp(ts, zoneinfo.ZoneInfo(tz))
+    return local.strftime("%Y-%m-%d") if local.time() == dt.time(0) else local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
+    """Starting balance, activity, payouts, ending balance per currency (ending = sum of the others)."""
+    s, e = int(params["interval_start"]), int(params["interval_end"])
+    tz = params.get("timezone") or "Etc/UTC"
+    bt = ledger.bt
+    lo, hi = np.searchsorted(bt["created"], [s, e], side="left")
+    cat, net, cur = bt["cat"][lo:hi], bt["net"][lo:hi], bt["cur"][lo:hi]
+    rows = []
+    for ci, c in enumerate(ledger.currencies):
+        if params.get("currency") not in (None, c) or not np.any(bt["cur"][:hi] == ci):
+            continue
+        mine = cur == ci
+        act = int(net[mine & (cat < lg.PAYOUT)].sum())
+        pay = int(net[mine & (cat >= lg.PAYOUT)].sum())
+        rows += [
+            (ci, "starting_balance", f"Starting balance ({_when(s, tz)})", ledger.balance(c, s)),
+            (ci, "activity", "Activity", act),
+            (ci, "payouts", "Total payouts", pay),
+            (ci, "ending_balance", f"Ending balance ({_when(e, tz)})", ledger.balance(c, e)),
+        ]
+    curs = np.array([r[0] for r in rows], np.int64)
+    values = {
+        "category": pa.array([r[1] for r in rows], pa.string()),
+        "description": pa.array([r[2] for r in rows], pa.string()),
+        "net_amount": money(
+            np.array([r[3] for r in rows], np.int64),
+            curs,
+            ledger.currencies,
+            decimal_separator=params.get("decimal_separator") or ".",
+        ),
+        "currency": pa.array([ledger.currencies[r[0]] for r in rows], pa.string()),
+    }
+    return csv_bytes(cols, [values[c] for c in cols])
+
+
+def render(ledger: lg.Ledger, report_type: str, params: dict, *, discrepancies: Iterable = ()) -> bytes:
+    """The CSV (UTF-8, header always) of ``report_type`` for normalised ``params`` (see module doc).
+
+    ``discrepancies``: planted faults (:class:`reportkit.sandbox.discrepancies.Discrepancy`) that make
+    exactly one reconciliation identity fail for one interval and currency."""
+    check(ledger, report_type, params)
+    spec = catalog.report_spec(report_type)
+    cols = _columns(spec, params)
+    planted = tuple(discrepancies)
+    if planted:
+        from reportkit.sandbox.discrepancies import apply
+
+        ledger, params = apply(ledger, report_type, params, planted)
+    sep = params.get("decimal_separator") or "."
+    if report_type.startswith("balance.summary"):
+        return _balance_summary(ledger, params, cols)
+    idx = select(ledger, report_type, params)
+    if ".summary." in report_type:
+        return _summary(ledger, idx, cols, sep)
+    rows = Rows(ledger, idx, params.get("timezone") or "Etc/UTC", sep)
+    return csv_bytes(cols, [rows.column(c, spec.kind(c) == "timestamp_local") for c in cols])
