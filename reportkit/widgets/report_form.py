@@ -1,0 +1,437 @@
+"""ReportForm: pick a report, its period and parameters, run it, watch it, and get the DataFrame.
+
+The form is built from what the account offers (``client.report_types()``: names, ids, data windows,
+default columns) and from the catalogue (which parameters and columns each report takes). Run works
+off the kernel's main thread (see :mod:`reportkit.widgets._common`); Cancel stops waiting and leaves
+the run at Stripe, where it finishes on its own. The "Code" tab shows the ``client.report(...)`` call
+that does the same thing in a script.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import available_timezones
+
+import ipywidgets as w
+import pandas as pd
+
+from reportkit import catalog, errors
+from reportkit.widgets import _common as c
+from reportkit.widgets import _runner
+
+__all__ = ["ReportForm"]
+
+FILTERS = ("currency", "reporting_category", "payout", "connected_account")
+SPLITS = ("none", "day", "week", "month")
+_NONE = "(any)"
+
+
+class ReportForm:
+    """A form that runs one report (or one report per day/week/month) and keeps the result in ``.df``.
+
+    ``ReportForm(client)`` displays itself as the last expression of a cell. After a run, ``.df`` is
+    the DataFrame (``None`` after a failure or a cancel), ``.run`` the :class:`~reportkit.ReportRun`
+    (``None`` for split runs: their run ids are in ``.df.attrs["reportkit"]["run_ids"]``) and
+    ``.error_message`` the text shown for a failure. ``wait()`` blocks until the current run is over.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        report: str | None = None,
+        api: str = "v1",
+        timeout: float = 600.0,
+        preview_rows: int = 10,
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.preview_rows = preview_rows
+        self.df: pd.DataFrame | None = None
+        self.run: Any = None
+        self.error_message: str | None = None
+        self._callbacks: list[Callable[[pd.DataFrame], Any]] = []
+        self._worker: c.Worker | None = None
+        self._types = self._load_types()
+        self._build()
+        self.api.value = api
+        if report is not None:
+            self.report.value = report
+
+    # ---------------------------------------------------------------- layout
+    def _build(self) -> None:
+        style = {"description_width": "110px"}
+        wide = w.Layout(width="520px")
+        self.api = w.ToggleButtons(
+            options=[("API v1", "v1"), ("API v2", "v2")], value="v1", description="API", style=style
+        )
+        self.report = w.Dropdown(description="Report", layout=wide, style=style)
+        self.window = w.HTML()
+        self.start = w.DatePicker(description="Start", style=style)
+        self.end = w.DatePicker(description="End (exclusive)", style=style)
+        self.timezone = w.Combobox(
+            value="Etc/UTC",
+            options=sorted(available_timezones()),
+            description="Timezone",
+            ensure_option=False,
+            style=style,
+            layout=wide,
+        )
+        self.columns = w.SelectMultiple(description="Columns", rows=8, style=style, layout=wide)
+        self.currency = w.Text(description="Currency", placeholder="any, or e.g. usd", style=style)
+        self.reporting_category = w.Dropdown(
+            options=[_NONE, *catalog.reporting_categories()], description="Category", style=style
+        )
+        self.payout = w.Text(description="Payout", placeholder="po_...", style=style)
+        self.connected_account = w.Text(description="Connected acct", placeholder="acct_...", style=style)
+        self.split = w.ToggleButtons(options=list(SPLITS), value="none", description="Split by", style=style)
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.status = w.Label("Ready.")
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
+        self.error = w.HTML()
+        self.preview = w.HTML()
+        self.code = w.HTML()
+        tabs = w.Tab(children=[self.preview, self.code])
+        tabs.set_title(0, "Result")
+        tabs.set_title(1, "Code")
+        self._filters = {name: getattr(self, name) for name in FILTERS}
+        self.widget = w.VBox(
+            [
+                self.api,
+                self.report,
+                self.window,
+                w.HBox([self.start, self.end]),
+                self.timezone,
+                self.columns,
+                c.section("Filters", *self._filters.values()),
+                self.split,
+                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                self.status,
+                self.error,
+                tabs,
+            ],
+            layout=w.Layout(padding="6px"),
+        )
+        self.widget.add_class("rk-report-form")
+        for name in (
+            "api",
+            "report",
+            "start",
+            "end",
+            "timezone",
+            "columns",
+            *FILTERS,
+            "split",
+            "run_button",
+            "cancel_button",
+            "status",
+            "progress",
+            "error",
+            "preview",
+            "code",
+        ):
+            getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # stable hooks for CSS and tests
+        self.api.observe(self._on_api, names="value")
+        self.report.observe(self._on_report, names="value")
+        for wid in (self.start, self.end, self.timezone, self.columns, self.split, *self._filters.values()):
+            wid.observe(self._refresh_code, names="value")
+        self.run_button.on_click(lambda _: self.start_run())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self._on_api()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # ---------------------------------------------------------------- report types
+    def _load_types(self) -> dict[str, dict[str, Any]]:
+        """The account's v1 report types by id (data window, name, default columns)."""
+        try:
+            df = self.client.report_types()
+        except Exception as exc:  # shown in the form once it is built
+            self._load_error = c.error_text(exc)
+            return {}
+        self._load_error = None
+        return {row["id"]: row for row in df.to_dict("records")}
+
+    def _options(self, api: str) -> list[tuple[str, str]]:
+        if api == "v1":
+            return [(f"{t.get('name') or i} — {i}", i) for i, t in sorted(self._types.items())]
+        out = []
+        for name, v2 in sorted(catalog.v2_reports().items()):
+            if v2.v1 in self._types:
+                out.append((f"{name} (v2, as {v2.v1})", name))
+        return out
+
+    def spec(self) -> catalog.ReportSpec | None:
+        """The catalogue entry of the selected report (v2 names map to their v1 type)."""
+        rid = self.report.value
+        if rid is None:
+            return None
+        return catalog.v2_report(rid).spec if self.api.value == "v2" else catalog.report_spec(rid)
+
+    def _type_row(self) -> dict[str, Any]:
+        spec = self.spec()
+        return self._types.get(spec.id, {}) if spec else {}
+
+    def _on_api(self, *_: Any) -> None:
+        old = self.report.value
+        options = self._options(self.api.value)
+        self.report.options = options
+        ids = [v for _, v in options]
+        mapped = _map_report(old, self.api.value) if old else None
+        self.report.value = mapped if mapped in ids else (ids[0] if ids else None)
+        self._on_report()
+
+    def _on_report(self, *_: Any) -> None:
+        spec = self.spec()
+        if self._load_error:
+            self._show_error(self._load_error)
+        if spec is None:
+            self.window.value = "<i>No report types available.</i>"
+            self._refresh_code()
+            return
+        row = self._type_row()
+        lo, hi = _utc(row.get("data_available_start")), _utc(row.get("data_available_end"))
+        self.window.value = (
+            f"<div class='rk-window' style='margin-left:114px;color:#555'>"
+            f"<b>{html.escape(str(row.get('name') or spec.id))}</b>"
+            f" &middot; <code>{html.escape(spec.id)}</code>"
+            f" &middot; data available {_fmt(lo)} &rarr; {_fmt(hi)} UTC</div>"
+        )
+        params = set(spec.parameters)
+        for name, wid in self._filters.items():
+            c.show(wid, name in params)
+        c.show(self.timezone, "timezone" in params)
+        c.show(self.columns, spec.takes_columns)
+        c.show(self.start, "interval_start" in params)
+        c.show(self.end, "interval_end" in params)
+        c.show(self.split, "interval_start" in params)
+        if "interval_start" not in params:
+            self.split.value = "none"
+        names = [n for n in spec.column_names if "[key]" not in n]
+        defaults = row.get("default_columns") or spec.default_columns or names
+        self.columns.options = names
+        self.columns.value = tuple(n for n in defaults if n in names)
+        self._set_dates(lo, hi)
+        self._refresh_code()
+
+    def _set_dates(self, lo: datetime | None, hi: datetime | None) -> None:
+        """Bound the date pickers by the data window and pick the last whole month inside it."""
+        first = lo.date() if lo is not None else None
+        if first is not None and lo != datetime.combine(first, datetime.min.time(), UTC):
+            first += timedelta(days=1)  # the window starts mid-day: the first whole day is the next one
+        last = hi.date() if hi is not None else None
+        for picker in (self.start, self.end):  # widen first so the new bounds never clamp each other
+            picker.min, picker.max = None, None
+        if last is not None:
+            month_start = (last.replace(day=1) - timedelta(days=1)).replace(day=1)
+            end = last.replace(day=1)
+            start = max(month_start, first) if first else month_start
+            if start >= end:
+                start, end = first or last - timedelta(days=1), last
+            self.start.value, self.end.value = start, end
+        self.start.min, self.start.max = first, last
+        self.end.min, self.end.max = first, last
+
+    # ---------------------------------------------------------------- the request
+    def parameters(self) -> dict[str, Any]:
+        """The filter parameters set in the form (empty fields left out)."""
+        spec = self.spec()
+        params: dict[str, Any] = {}
+        for name, wid in self._filters.items():
+            if spec is None or name not in spec.parameters:
+                continue
+            value = (wid.value or "").strip()
+            if value and value != _NONE:
+                params[name] = value
+        return params
+
+    def request(self) -> dict[str, Any]:
+        """What Run sends: ``report, start, end, timezone, columns, api, split, parameters``."""
+        spec = self.spec()
+        if spec is None:
+            raise c.FormInputError("pick a report type first")
+        params = set(spec.parameters)
+        start = self.start.value if "interval_start" in params else None
+        end = self.end.value if "interval_end" in params else None
+        if "interval_start" in params and start is None:
+            raise c.FormInputError("pick a start date")
+        if "interval_end" in params and end is None:
+            raise c.FormInputError("pick an end date")
+        for name in spec.required:
+            if name in self._filters and not self.parameters().get(name):
+                raise c.FormInputError(f"{spec.id} needs a {name.replace('_', ' ')}")
+        columns = list(self.columns.value) if spec.takes_columns else None
+        if spec.takes_columns and not columns:
+            raise c.FormInputError("select at least one column")
+        row = self._type_row()
+        if columns is not None and tuple(columns) == tuple(
+            row.get("default_columns") or spec.default_columns or ()
+        ):
+            columns = None  # the defaults: leave them to the report
+        return {
+            "report": self.report.value,
+            "api": self.api.value,
+            "start": start,
+            "end": end,
+            "timezone": (self.timezone.value or "").strip() or "Etc/UTC",
+            "columns": columns,
+            "split": self.split.value,
+            "parameters": self.parameters(),
+        }
+
+    @property
+    def code_text(self) -> str:
+        """The Python that does what Run does, for a script or another notebook."""
+        try:
+            return code_for(self.request())
+        except c.FormInputError as exc:
+            return f"# {exc}"
+
+    def _refresh_code(self, *_: Any) -> None:
+        self.code.value = f"<pre class='rk-code'>{html.escape(self.code_text)}</pre>"
+
+    # ---------------------------------------------------------------- running
+    def on_result(self, callback: Callable[[pd.DataFrame], Any]) -> None:
+        """Call ``callback(df)`` after every successful run (on the worker thread)."""
+        self._callbacks.append(callback)
+
+    def start_run(self) -> None:
+        """What the Run button does: check the form, then run on a worker thread."""
+        if self._worker is not None and self._worker.alive:
+            return
+        self.df, self.run, self.error_message = None, None, None
+        self.error.value = ""
+        self.preview.value = ""
+        try:
+            req = self.request()
+        except c.FormInputError as exc:
+            self._show_error(c.error_text(exc))
+            self.status.value = "Not started."
+            return
+        self.run_button.disabled, self.cancel_button.disabled = True, False
+        self.progress.value, self.progress.bar_style = 0, "info"
+        self.status.value = "Starting…"
+        self._worker = c.Worker(lambda cancel: self._work(req, cancel), name="reportkit-form").start()
+
+    def cancel(self) -> None:
+        """Stop waiting for the current run (the run itself carries on at Stripe)."""
+        if self._worker is not None and self._worker.alive:
+            self._worker.cancel.set()
+            self.cancel_button.disabled = True
+            self.status.value = "Cancelling…"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current run is over (True) or ``timeout`` seconds passed (False)."""
+        return self._worker.join(timeout) if self._worker is not None else True
+
+    def _work(self, req: dict[str, Any], cancel: threading.Event) -> None:
+        t0 = time.monotonic()
+        hooks = _runner.Hooks(status=self._set_status, step=self._set_step, run=self._set_run)
+        work = _runner.run_split if req["split"] != "none" else _runner.run_one
+        try:
+            df = work(self.client, req, cancel=cancel, timeout=self.timeout, hooks=hooks)
+        except c.Cancelled as exc:
+            self.progress.bar_style = "warning"
+            self.status.value = f"Cancelled after {c.elapsed(t0)}: {exc}"
+        except Exception as exc:  # every failure ends up as readable text in the form
+            self.progress.bar_style = "danger"
+            self.status.value = f"Failed after {c.elapsed(t0)}."
+            frames = getattr(exc, "frames", None)
+            if isinstance(exc, errors.BatchError) and frames is not None and len(frames):
+                self.df = frames  # keep the intervals that succeeded, and say which did not
+                self.preview.value = c.preview_html(frames, self.preview_rows)
+                self.status.value = f"Partly done after {c.elapsed(t0)}: {len(frames):,} rows kept in .df."
+            self._show_error(c.error_text(exc))
+        else:
+            self.df = df
+            self.preview.value = c.preview_html(df, self.preview_rows)
+            self.progress.value, self.progress.bar_style = self.progress.max, "success"
+            self.status.value = _done_text(df, t0)
+            for callback in self._callbacks:
+                try:
+                    callback(df)
+                except Exception as exc:
+                    name = getattr(callback, "__name__", "callback")
+                    self._show_error(f"on_result({name}) raised: {c.error_text(exc)}")
+        finally:
+            self.run_button.disabled, self.cancel_button.disabled = False, True
+
+    def _set_status(self, text: str) -> None:
+        self.status.value = text
+
+    def _set_step(self, value: int, total: int) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = value
+
+    def _set_run(self, run: Any) -> None:
+        self.run = run
+
+    def _show_error(self, text: str) -> None:
+        self.error_message = text
+        self.error.value = c.error_html(text)
+
+
+def _map_report(old: str, api: str) -> str | None:
+    """Keep the same report when switching API: v1 type <-> v2 name."""
+    if api == "v2":
+        spec = catalog.report_spec(old) if old in catalog.report_ids() else None
+        return next((n for n, r in catalog.v2_reports().items() if spec and r.v1 == spec.id), None)
+    return catalog.v2_report(old).v1 if old in catalog.v2_reports() else None
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return (
+        pd.Timestamp(value).tz_convert(UTC).to_pydatetime()
+        if pd.Timestamp(value).tzinfo
+        else (pd.Timestamp(value).tz_localize(UTC).to_pydatetime())
+    )
+
+
+def _fmt(dt: datetime | None) -> str:
+    return "?" if dt is None else dt.strftime("%Y-%m-%d %H:%M")
+
+
+def _done_text(df: pd.DataFrame, t0: float) -> str:
+    prov = df.attrs.get("reportkit", {})
+    rows = f"{len(df):,} row{'s' if len(df) != 1 else ''}"
+    if "run_ids" in prov:
+        return f"Done: {rows} from {prov.get('intervals')} intervals in {c.elapsed(t0)}."
+    src = "from the cache" if prov.get("cache_hit") else f"run {prov.get('run_id')}"
+    return f"Done: {rows} ({src}) in {c.elapsed(t0)}."
+
+
+def code_for(req: dict[str, Any]) -> str:
+    """``client.report(...)`` (or ``client.reports(...)``) source for a :meth:`ReportForm.request` dict."""
+
+    def lit(v: Any) -> str:
+        return repr(v.isoformat() if isinstance(v, date) else v)
+
+    kwargs = []
+    if req["timezone"] != "Etc/UTC" or req["split"] != "none":
+        kwargs.append(f"timezone={lit(req['timezone'])}")
+    if req["columns"] is not None:
+        kwargs.append(f"columns={req['columns']!r}")
+    if req["api"] != "v1":
+        kwargs.append(f"api={lit(req['api'])}")
+    kwargs += [f"{k}={lit(v)}" for k, v in req["parameters"].items()]
+    if req["split"] != "none":
+        args = [
+            lit(req["report"]),
+            f"rk.intervals({lit(req['start'])}, {lit(req['end'])}, "
+            f"freq={lit(req['split'])}, tz={lit(req['timezone'])})",
+        ]
+        call = "client.reports"
+    else:
+        args = [lit(req["report"]), lit(req["start"]), lit(req["end"])]
+        call = "client.report"
+    body = "".join(f"    {a},\n" for a in args + kwargs)
+    return f"import reportkit as rk\n\nclient = rk.Client()\ndf = {call}(\n{body})\n"
