@@ -1,0 +1,222 @@
+"""Charts of reportkit's DataFrames with matplotlib: every function is ``fn(df, ax=None, ...) -> Axes``.
+
+Owns the pictures: balance roll-forward over time, activity by reporting category, payouts over time,
+and the reconciliation checks with failures marked. No global pyplot state: without ``ax`` a new
+:class:`matplotlib.figure.Figure` is made (``ax.figure`` displays it in a notebook; ``ax.figure.savefig``
+writes it). Floats exist only here, converted from the exact Decimals at the last moment.
+
+Readable defaults: a title, the currency in the y-axis label, thousands separators on money ticks,
+concise date axes in the run's timezone, and one colour per reporting_category shared by every chart
+(:data:`CATEGORY_COLORS`, :func:`category_color`). Frames with several currencies need ``currency=``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import pandas as pd
+
+try:
+    import matplotlib.dates as mdates
+    import matplotlib.ticker as mticker
+    from matplotlib import colormaps
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("reportkit.plot needs matplotlib: pip install 'reportkit[notebooks]'") from exc
+
+from reportkit.catalog import currency_exponent
+
+__all__ = ["CATEGORY_COLORS", "activity", "balance", "category_color", "differences", "payouts"]
+
+#: Fixed colours for reporting categories and balance rows, the same in every chart.
+CATEGORY_COLORS: dict[str, str] = {
+    "charge": "#1f77b4", "refund": "#ff7f0e", "fee": "#d62728", "dispute": "#9467bd",
+    "dispute_reversal": "#c5b0d5", "payout": "#2ca02c", "payout_reversal": "#98df8a",
+    "transfer": "#8c564b", "transfer_reversal": "#c49c94", "other_adjustment": "#7f7f7f",
+    "charge_failure": "#e377c2", "refund_failure": "#f7b6d2", "partial_capture_reversal": "#bcbd22",
+    "topup": "#17becf", "topup_reversal": "#9edae5", "tax": "#dbdb8d", "network_cost": "#ad494a",
+    "risk_reserved_funds": "#8c6d31", "contribution": "#637939", "unreconciled_customer_funds": "#843c39",
+    # balance.summary.1 rows
+    "starting_balance": "#6f6f6f", "ending_balance": "#222222", "activity": "#4c72b0", "payouts": "#2ca02c",
+}
+_PASS, _FAIL = "#2e7d32", "#c62828"
+
+
+def category_color(category: str) -> str:
+    """The colour of a reporting category: fixed for known ones, a stable pick from tab20 otherwise."""
+    if category in CATEGORY_COLORS:
+        return CATEGORY_COLORS[category]
+    rgba = colormaps["tab20"](zlib.crc32(str(category).encode()) % 20)  # crc32: stable across runs
+    return "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgba[:3]))
+
+
+class MoneyFormatter(mticker.Formatter):
+    """Tick labels with thousands separators; the currency's decimals only on small ranges."""
+
+    def __init__(self, currency: str) -> None:
+        self.places = currency_exponent(currency)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        lo, hi = self.axis.get_view_interval() if self.axis is not None else (x, x)
+        places = 0 if abs(hi - lo) >= 100 else self.places
+        return f"{x:,.{places}f}"
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    return Figure(figsize=(10, 4.8), layout="constrained").subplots()
+
+
+def _one_currency(df: pd.DataFrame, currency: str | None) -> tuple[pd.DataFrame, str]:
+    found = sorted(df["currency"].dropna().unique())
+    if currency is None:
+        if len(found) != 1:
+            raise ValueError(f"the frame holds currencies {found}; pick one with currency=")
+        currency = found[0]
+    sub = df[df["currency"].str.lower() == currency.lower()]
+    if sub.empty:
+        raise ValueError(f"no rows in currency {currency!r} (found {found})")
+    return sub, currency
+
+
+def _local(ts: pd.Series) -> tuple[pd.Series, str]:
+    """Wall-clock times in the run's timezone (naive, for matplotlib) and that timezone's name."""
+    tz = getattr(ts.dt, "tz", None)
+    return (ts.dt.tz_localize(None) if tz is not None else ts), str(tz or "UTC")
+
+
+def _date_axis(ax: Axes, starts: Any) -> None:
+    """Concise dates; a tick on each interval start when there are few, else matplotlib's choice."""
+    locator = mdates.AutoDateLocator()
+    ticks = sorted(set(mdates.date2num(pd.to_datetime(pd.Series(starts)).to_numpy())))
+    ax.xaxis.set_major_locator(mticker.FixedLocator(ticks) if len(ticks) <= 13 else locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _style(ax: Axes, title: str, currency: str, ylabel: str, iv: pd.DataFrame) -> None:
+    ax.set_title(title)
+    ax.set_ylabel(f"{ylabel} ({currency.upper()})")
+    ax.set_xlabel(f"Interval ({iv.attrs['tz']})")
+    ax.yaxis.set_major_formatter(MoneyFormatter(currency))
+    _date_axis(ax, [*iv["start"], iv["end"].iloc[-1]])
+    ax.axhline(0, color="#999999", linewidth=0.8, zorder=0)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _intervals(df: pd.DataFrame) -> pd.DataFrame:
+    """Distinct intervals in order, with naive local start/end and length in days."""
+    iv = df[["interval_start", "interval_end"]].drop_duplicates().sort_values("interval_start")
+    start, tz = _local(iv["interval_start"])
+    end, _ = _local(iv["interval_end"])
+    out = pd.DataFrame({"key": iv["interval_start"].to_numpy(), "start": start.to_numpy(),
+                        "end": end.to_numpy()})
+    out["days"] = (out["end"] - out["start"]).dt.total_seconds() / 86400
+    out.attrs["tz"] = tz
+    return out.reset_index(drop=True)
+
+
+def balance(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None = None) -> Axes:
+    """Balance roll-forward from a ``balance.summary.1`` frame of many intervals (``client.reports``).
+
+    Ending balance as a line at each interval's end, starting balance as hollow markers at its start
+    (they sit on the previous ending when the balance rolls forward), activity and payouts as bars.
+    """
+    ax = _axes(ax)
+    sub, currency = _one_currency(df, currency)
+    iv = _intervals(sub)
+    net = sub.groupby(["interval_start", "category"])["net_amount"].agg(lambda s: float(sum(s)))
+    val = {cat: [float(net.get((k, cat), 0.0)) for k in iv["key"]]
+           for cat in ("starting_balance", "activity", "payouts", "ending_balance")}
+    width = iv["days"] * 0.38
+    ax.bar(iv["start"] + pd.to_timedelta(iv["days"] * 0.3, unit="D"), val["activity"], width=width,
+           color=CATEGORY_COLORS["activity"], label="Activity", alpha=0.85)
+    ax.bar(iv["start"] + pd.to_timedelta(iv["days"] * 0.7, unit="D"), val["payouts"], width=width,
+           color=CATEGORY_COLORS["payouts"], label="Payouts", alpha=0.85)
+    ax.plot(iv["end"], val["ending_balance"], color=CATEGORY_COLORS["ending_balance"], marker="o",
+            linewidth=2, label="Ending balance")
+    ax.plot(iv["start"], val["starting_balance"], color=CATEGORY_COLORS["starting_balance"], marker="s",
+            markersize=9, markerfacecolor="none", linestyle="--", linewidth=1, label="Starting balance")
+    _style(ax, f"Balance roll-forward, {currency.upper()}", currency, "Amount", iv)
+    ax.legend(loc="upper left", frameon=False, ncols=4)
+    return ax
+
+
+def _stacked(df: pd.DataFrame, ax: Axes | None, currency: str | None, *, sign: int, title: str,
+             ylabel: str, total_label: str) -> Axes:
+    """Bars per interval stacked by reporting_category (positives up, negatives down) + a total marker."""
+    ax = _axes(ax)
+    sub, currency = _one_currency(df, currency)
+    iv = _intervals(sub)
+    net = sub.groupby(["interval_start", "reporting_category"])["net"].agg(lambda s: float(sum(s)) * sign)
+    order = net.abs().groupby(level=1).sum().sort_values(ascending=False).index  # big ones at the base
+    centre = iv["start"] + pd.to_timedelta(iv["days"] / 2, unit="D")
+    up, down = [0.0] * len(iv), [0.0] * len(iv)
+    for cat in order:
+        values = [float(net.get((k, cat), 0.0)) for k in iv["key"]]
+        # zero-height bars sit at 0: a bar's bottom is a "sticky" autoscale edge that would clip the top
+        bottoms = [0.0 if v == 0 else u if v > 0 else d for v, u, d in zip(values, up, down, strict=True)]
+        ax.bar(centre, values, width=iv["days"] * 0.8, bottom=bottoms, color=category_color(cat), label=cat)
+        up = [u + max(v, 0.0) for v, u in zip(values, up, strict=True)]
+        down = [d + min(v, 0.0) for v, d in zip(values, down, strict=True)]
+    totals = [u + d for u, d in zip(up, down, strict=True)]
+    ax.plot(centre, totals, linestyle="none", marker="D", color="#111111", markersize=5, label=total_label)
+    _style(ax, f"{title}, {currency.upper()}", currency, ylabel, iv)
+    handles, labels = ax.get_legend_handles_labels()
+    first = [i for i, label in enumerate(labels) if label != total_label] + [labels.index(total_label)]
+    ax.legend([handles[i] for i in first], [labels[i] for i in first], loc="upper left",
+              bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    return ax
+
+
+def activity(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None = None) -> Axes:
+    """Net activity per interval stacked by reporting_category, from a
+    ``balance_change_from_activity.summary.1`` (or itemized) frame of many intervals."""
+    return _stacked(df, ax, currency, sign=1, title="Activity by reporting category", ylabel="Net",
+                    total_label="Net activity")
+
+
+def payouts(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None = None) -> Axes:
+    """Money paid out per interval (positive = left the balance), stacked by reporting_category
+    (``payout``, ``payout_reversal``), from a ``payouts.summary.1`` or ``payouts.itemized.N`` frame."""
+    return _stacked(df, ax, currency, sign=-1, title="Payouts", ylabel="Paid out",
+                    total_label="Net paid out")
+
+
+def differences(checks: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """The reconciliation checks (``rk.reconcile`` output) as a grid: one row per check and currency,
+    one column per interval; a green dot where everything agreed, a red cross where something failed,
+    labelled with the largest difference there."""
+    ax = _axes(ax)
+    df = checks.dropna(subset=["interval_start"]).copy()
+    df["row"] = df["check"].astype(str) + " · " + df["currency"].astype(str).str.upper()
+    rows = sorted(df["row"].unique(), reverse=True)
+    y = {r: i for i, r in enumerate(rows)}
+    start, tz = _local(df["interval_start"])
+    df["x"] = mdates.date2num(start.to_numpy())
+    cells = df.groupby(["row", "x"], sort=True)
+    xs: dict[bool, list[float]] = {True: [], False: []}
+    ys: dict[bool, list[int]] = {True: [], False: []}
+    for (row, x), cell in cells:
+        ok = bool(cell["ok"].all())
+        xs[ok].append(x)
+        ys[ok].append(y[row])
+        if not ok:
+            worst = max(cell.itertuples(), key=lambda r: abs(r.difference))
+            ax.annotate(f"{worst.key} {worst.difference:+,}", (x, y[row]), xytext=(6, 4),
+                        textcoords="offset points", fontsize="x-small", color=_FAIL)
+    ax.scatter(xs[True], ys[True], marker="o", s=18, color=_PASS, label="agrees")
+    ax.scatter(xs[False], ys[False], marker="X", s=70, color=_FAIL, label="fails", zorder=3)
+    ax.set_yticks(range(len(rows)), rows, fontsize="small")
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.xaxis_date()
+    _date_axis(ax, start)
+    ax.set_xlabel(f"Interval start ({tz})")
+    failed = int((~checks["ok"].astype(bool)).sum())
+    ax.set_title(f"Reconciliation: {failed:,} of {len(checks):,} checks failed" if failed
+                 else f"Reconciliation: all {len(checks):,} checks agree")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
