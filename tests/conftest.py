@@ -20,8 +20,16 @@ def sandbox() -> Iterator[Any]:
     """
     from reportkit.sandbox import Sandbox
 
-    with Sandbox(seed=7, processing_time=0.1, jitter=0.0, now=SANDBOX_NOW, request_rate=None,
-                 live_request_rate=None, files_rate=None, concurrent_run_cap=None) as sb:
+    with Sandbox(
+        seed=7,
+        processing_time=0.1,
+        jitter=0.0,
+        now=SANDBOX_NOW,
+        request_rate=None,
+        live_request_rate=None,
+        files_rate=None,
+        concurrent_run_cap=None,
+    ) as sb:
         yield sb
 
 
