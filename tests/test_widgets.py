@@ -1,0 +1,243 @@
+"""ReportForm without a kernel: set widget values, click Run, and check the result, status, errors and code.
+
+Everything runs against the real sandbox over loopback. Expected money comes from the sandbox's
+ledger (an independent oracle), not from the client the form uses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from reportkit import catalog
+from reportkit.widgets import ReportForm
+
+START, END = date(2025, 1, 1), date(2025, 2, 1)
+
+
+def click_run(form: ReportForm, timeout: float = 60) -> None:
+    form.run_button.click()
+    assert form.wait(timeout), "the form's worker did not finish"
+
+
+def visible(widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def epoch(d: date, tz: str = "Etc/UTC") -> int:
+    from zoneinfo import ZoneInfo
+
+    return int(datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)).timestamp())
+
+
+def ledger_balance(sb, currency: str, at: date, tz: str = "Etc/UTC") -> Decimal:
+    minor = sb.ledger.balance(currency, epoch(at, tz))
+    return Decimal(minor).scaleb(-catalog.currency_exponent(currency))
+
+
+@pytest.fixture
+def client(sandbox):
+    return sandbox.client(cache=False, progress=False)
+
+
+def balance_form(client, start: date = START, end: date = END) -> ReportForm:
+    form = ReportForm(client, report="balance.summary.1")
+    form.start.value, form.end.value = start, end
+    return form
+
+
+def test_the_form_follows_the_account_and_the_catalogue(client):
+    types = client.report_types()
+    form = ReportForm(client)
+    assert sorted(v for _, v in form.report.options) == sorted(types["id"])
+    form.report.value = "balance.summary.1"
+    row = types.set_index("id").loc["balance.summary.1"]
+    assert "balance.summary.1" in form.window.value
+    assert f"{row['data_available_start']:%Y-%m-%d %H:%M}" in form.window.value
+    assert f"{row['data_available_end']:%Y-%m-%d %H:%M}" in form.window.value
+    assert form.start.min == row["data_available_start"].date()
+    assert form.end.max == row["data_available_end"].date()
+    assert form.start.min <= form.start.value < form.end.value <= form.end.max
+    assert form.columns.value == tuple(row["default_columns"])
+    assert visible(form.currency) and visible(form.timezone) and visible(form.start)
+    assert not visible(form.payout) and not visible(form.reporting_category)
+
+    form.report.value = "payout_reconciliation.by_id.summary.1"
+    assert visible(form.payout)
+    assert not visible(form.start) and not visible(form.end) and not visible(form.split)
+    assert not visible(form.currency)
+
+    form.report.value = "ending_balance_reconciliation.itemized.4"
+    assert visible(form.end) and not visible(form.start) and visible(form.reporting_category)
+    spec = catalog.report_spec("ending_balance_reconciliation.itemized.4")
+    assert set(form.columns.options) == {n for n in spec.column_names if "[key]" not in n}
+
+
+def test_run_gives_the_ledgers_balances_status_preview_and_run(client, sandbox):
+    form = balance_form(client)
+    created = sandbox.runs_created
+    click_run(form)
+    assert form.error_message is None, form.error_message
+    df = form.df
+    assert sandbox.runs_created == created + 1
+    assert form.run.succeeded and form.run.id.startswith("frr_")
+    assert df.attrs["reportkit"]["run_id"] == form.run.id
+    assert form.status.value.startswith(f"Done: {len(df)} rows (run {form.run.id}) in ")
+    for cur in ("usd", "eur", "jpy"):
+        rows = df[df["currency"] == cur].set_index("category")["net_amount"]
+        assert rows["starting_balance"] == ledger_balance(sandbox, cur, START)
+        assert rows["ending_balance"] == ledger_balance(sandbox, cur, END)
+        assert rows["ending_balance"] == rows["starting_balance"] + rows["activity"] + rows["payouts"]
+    assert f"data-rows='{len(df)}'" in form.preview.value and "<table" in form.preview.value
+    assert "starting_balance" in form.preview.value
+    assert form.progress.value == form.progress.max and form.progress.bar_style == "success"
+    assert not form.run_button.disabled and form.cancel_button.disabled
+
+
+def test_code_view_reproduces_the_result(client, sandbox, monkeypatch):
+    form = balance_form(client)
+    form.timezone.value = "America/New_York"
+    form.columns.value = ("category", "currency", "net_amount")
+    form.currency.value = "eur"
+    click_run(form)
+    assert form.error_message is None, form.error_message
+    code = form.code_text
+    assert "client.report(\n    'balance.summary.1',\n    '2025-01-01',\n    '2025-02-01'," in code
+    assert "timezone='America/New_York'" in code and "currency='eur'" in code
+    assert "columns=['category', 'currency', 'net_amount']" in code
+    assert "api=" not in code  # v1 is the default
+    assert form.code.value.startswith("<pre") and "America/New_York" in form.code.value
+
+    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("REPORTKIT_API_BASE", sandbox.url)
+    monkeypatch.setenv("REPORTKIT_FILES_BASE", sandbox.files_url)
+    namespace: dict = {}
+    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    pd.testing.assert_frame_equal(namespace["df"], form.df)
+    assert list(form.df.columns) == ["category", "currency", "net_amount"]
+    assert set(form.df["currency"]) == {"eur"}
+    ending = form.df.set_index("category")["net_amount"]["ending_balance"]
+    assert ending == ledger_balance(sandbox, "eur", END, "America/New_York")
+
+
+def test_default_columns_are_left_out_of_the_code(client):
+    form = balance_form(client)
+    assert "columns=" not in form.code_text and "timezone=" not in form.code_text
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ({"report": "payout_reconciliation.by_id.summary.1"},
+         "Check the form: payout_reconciliation.by_id.summary.1 needs a payout"),
+        ({"columns": ()}, "Check the form: select at least one column"),
+        ({"currency": "dollars"}, "currency='dollars' is not a three-letter ISO code"),
+        ({"timezone": "Mars/Olympus_Mons"}, "unknown timezone 'Mars/Olympus_Mons'"),
+        ({"report": "payout_reconciliation.by_id.summary.1", "payout": "po_doesnotexist"},
+         "Not found: No such payout: 'po_doesnotexist'"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_readable_message_in_the_form(client, sandbox, setup, expected):
+    form = balance_form(client)
+    for name, value in setup.items():
+        getattr(form, name).value = value
+    created = sandbox.runs_created
+    click_run(form)
+    assert form.df is None and form.run is None
+    assert expected in form.error_message
+    assert expected.replace("'", "&#x27;") in form.error.value
+    assert "Traceback" not in form.error.value and sandbox.api_key not in form.error.value
+    assert form.status.value == "Not started." or form.status.value.startswith("Failed after")
+    assert sandbox.runs_created == created  # nothing was created for bad input
+    assert not form.run_button.disabled
+
+
+def test_a_failed_run_says_why(sandbox_factory):
+    sb = sandbox_factory()
+    sb.faults.fail_runs(1)
+    form = balance_form(sb.client(cache=False, progress=False))
+    click_run(form)
+    assert form.df is None and form.run.failed
+    assert form.error_message.startswith("The report run failed: ")
+    assert form.run.id in form.error_message and "internal error" in form.error_message
+    assert form.status.value.startswith("Failed after") and form.progress.bar_style == "danger"
+
+
+def test_a_refused_key_is_reported_without_the_key(sandbox_factory):
+    sb = sandbox_factory()
+    sb.faults.revoke_key(sb.api_key)
+    form = ReportForm(sb.client(cache=False, progress=False))
+    assert form.error_message.startswith("The API key was refused: ")
+    assert "api_key_expired" in form.error_message
+    assert sb.api_key not in form.error.value and sb.api_key[8:] not in form.error_message
+    assert form.report.options == ()
+    click_run(form)
+    assert form.error_message == "Check the form: pick a report type first"
+
+
+def test_cancel_stops_waiting_and_leaves_the_run_at_stripe(sandbox_factory):
+    sb = sandbox_factory(processing_time=60)
+    client = sb.client(cache=False, progress=False)
+    form = balance_form(client)
+    form.run_button.click()
+    deadline = time.monotonic() + 20
+    while form.run is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert form.run is not None and form.run_button.disabled and not form.cancel_button.disabled
+    form.cancel_button.click()
+    assert form.wait(15), "Cancel did not stop the worker"
+    assert form.status.value.startswith("Cancelled after ")
+    assert f"stopped waiting for run {form.run.id}; the run itself carries on at Stripe" in form.status.value
+    assert form.df is None and form.error_message is None
+    assert client.retrieve_run(form.run.id).status == "pending"
+    assert not form.run_button.disabled and form.cancel_button.disabled
+
+
+def test_on_result_runs_off_the_main_thread_and_its_errors_are_shown(client):
+    form = balance_form(client)
+    seen = []
+    form.on_result(lambda df: seen.append((df, threading.current_thread())))
+
+    def broken(df):
+        raise KeyError("no such column")
+
+    form.on_result(broken)
+    click_run(form)
+    assert len(seen) == 1 and seen[0][0] is form.df
+    assert seen[0][1] is not threading.main_thread()
+    assert form.df is not None  # a broken callback does not lose the result
+    assert form.error_message == "on_result(broken) raised: Unexpected error (KeyError): 'no such column'"
+
+
+def test_switching_api_keeps_the_report_and_shows_v2_names(client):
+    form = ReportForm(client, report="payouts.summary.1")
+    form.api.value = "v2"
+    assert form.report.value == "payouts.summary"
+    assert {v for _, v in form.report.options} <= set(catalog.v2_reports())
+    assert "api='v2'" in form.code_text and "'payouts.summary'" in form.code_text
+    form.api.value = "v1"
+    assert form.report.value == catalog.v2_report("payouts.summary").v1
+
+
+def test_the_form_displays_itself(client):
+    form = ReportForm(client)
+    bundle = form._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == form.widget.model_id
+    assert "rk-report-form" in form.widget._dom_classes
+
+
+def test_start_is_ignored_for_end_only_reports(client, sandbox):
+    form = ReportForm(client, report="ending_balance_reconciliation.summary.1")
+    form.end.value = END
+    click_run(form)
+    assert form.error_message is None, form.error_message
+    for cur in ("usd", "eur", "jpy"):
+        net = form.df[form.df["currency"] == cur]["net"].sum()
+        assert net == ledger_balance(sandbox, cur, END)
+    assert "None,\n    '2025-02-01'," in form.code_text
