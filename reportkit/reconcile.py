@@ -61,7 +61,7 @@ _ZERO = Decimal(0)
 # The report versions check_period reads, and the only columns it needs from the itemized ones.
 BALANCE = "balance.summary.1"
 ACTIVITY_SUMMARY = "balance_change_from_activity.summary.1"
-ACTIVITY_ITEMIZED = "balance_change_from_activity.itemized.3"
+ACTIVITY_ITEMIZED = "balance_change_from_activity.itemized.2"  # .3 needs a live key at Stripe
 PAYOUTS_SUMMARY = "payouts.summary.1"
 PAYOUTS_ITEMIZED = "payouts.itemized.3"
 RECONCILIATION_ITEMIZED = "payout_reconciliation.itemized.5"
