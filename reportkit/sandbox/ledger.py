@@ -406,8 +406,8 @@ class Ledger:
         step = 10 ** max(exp, 2)
         mamt = _rounded(day_net * 0.25 * rng.uniform(0.5, 1.5, n_man), step, step)
         fate = np.r_[
-            np.full(len(auto_at), -1), rng.choice(3, size=n_man, p=[0.6, 0.2, 0.2])
-        ]  # paid/failed/rev.
+            np.full(len(auto_at), -1), rng.permutation(np.resize([1, 2, 0, 0, 0], n_man))
+        ]  # 0 paid, 1 failed, 2 reversed: at least one of each failure per currency
         back = np.r_[np.full(len(auto_at), -1), _off_midnight(mat + rng.integers(DAY, 5 * DAY, n_man))]
         n = len(auto_at) + n_man
         created = np.concatenate([auto_at, mat])
