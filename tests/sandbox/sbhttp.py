@@ -25,7 +25,8 @@ class V1:
 
     def get(self, path: str, *, host: str = "api", auth: Any = "default", **kw: Any) -> requests.Response:
         base = {"api": self.sb.url, "files": self.sb.files_url, "downloads": self.sb.downloads_url}[host]
-        return requests.get(base + path, auth=(self.key, "") if auth == "default" else auth, timeout=10, **kw)
+        kw.setdefault("timeout", 10)
+        return requests.get(base + path, auth=(self.key, "") if auth == "default" else auth, **kw)
 
     def post(self, path: str, data: Any = None, *, auth: Any = "default", **kw: Any) -> requests.Response:
         return requests.post(
