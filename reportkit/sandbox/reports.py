@@ -163,7 +163,7 @@ def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
     lo, hi = np.searchsorted(bt["created"], [s, e], side="left")
     cat, net, cur = bt["cat"][lo:hi], bt["net"][lo:hi], bt["cur"][lo:hi]
     rows = []
-    for ci, c in enumerate(ledger.currencies):
+    for ci, c in sorted(enumerate(ledger.currencies), key=lambda x: x[1]):
         if params.get("currency") not in (None, c) or not np.any(bt["cur"][:hi] == ci):
             continue
         mine = cur == ci
