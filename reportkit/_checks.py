@@ -46,14 +46,15 @@ class Checks(pd.DataFrame):
 
     @classmethod
     def concat(cls, frames: Iterable[pd.DataFrame]) -> Checks:
-        """One checks frame from many, in the given order (empty frames dropped)."""
+        """One checks frame from many, typed and sorted like every checks frame (empty ones dropped)."""
         frames = [f for f in frames if len(f)]
         if not frames:
             return cls.from_rows([])
-        return cls(pd.concat(frames, ignore_index=True))
+        return cls._typed(pd.concat(frames, ignore_index=True))
 
     @classmethod
     def _typed(cls, df: pd.DataFrame) -> Checks:
+        df = pd.DataFrame(df)
         for col in _STRINGS:
             df[col] = df[col].astype("string")
         for col in ("interval_start", "interval_end"):

@@ -161,10 +161,14 @@ def summary_vs_itemized(summary: pd.DataFrame, itemized: pd.DataFrame, *, name: 
 
 
 def _span(whole: pd.DataFrame, parts: pd.DataFrame) -> tuple[Any, Any]:
+    """The whole run's interval (its columns or provenance), in the parts' timezone when they have one
+    (provenance holds ISO text with a fixed offset); else the parts' first start and last end."""
     w, p = _with_intervals(whole), _with_intervals(parts)
-    if len(w) and not pd.isna(w["interval_start"].iloc[0]):
-        return w["interval_start"].iloc[0], w["interval_end"].iloc[0]
-    return p["interval_start"].min(), p["interval_end"].max()
+    if not len(w) or pd.isna(w["interval_start"].iloc[0]):
+        return p["interval_start"].min(), p["interval_end"].max()
+    span = (pd.Timestamp(w["interval_start"].iloc[0]), pd.Timestamp(w["interval_end"].iloc[0]))
+    tz = getattr(p["interval_start"].dtype, "tz", None)
+    return (span[0].tz_convert(tz), span[1].tz_convert(tz)) if tz is not None else span
 
 
 def parts_vs_whole(parts: pd.DataFrame, whole: pd.DataFrame, *, name: str = "activity",

@@ -212,3 +212,18 @@ def test_checks_keep_the_run_timezone(tz):
     df = balance_frame(balance_rows(start, end, "usd", "1", "1", "0", "2"))
     checks = reconcile.balance_rollforward(df)
     assert str(checks["interval_start"].dt.tz) == tz and checks.iloc[0]["interval_end"] == end
+
+
+def test_whole_run_interval_from_provenance_takes_the_parts_timezone():
+    tz = "America/New_York"
+    t = [pd.Timestamp(f"2025-{m:02d}-01", tz=tz) for m in (2, 3, 4)]  # DST starts in March
+    parts = balance_frame(balance_rows(t[0], t[1], "usd", "1", "1", "0", "2"),
+                          balance_rows(t[1], t[2], "usd", "2", "1", "0", "3"))
+    whole = pd.DataFrame(balance_rows(t[0], t[2], "usd", "1", "2", "0", "3")).drop(
+        columns=["interval_start", "interval_end"])
+    whole.attrs["reportkit"] = {"interval_start": t[0].isoformat(), "interval_end": t[2].isoformat()}
+    checks = Checks.concat([reconcile.balance_rollforward(parts),
+                            reconcile.parts_vs_whole(parts, whole, name="balance")])
+    assert checks["ok"].all() and str(checks["interval_start"].dt.tz) == tz
+    pvw = checks[checks["check"] == "balance.parts_vs_whole"]
+    assert set(pvw["interval_start"]) == {t[0]} and set(pvw["interval_end"]) == {t[2]}
