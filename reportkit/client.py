@@ -21,6 +21,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -356,6 +357,8 @@ class Client:
 
 
 def _epoch(value: Any, name: str) -> int:
+    if isinstance(value, datetime):
+        value = value.replace(microsecond=0)  # a list filter may round down
     return int(_params.to_utc(value, name).timestamp())
 
 
