@@ -66,9 +66,9 @@ class ReportForm:
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
         style = {"description_width": "110px"}
-        wide = w.Layout(width="520px")
+        wide = w.Layout(width="640px")
         self.api = w.ToggleButtons(
-            options=[("API v1", "v1"), ("API v2", "v2")], value="v1", description="API", style=style
+            options=[("API v1", "v1"), ("API v2", "v2")], value="v1", style={"button_width": "90px"}
         )
         self.report = w.Dropdown(description="Report", layout=wide, style=style)
         self.window = w.HTML()
@@ -89,7 +89,7 @@ class ReportForm:
         )
         self.payout = w.Text(description="Payout", placeholder="po_...", style=style)
         self.connected_account = w.Text(description="Connected acct", placeholder="acct_...", style=style)
-        self.split = w.ToggleButtons(options=list(SPLITS), value="none", description="Split by", style=style)
+        self.split = w.ToggleButtons(options=list(SPLITS), value="none", style={"button_width": "70px"})
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.status = w.Label("Ready.")
@@ -101,16 +101,17 @@ class ReportForm:
         tabs.set_title(0, "Result")
         tabs.set_title(1, "Code")
         self._filters = {name: getattr(self, name) for name in FILTERS}
+        self._split_row = _labelled("Split by", self.split)
         self.widget = w.VBox(
             [
-                self.api,
+                _labelled("API", self.api),
                 self.report,
                 self.window,
                 w.HBox([self.start, self.end]),
                 self.timezone,
                 self.columns,
                 c.section("Filters", *self._filters.values()),
-                self.split,
+                self._split_row,
                 w.HBox([self.run_button, self.cancel_button, self.progress]),
                 self.status,
                 self.error,
@@ -212,6 +213,7 @@ class ReportForm:
         c.show(self.start, "interval_start" in params)
         c.show(self.end, "interval_end" in params)
         c.show(self.split, "interval_start" in params)
+        c.show(self._split_row, "interval_start" in params)
         if "interval_start" not in params:
             self.split.value = "none"
         names = [n for n in spec.column_names if "[key]" not in n]
@@ -295,7 +297,7 @@ class ReportForm:
             return f"# {exc}"
 
     def _refresh_code(self, *_: Any) -> None:
-        self.code.value = f"<pre class='rk-code'>{html.escape(self.code_text)}</pre>"
+        self.code.value = f"<pre class='rk-code-text'>{html.escape(self.code_text)}</pre>"
 
     # ---------------------------------------------------------------- running
     def on_result(self, callback: Callable[[pd.DataFrame], Any]) -> None:
@@ -376,6 +378,13 @@ class ReportForm:
     def _show_error(self, text: str) -> None:
         self.error_message = text
         self.error.value = c.error_html(text)
+
+
+def _labelled(text: str, widget: w.Widget) -> w.HBox:
+    """A label in the column of the other widgets' descriptions (ToggleButtons put theirs above)."""
+    label = w.HTML(f"<div style='text-align:right;padding-right:6px'>{html.escape(text)}</div>")
+    label.layout.width = "114px"
+    return w.HBox([label, widget])
 
 
 def _map_report(old: str, api: str) -> str | None:

@@ -9,6 +9,7 @@ tests/artifacts/ (gitignored).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -90,7 +91,7 @@ def chromium():
 @pytest.fixture
 def page(chromium, artifacts, request):
     """A fresh browser page; a screenshot of it is kept in tests/artifacts/ if the test fails."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    context = chromium.new_context(viewport={"width": 1280, "height": 1400})
     pg = context.new_page()
     yield pg
     rep = getattr(request.node, "rep_call", None)
@@ -137,4 +138,33 @@ def voila_app(tmp_path, artifacts, request) -> Iterator[Callable[..., str]]:
 
     yield start
     for proc in procs:
+        stop(proc)
+
+
+@pytest.fixture
+def sandbox_process(artifacts, request):
+    """``python -m reportkit.sandbox`` on a free port; yields (api_url, files_url, key)."""
+    port = free_port()
+    log = artifacts / f"{request.node.name}-sandbox.log"
+    cmd = [
+        sys.executable, "-m", "reportkit.sandbox", "--port", str(port), "--seed", "7",
+        "--processing-time", "0.5", "--now", "2025-06-15T10:00:00+00:00",
+    ]  # fmt: skip
+    with log.open("w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        found: dict[str, str] = {}
+        while time.monotonic() < deadline and len(found) < 3:
+            if proc.poll() is not None:
+                raise RuntimeError(f"sandbox exited with {proc.returncode}:\n{log.read_text()}")
+            text = log.read_text()
+            for name, label in (("api", "API URL"), ("files", "files URL"), ("key", "test key")):
+                m = re.search(rf"{label}:\s+(\S+)", text)
+                if m:
+                    found[name] = m.group(1)
+            time.sleep(0.1)
+        assert len(found) == 3, f"sandbox did not print its URLs and key:\n{log.read_text()}"
+        yield found["api"], found["files"], found["key"]
+    finally:
         stop(proc)
