@@ -1,0 +1,255 @@
+"""frames.parse: CSV/ZIP result bytes -> typed DataFrames. CSV text is built by hand here (no network)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportkit import frames
+from reportkit.errors import ConfigurationError, ResultParseError
+
+BCFA = "balance_change_from_activity.itemized.3"
+NY = "America/New_York"
+
+ITEMIZED = (
+    "balance_transaction_id,created_utc,created,currency,gross,fee,net,reporting_category,description,is_link\n"
+    'txn_1,2025-03-09 06:59:59,2025-03-09 01:59:59,usd,12.34,0.66,11.68,charge,"Order 7, two items",true\n'
+    'txn_2,2025-03-09 07:00:00,2025-03-09 03:00:00,usd,-0.50,0.00,-0.50,refund,"say ""hi""\nline 2",FALSE\n'
+    "txn_3,2025-11-02 05:30:00,2025-11-02 01:30:00,jpy,1500,45,1455,charge,NA,\n"
+    "txn_4,2025-11-02 06:30:00,2025-11-02 01:30:00,usd,,,,fee,,\n"
+)
+
+
+def test_itemized_types_values_and_timezones() -> None:
+    df = frames.parse(ITEMIZED.encode(), report=BCFA, timezone=NY)
+    assert list(df.columns) == ITEMIZED.split("\n")[0].split(",")
+    assert len(df) == 4
+    assert str(df["created_utc"].dtype) == "datetime64[ns, UTC]"
+    assert str(df["created"].dtype) == f"datetime64[ns, {NY}]"
+    for col in ("gross", "fee", "net"):
+        assert df[col].dtype == object
+    for col in ("balance_transaction_id", "currency", "reporting_category", "description"):
+        assert df[col].dtype == frames.STRING_DTYPE
+    assert df["is_link"].dtype == "boolean"
+    assert df["gross"].tolist() == [Decimal("12.34"), Decimal("-0.50"), Decimal("1500"), None]
+    assert all(isinstance(v, Decimal) for v in df["net"].iloc[:3])
+    # one scale per column: the most decimals present (JPY 1500 reads 1500.00, equal in value)
+    assert [str(v) for v in df["fee"].iloc[:3]] == ["0.66", "0.00", "45.00"]
+    assert df["net"].iloc[:3].sum() == Decimal("1466.18")
+    assert df["description"].tolist()[:3] == ["Order 7, two items", 'say "hi"\nline 2', "NA"]
+    assert df["description"].isna().tolist() == [False, False, False, True]
+    assert df["is_link"].tolist() == [True, False, pd.NA, pd.NA]
+    assert df["created_utc"].iloc[0] == pd.Timestamp("2025-03-09 06:59:59", tz="UTC")
+    # the instants come from the _utc twin: the repeated 01:30 of the fall-back night is two instants
+    assert df["created"].iloc[2] == pd.Timestamp("2025-11-02 05:30:00", tz="UTC")
+    assert df["created"].iloc[3] == pd.Timestamp("2025-11-02 06:30:00", tz="UTC")
+    assert df["created"].iloc[2].utcoffset().total_seconds() == -4 * 3600
+    assert df["created"].iloc[3].utcoffset().total_seconds() == -5 * 3600
+    assert df["created"].iloc[1].hour == 3  # 02:xx does not exist on 2025-03-09 in New York
+
+
+def test_bom_crlf_and_path_input(tmp_path) -> None:
+    body = ITEMIZED.replace("\n", "\r\n").replace('""hi""\r\nline', '""hi""\nline')
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    df = frames.parse(path, report=BCFA, timezone=NY)
+    expected = frames.parse(ITEMIZED.encode(), report=BCFA, timezone=NY)
+    pd.testing.assert_frame_equal(df, expected)
+    assert df.columns[0] == "balance_transaction_id"
+    assert frames.parse(str(path), report=BCFA, timezone=NY).equals(df)
+
+
+def test_header_only_gives_typed_empty_frame() -> None:
+    df = frames.parse(b"reporting_category,currency,count,gross,fee,net\n",
+                      report="balance_change_from_activity.summary.1")
+    assert df.shape == (0, 6)
+    assert df["count"].dtype == "Int64"
+    assert df["gross"].dtype == object
+    assert df["currency"].dtype == frames.STRING_DTYPE
+    df = frames.parse(b"created_utc,created\r\n", report=BCFA, timezone=NY)
+    assert str(df["created"].dtype) == f"datetime64[ns, {NY}]"
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf"])
+def test_empty_file_is_an_error(data) -> None:
+    with pytest.raises(ResultParseError, match="no header row"):
+        frames.parse(data, report=BCFA)
+
+
+def test_summary_counts_and_exact_sums() -> None:
+    rows = "".join(f"charge,usd,{i},0.10,0.01,0.09\n" for i in range(10))
+    df = frames.parse(f"reporting_category,currency,count,gross,fee,net\n{rows}".encode(),
+                      report="balance_change_from_activity.summary.1")
+    assert df["count"].dtype == "Int64"
+    assert df["count"].sum() == 45
+    assert df["gross"].sum() == Decimal("1.00")  # 0.1 ten times, exactly
+    assert df.groupby("currency")["net"].sum().loc["usd"] == Decimal("0.90")
+
+
+def test_zip_by_content_type_and_by_magic(tmp_path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("report.csv", ITEMIZED)
+    expected = frames.parse(ITEMIZED.encode(), report=BCFA, timezone=NY)
+    pd.testing.assert_frame_equal(frames.parse(buf.getvalue(), report=BCFA, timezone=NY,
+                                               content_type="zip"), expected)
+    pd.testing.assert_frame_equal(frames.parse(buf.getvalue(), report=BCFA, timezone=NY), expected)
+    path = tmp_path / "r.zip"
+    path.write_bytes(buf.getvalue())
+    pd.testing.assert_frame_equal(frames.parse(path, report=BCFA, timezone=NY), expected)
+
+
+def test_zip_errors() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.csv", ITEMIZED)
+        zf.writestr("b.csv", ITEMIZED)
+    with pytest.raises(ResultParseError, match="exactly one CSV"):
+        frames.parse(buf.getvalue(), report=BCFA)
+    with pytest.raises(ResultParseError, match="not a ZIP"):
+        frames.parse(ITEMIZED.encode(), report=BCFA, content_type="zip")
+    with pytest.raises(ResultParseError, match="corrupt ZIP"):
+        frames.parse(b"PK\x03\x04 truncated", report=BCFA)
+
+
+def test_v2_name_is_typed_like_its_v1_version() -> None:
+    data = b"category,description,net_amount,currency\nstarting_balance,Starting balance,100.25,usd\n"
+    v1 = frames.parse(data, report="balance.summary.1")
+    v2 = frames.parse(data, report="balance.summary", api="v2")
+    pd.testing.assert_frame_equal(v1, v2)
+    assert v2["net_amount"].tolist() == [Decimal("100.25")]
+
+
+def test_columns_must_match_the_header() -> None:
+    data = b"currency,net,fee\nusd,1.00,0.10\n"
+    df = frames.parse(data, report=BCFA, columns=["fee", "currency", "net"])
+    assert list(df.columns) == ["fee", "currency", "net"]
+    assert df["fee"].tolist() == [Decimal("0.10")]
+    with pytest.raises(ResultParseError, match=r"missing \['gross'\], unexpected \['fee'\]"):
+        frames.parse(data, report=BCFA, columns=["currency", "net", "gross"])
+    with pytest.raises(ResultParseError, match=r"missing \['gross'\]"):
+        frames.parse(data, report=BCFA, columns=["currency", "net", "fee", "gross"])
+
+
+def test_bad_money_names_column_value_and_row() -> None:
+    data = b"currency,gross\nusd,1.00\nusd,2.00\nusd,1 000.00\n"
+    with pytest.raises(ResultParseError, match=r"column 'gross': '1 000.00' at data row 3 is not a decimal"):
+        frames.parse(data, report=BCFA)
+    with pytest.raises(ResultParseError, match="decimal_separator"):
+        frames.parse(b"currency,net\nusd,\"12,34\"\n", report=BCFA)
+    with pytest.raises(ResultParseError, match="'n/a' at data row 1"):
+        frames.parse(b"currency,net\nusd,n/a\n", report=BCFA)
+    with pytest.raises(ResultParseError, match=r"'1{40}' at data row 2 does not fit 38 digits at scale 0"):
+        frames.parse(b"currency,net\nusd,1\nusd," + b"1" * 40 + b"\n", report=BCFA)
+
+
+def test_bad_timestamp_count_and_bool() -> None:
+    with pytest.raises(ResultParseError, match=r"column 'created_utc': '2025-02-30 00:00:00' at data row 2"):
+        frames.parse(b"created_utc\n2025-02-01 00:00:00\n2025-02-30 00:00:00\n", report=BCFA)
+    with pytest.raises(ResultParseError, match=r"column 'count': '1.5' at data row 1"):
+        frames.parse(b"currency,count\nusd,1.5\n", report="balance_change_from_activity.summary.1")
+    with pytest.raises(ResultParseError, match=r"column 'is_link': 'yes' at data row 1"):
+        frames.parse(b"is_link\nyes\n", report=BCFA)
+
+
+def test_local_time_must_agree_with_its_utc_twin() -> None:
+    data = b"created_utc,created\n2025-06-01 12:00:00,2025-06-01 08:00:00\n"
+    df = frames.parse(data, report=BCFA, timezone=NY)
+    assert df["created"].iloc[0] == pd.Timestamp("2025-06-01 12:00", tz="UTC")
+    with pytest.raises(ResultParseError, match="another timezone"):
+        frames.parse(data, report=BCFA, timezone="Europe/Berlin")
+
+
+def test_local_time_without_twin() -> None:
+    # ambiguous wall time (fall back): its first occurrence, EDT
+    df = frames.parse(b"created\n2025-11-02 01:30:00\n", report=BCFA, timezone=NY)
+    assert df["created"].iloc[0] == pd.Timestamp("2025-11-02 05:30", tz="UTC")
+    with pytest.raises(ResultParseError, match="does not exist"):
+        frames.parse(b"created\n2025-03-09 02:30:00\n", report=BCFA, timezone=NY)
+
+
+def test_dates_and_metadata_and_unknown_columns() -> None:
+    data = (b"payout_id,payout_expected_arrival_date,net,mystery\n"
+            b"po_1,2025-04-01,10.00,007\npo_2,,-1.00,\n")
+    df = frames.parse(data, report="payouts.itemized.3")
+    assert str(df["payout_expected_arrival_date"].dtype) == "datetime64[ns]"
+    assert df["payout_expected_arrival_date"].iloc[0] == pd.Timestamp("2025-04-01")
+    assert df["payout_expected_arrival_date"].isna().iloc[1]
+    assert df["mystery"].dtype == frames.STRING_DTYPE
+    assert df["mystery"].iloc[0] == "007"
+    df = frames.parse(b"charge_id,payment_metadata[order_id]\nch_1,00042\n", report=BCFA)
+    assert df["payment_metadata[order_id]"].tolist() == ["00042"]
+    assert df["payment_metadata[order_id]"].dtype == frames.STRING_DTYPE
+
+
+def test_unknown_report_infers_kinds_by_column_name() -> None:
+    data = b"created_utc,created,net,count,whatever\n2025-01-01 05:00:00,2025-01-01 00:00:00,1.5,3,x\n"
+    df = frames.parse(data, report="balance_change_from_activity.itemized.99", timezone=NY)
+    assert str(df["created"].dtype) == f"datetime64[ns, {NY}]"
+    assert df["net"].tolist() == [Decimal("1.5")]
+    assert df["count"].dtype == "Int64"
+    assert df["whatever"].dtype == frames.STRING_DTYPE
+
+
+def test_rate_columns_are_decimals() -> None:
+    data = b"id,currency,tax_rate,tax_amount\ntx_1,usd,0.0825,8.25\n"
+    df = frames.parse(data, report="tax.transactions.itemized.2")
+    assert df["tax_rate"].tolist() == [Decimal("0.0825")]
+
+
+def test_values_beyond_int64_stay_exact() -> None:
+    data = b"currency,net\nusd,123456789012345678901234.56\nusd,-1\n"
+    df = frames.parse(data, report=BCFA)
+    assert df["net"].tolist() == [Decimal("123456789012345678901234.56"), Decimal("-1")]
+
+
+def test_not_a_csv_of_this_report() -> None:
+    with pytest.raises(ResultParseError, match="does not look like"):
+        frames.parse(b"<html><body>Gateway timeout</body></html>\n", report=BCFA)
+    with pytest.raises(ResultParseError, match="not a valid UTF-8 CSV"):
+        frames.parse(b"currency,net\nusd,1.00\nusd,1.00,extra\n", report=BCFA)
+    with pytest.raises(ResultParseError, match="duplicate"):
+        frames.parse(b"currency,net,net\nusd,1,2\n", report=BCFA)
+
+
+def test_argument_errors() -> None:
+    with pytest.raises(ConfigurationError, match="timezone 'Mars/Base'"):
+        frames.parse(ITEMIZED.encode(), report=BCFA, timezone="Mars/Base")
+    with pytest.raises(ConfigurationError, match="api must be"):
+        frames.parse(ITEMIZED.encode(), report=BCFA, api="v3")
+    with pytest.raises(ConfigurationError, match="content_type"):
+        frames.parse(ITEMIZED.encode(), report=BCFA, content_type="xlsx")
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        frames.parse("/nonexistent/r.csv", report=BCFA)
+
+
+def test_large_multi_block_file_matches_row_by_row(tmp_path) -> None:
+    """Many pyarrow blocks, nulls spread through them, mixed scales: same values as csv + Decimal."""
+    rng = np.random.default_rng(3)
+    n = 60_000
+    path = tmp_path / "big.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        header = ["balance_transaction_id", "created_utc", "currency", "gross", "fee", "net", "description"]
+        w.writerow(header)
+        for i in range(n):
+            cents = int(rng.integers(-10**6, 10**6))
+            jpy = i % 7 == 0
+            gross = str(cents) if jpy else f"{cents / 100:.2f}"
+            fee = "" if i % 11 == 0 else ("30" if jpy else "0.30")
+            w.writerow([f"txn_{i}", f"2025-01-{1 + i % 28:02d} 10:00:00", "jpy" if jpy else "usd",
+                        gross, fee, gross, f"row {i}, comma"])
+    df = frames.parse(path, report=BCFA)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(df) == n
+    for col in ("gross", "fee", "net"):
+        assert df[col].tolist() == [Decimal(r[col]) if r[col] else None for r in rows]
+    assert df["fee"].isna().sum() == len(range(0, n, 11))
+    assert df["description"].iloc[-1] == f"row {n - 1}, comma"
