@@ -132,7 +132,7 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) ->
     """Error body (v1 ``{"error": {type, code, message, param}}``, v2 ``{"error": {code, message}}``)."""
     request_id = headers.get("Request-Id")
     try:
-        payload = json.loads(body.decode("utf-8")) if body else None
+        payload = json.loads(redact(body.decode("utf-8"))) if body else None  # no key, even echoed back
     except (UnicodeDecodeError, ValueError):
         payload = None
     err = payload.get("error") if isinstance(payload, dict) else None

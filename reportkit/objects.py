@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from reportkit.errors import redact
+
 __all__ = ["ReportRun", "ReportType", "ResultFile", "parse_time"]
 
 _TIME_PARAMS = ("interval_start", "interval_end")
@@ -35,6 +37,11 @@ def parse_time(value: Any) -> datetime | None:
             raise ValueError(f"timestamp without an offset: {value!r}")
         return dt.astimezone(UTC)
     raise TypeError(f"not a timestamp: {value!r}")
+
+
+def _clean(message: Any) -> str | None:
+    """A server message with any key in it masked (a run's error text is shown to people)."""
+    return None if message is None else redact(str(message))
 
 
 def _short(dt: datetime | None) -> str:
@@ -126,7 +133,7 @@ class ReportRun:
             livemode=bool(d.get("livemode")),
             created=parse_time(d.get("created")),
             succeeded_at=parse_time(d.get("succeeded_at")),
-            error=d.get("error"),
+            error=_clean(d.get("error")),
             result=ResultFile.from_v1(result) if isinstance(result, dict) else None,
             raw=d,
         )
@@ -152,7 +159,7 @@ class ReportRun:
             livemode=bool(d.get("livemode")),
             created=parse_time(d.get("created")),
             succeeded_at=parse_time(d.get("succeeded_at")),
-            error=failure.get("error_message") or failure.get("message"),
+            error=_clean(failure.get("error_message") or failure.get("message")),
             error_code=failure.get("error_code") or failure.get("code"),
             result=ResultFile.from_v2(file) if isinstance(file, dict) else None,
             compress=bool(options.get("compress_file")),
