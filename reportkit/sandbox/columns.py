@@ -102,8 +102,16 @@ def _take(values: pa.Array | list, idx: np.ndarray) -> pa.Array:
 class Rows:
     """Selected ledger rows (positions into ``ledger.bt``) and the run's formatting options."""
 
-    def __init__(self, ledger: lg.Ledger, idx: np.ndarray, tz: str = "Etc/UTC", decimal_separator: str = "."):
-        self.ledger, self.idx, self.tz, self.sep = ledger, idx, tz, decimal_separator
+    def __init__(
+        self,
+        ledger: lg.Ledger,
+        idx: np.ndarray,
+        tz: str = "Etc/UTC",
+        decimal_separator: str = ".",
+        delta: np.ndarray | None = None,
+    ):
+        """``delta``: minor units added to gross and net per selected row (planted discrepancies)."""
+        self.ledger, self.idx, self.tz, self.sep, self.delta = ledger, idx, tz, decimal_separator, delta
         bt = ledger.bt
         self.cur = bt["cur"][idx]
         self.charge = bt["charge"][idx]
@@ -138,7 +146,10 @@ class Rows:
         return fn(self)
 
     def _bt(self, key: str) -> np.ndarray:
-        return self.ledger.bt[key][self.idx]
+        values = self.ledger.bt[key][self.idx]
+        if self.delta is not None and key in ("amount", "net"):
+            values = values + self.delta
+        return values
 
     def _money(self, key: str) -> pa.Array:
         return money(self._bt(key), self.cur, self.ledger.currencies, decimal_separator=self.sep)

@@ -5,7 +5,7 @@ Owns the *selection* semantics of docs/internals.md (activity vs payouts, payout
 arithmetic (exact integer sums in minor units); :mod:`reportkit.sandbox.columns` turns the chosen rows
 into text. The HTTP layer validates and normalises parameters, then calls :func:`render`;
 :func:`check` lets it reject a bad ``payout`` or column when the run is created.
-Planted discrepancies (issue 5) are applied by :mod:`reportkit.sandbox.discrepancies`.
+Planted discrepancies (issue 5) are defined and applied by :mod:`reportkit.sandbox.discrepancies`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow as pa
 from reportkit import catalog
 from reportkit.sandbox import ledger as lg
 from reportkit.sandbox.columns import Rows, csv_bytes, money
+from reportkit.sandbox.discrepancies import adjust, coerce
 
 __all__ = ["SUPPORTED", "ReportParameterError", "check", "render", "select"]
 
@@ -190,24 +191,25 @@ def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
     return csv_bytes(cols, [values[c] for c in cols])
 
 
-def render(ledger: lg.Ledger, report_type: str, params: dict, *, discrepancies: Iterable = ()) -> bytes:
+def render(
+    ledger: lg.Ledger, report_type: str, params: dict, *, discrepancies: Iterable | None = ()
+) -> bytes:
     """The CSV (UTF-8, header always) of ``report_type`` for normalised ``params`` (see module doc).
 
-    ``discrepancies``: planted faults (:class:`reportkit.sandbox.discrepancies.Discrepancy`) that make
-    exactly one reconciliation identity fail for one interval and currency."""
+    ``discrepancies``: planted faults (:class:`reportkit.sandbox.discrepancies.Discrepancy`, or mappings
+    of its fields) that make exactly one reconciliation identity fail for one interval and currency."""
     check(ledger, report_type, params)
     spec = catalog.report_spec(report_type)
     cols = _columns(spec, params)
-    planted = tuple(discrepancies)
-    if planted:
-        from reportkit.sandbox.discrepancies import apply
-
-        ledger, params = apply(ledger, report_type, params, planted)
     sep = params.get("decimal_separator") or "."
     if report_type.startswith("balance.summary"):
         return _balance_summary(ledger, params, cols)
     idx = select(ledger, report_type, params)
+    delta = None
+    planted = coerce(discrepancies)
+    if planted:
+        idx, delta = adjust(ledger, report_type, params, idx, planted)
     if ".summary." in report_type:
         return _summary(ledger, idx, cols, sep)
-    rows = Rows(ledger, idx, params.get("timezone") or "Etc/UTC", sep)
+    rows = Rows(ledger, idx, params.get("timezone") or "Etc/UTC", sep, delta)
     return csv_bytes(cols, [rows.column(c, spec.kind(c) == "timestamp_local") for c in cols])
