@@ -1,0 +1,214 @@
+"""Splitting a period into half-open, timezone-aware intervals: :class:`Interval` and :func:`intervals`.
+
+Owns what a reporting period *is* for the rest of reportkit: the client sends ``Interval.start`` and
+``Interval.end`` as ``interval_start``/``interval_end`` (:attr:`Interval.epochs`), the cache keys on
+them, fan-out runs one report per interval.
+
+Rules (DESIGN.md "Dates"):
+
+* A ``date`` or ``"YYYY-MM-DD"`` string means local midnight in ``tz``. An aware ``datetime`` (or an
+  ISO string with an offset, or an aware ``pd.Timestamp``) is taken as is. A naive datetime is a
+  :class:`ConfigurationError`: reportkit never guesses a timezone.
+* Intervals are half-open ``[start, end)``: each one's ``end`` is the next one's ``start``, and the
+  first starts at ``start``, the last ends at ``end``.
+* Calendar frequencies cut at *local* calendar boundaries, whatever the UTC offset does: a ``"day"``
+  over a DST change lasts 23 or 25 hours. Boundaries are anchored to the calendar, not to ``start``:
+  months start on the 1st, quarters on Jan/Apr/Jul/Oct 1, years on Jan 1, and weeks on **Monday**
+  (``"week"`` is pandas' ``"W-MON"``; pass ``"W-SUN"`` for weeks starting Sunday). A ``start`` or
+  ``end`` off those boundaries gives a shorter first or last interval (cut at ``start``/``end``).
+* ``freq`` is ``"day"``, ``"week"``, ``"month"``, ``"quarter"``, ``"year"`` or any pandas offset alias
+  (``"2D"``, ``"W-SUN"``, ``"MS"``, ``"QS-FEB"``, ``"6h"``). Sub-day aliases (``"h"``, ``"min"``) step
+  in absolute time from ``start``, so around DST every interval still lasts exactly that long.
+* A local midnight that does not exist (zones that spring forward at 00:00) moves to the first
+  existing instant; one that happens twice (fall back at 01:00 to 00:00) is its first occurrence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Day, Tick, Week
+
+from reportkit.errors import ConfigurationError
+
+__all__ = ["FREQUENCIES", "Interval", "intervals"]
+
+#: reportkit's names for the common frequencies, and the pandas aliases they stand for.
+FREQUENCIES = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS-JAN", "year": "YS-JAN"}
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A half-open period ``[start, end)`` between two aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ConfigurationError(f"Interval.{name} must be an aware datetime, not {value!r}")
+        if self.end.timestamp() <= self.start.timestamp():
+            raise ConfigurationError(f"Interval end {self.end.isoformat()} is not after start {self.start}")
+
+    @property
+    def start_iso(self) -> str:
+        """``start`` in ISO 8601 with its UTC offset, e.g. ``2025-03-09T00:00:00-05:00``."""
+        return self.start.isoformat()
+
+    @property
+    def end_iso(self) -> str:
+        return self.end.isoformat()
+
+    @property
+    def epochs(self) -> tuple[int, int]:
+        """``(start, end)`` as integer Unix seconds: what the API's interval_start/interval_end take."""
+        return int(self.start.timestamp()), int(self.end.timestamp())
+
+    @property
+    def duration(self) -> timedelta:
+        """Elapsed time (23 h for a spring-forward day)."""
+        return self.end.astimezone(UTC) - self.start.astimezone(UTC)
+
+    @property
+    def tz(self) -> str:
+        """The timezone name of ``start`` (``Etc/UTC``, ``America/New_York``, or its offset)."""
+        return getattr(self.start.tzinfo, "key", None) or str(self.start.tzinfo)
+
+    @property
+    def label(self) -> str:
+        """A short human name: ``2025-03-09``, ``2025-W10``, ``2025-03``, ``2025-Q1``, ``2025``,
+        else ``start/end`` (ISO 8601 interval; dates alone when both are local midnights)."""
+        s, e = self.start, self.end.astimezone(self.start.tzinfo)
+        if (s.hour, s.minute, s.second, s.microsecond, e.hour, e.minute, e.second, e.microsecond) != (0,) * 8:
+            return f"{s.isoformat()}/{e.isoformat()}"
+        sd, ed = s.date(), e.date()
+        months = (ed.year - sd.year) * 12 + ed.month - sd.month
+        if ed - sd == timedelta(days=1):
+            return sd.isoformat()
+        if sd.weekday() == 0 and ed - sd == timedelta(days=7):
+            year, week, _ = sd.isocalendar()
+            return f"{year}-W{week:02d}"
+        if sd.day == 1 and ed.day == 1:
+            if months == 1:
+                return f"{sd:%Y-%m}"
+            if months == 3 and sd.month % 3 == 1:
+                return f"{sd.year}-Q{(sd.month - 1) // 3 + 1}"
+            if months == 12 and sd.month == 1:
+                return str(sd.year)
+        return f"{sd.isoformat()}/{ed.isoformat()}"
+
+    def __contains__(self, when: datetime) -> bool:
+        """Whether the instant ``when`` (aware) falls in ``[start, end)``."""
+        return self.start.timestamp() <= when.timestamp() < self.end.timestamp()
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def intervals(
+    start: date | datetime | str,
+    end: date | datetime | str,
+    freq: str = "day",
+    tz: str = "Etc/UTC",
+) -> list[Interval]:
+    """Split ``[start, end)`` into consecutive half-open intervals of ``freq`` in timezone ``tz``.
+
+    >>> [i.label for i in intervals("2025-01-01", "2025-04-01", freq="month")]
+    ['2025-01', '2025-02', '2025-03']
+
+    See the module docstring for the rules (local calendar boundaries, DST, Monday weeks, partial
+    first/last intervals). Raises :class:`ConfigurationError` for a naive datetime, ``start >= end``,
+    an unknown ``tz`` or ``freq``.
+    """
+    zone = _zone(tz)
+    offset = _offset(freq)
+    lo = _bound(start, "start", zone, tz).astimezone(zone)  # the same instants, shown in tz
+    hi = _bound(end, "end", zone, tz).astimezone(zone)
+    if hi.timestamp() <= lo.timestamp():
+        raise ConfigurationError(
+            f"start ({lo.isoformat()}) must be before end ({hi.isoformat()}); intervals are half-open "
+            "[start, end), so pass an end after the start"
+        )
+    if isinstance(offset, Tick) and not isinstance(offset, Day):  # absolute steps: hours, minutes...
+        cuts = pd.date_range(pd.Timestamp(lo), pd.Timestamp(hi), freq=offset, inclusive="neither")
+        inner = [c.to_pydatetime().astimezone(zone) for c in cuts]
+    else:  # calendar steps on the local wall clock, then placed in the zone
+        wall_lo = pd.Timestamp(lo.astimezone(zone).replace(tzinfo=None))
+        wall_hi = pd.Timestamp(hi.astimezone(zone).replace(tzinfo=None))
+        wall = pd.date_range(wall_lo.normalize(), wall_hi, freq=offset)
+        inner = [c for c in _localize(wall, zone) if lo.timestamp() < c.timestamp() < hi.timestamp()]
+    bounds = [lo, *inner, hi]
+    return [Interval(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigurationError(
+            f"tz {tz!r} is not an IANA time zone name; pass e.g. tz='Etc/UTC' or tz='Europe/Berlin'"
+        ) from None
+
+
+def _offset(freq: str) -> pd.DateOffset:
+    alias = FREQUENCIES.get(freq, freq) if isinstance(freq, str) else freq
+    try:
+        offset = to_offset(alias)
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"freq {freq!r} is not known; pass one of {', '.join(FREQUENCIES)} or a pandas offset "
+            "alias such as '2D', 'W-SUN', 'MS', 'QS-FEB' or '6h'"
+        ) from None
+    if offset.n <= 0:
+        raise ConfigurationError(f"freq {freq!r} must step forward; pass a positive multiple such as '2D'")
+    if isinstance(offset, Week) and offset.weekday is None:
+        raise ConfigurationError(f"freq {freq!r} has no anchor day; pass 'week' (Monday) or e.g. 'W-SUN'")
+    return offset
+
+
+def _bound(value: date | datetime | str, name: str, zone: ZoneInfo, tz: str) -> datetime:
+    """A period bound as an aware datetime (dates are local midnight in ``zone``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if _DATE_RE.match(text):
+            value = _parse_date(text, name)
+        else:
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise ConfigurationError(
+                    f"{name} {value!r} is not a date ('YYYY-MM-DD') or an ISO datetime with an offset"
+                ) from None
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ConfigurationError(
+                f"{name} {value!r} is a naive datetime; pass an aware one (tzinfo=ZoneInfo({tz!r})) "
+                f"or a date / 'YYYY-MM-DD', which means midnight in tz={tz!r}"
+            )
+        return value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+    if isinstance(value, date):
+        return _localize(pd.DatetimeIndex([pd.Timestamp(value)]), zone)[0]
+    raise ConfigurationError(f"{name} must be a date, an aware datetime or 'YYYY-MM-DD', not {value!r}")
+
+
+def _parse_date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} {text!r} is not a valid date") from None
+
+
+def _localize(wall: pd.DatetimeIndex, zone: ZoneInfo) -> list[datetime]:
+    """Naive local wall-clock times -> aware datetimes; gaps move forward, repeats take the first."""
+    aware = wall.tz_localize(zone.key, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward")
+    return [t.to_pydatetime().astimezone(zone) for t in aware]
