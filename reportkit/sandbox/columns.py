@@ -72,15 +72,19 @@ def _quoted(a: pa.Array) -> pa.Array:
     return pc.if_else(need, _strings(['"', pc.replace_substring(a, '"', '""'), '"']), a)
 
 
-def csv_bytes(header: list[str], columns: list[pa.Array]) -> bytes:
-    """UTF-8 CSV: the header row, then one row per element of the (equal-length) columns; ``\\n`` ends."""
+def csv_bytes(header: list[str], columns: list[pa.Array], plain: list[bool] | None = None) -> bytes:
+    """UTF-8 CSV: the header row, then one row per element of the (equal-length) columns; ``\\n`` ends.
+
+    ``plain[i]`` true promises column ``i`` never needs quoting (ids, times, dot-decimal money), which
+    skips the scan for quote/comma/newline."""
     head = (
         ",".join(h if not re.search(r'[",\r\n]', h) else '"' + h.replace('"', '""') + '"' for h in header)
         + "\n"
     ).encode()
     if not columns or len(columns[0]) == 0:
         return head
-    cols = [_quoted(c) for c in columns]
+    plain = plain or [False] * len(columns)
+    cols = [c if p else _quoted(c) for c, p in zip(columns, plain, strict=True)]
     cols[-1] = pc.binary_join_element_wise(
         cols[-1], pa.scalar("\n"), "", null_handling="replace", null_replacement=""
     )

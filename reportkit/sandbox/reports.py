@@ -34,6 +34,10 @@ _FAMILIES = (
 #: The v1 report type ids :func:`render` produces.
 SUPPORTED: frozenset[str] = frozenset(r for r in catalog.report_ids() if r.startswith(_FAMILIES))
 _FAR = 2**62
+# column kinds whose text never holds a quote, comma or line break (money only with a "." separator)
+_PLAIN = frozenset(
+    {"count", "timestamp_utc", "timestamp_local", "date", "bool", "id", "currency", "category"}
+)
 
 
 class ReportParameterError(Exception):
@@ -212,4 +216,8 @@ def render(
     if ".summary." in report_type:
         return _summary(ledger, idx, cols, sep)
     rows = Rows(ledger, idx, params.get("timezone") or "Etc/UTC", sep, delta)
-    return csv_bytes(cols, [rows.column(c, spec.kind(c) == "timestamp_local") for c in cols])
+    kinds = [spec.kind(c) for c in cols]
+    plain = [k in _PLAIN or (k == "money" and sep == ".") for k in kinds]
+    return csv_bytes(
+        cols, [rows.column(c, k == "timestamp_local") for c, k in zip(cols, kinds, strict=True)], plain
+    )
