@@ -77,7 +77,8 @@ def check_parameters(app: SandboxApp, run: Run, pname: Callable[[str], str], api
     try:
         reports.check(app.ledger, run.report_type, dict(run.params))
     except reports.ReportParameterError as e:
-        raise ApiError(e.http_status, e.message, code=e.code, param=pname(e.param), api=api) from None
+        code = "not_found" if api == "v2" and e.http_status == 404 else e.code
+        raise ApiError(e.http_status, e.message, code=code, param=pname(e.param), api=api) from None
 
 
 def zip_bytes(app: SandboxApp, run: Run) -> bytes | None:

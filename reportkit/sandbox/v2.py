@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 from reportkit import catalog
 from reportkit.sandbox import results
 from reportkit.sandbox.downloads import signed_url
-from reportkit.sandbox.v1 import lookup_type, make_run
+from reportkit.sandbox.v1 import make_run
 from reportkit.sandbox.validate import normalise
 from reportkit.sandbox.wire import ApiError, decode_form, json_response, parse_rfc3339, rfc3339
 
@@ -138,7 +138,7 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
             )
     rep = _report(app, caller, body["report"])
     try:
-        spec = lookup_type(app, rep.v1, caller, param="report")
+        spec = catalog.report_spec(rep.v1)  # v2 has sandbox ids for every report: no live-only types
         raw = body["report_parameters"]
         if not isinstance(raw, dict):
             raise ApiError(
