@@ -38,7 +38,7 @@ from reportkit.sandbox import v1, v2
 from reportkit.sandbox.downloads import download_contents, file_contents
 from reportkit.sandbox.faults import Faults
 from reportkit.sandbox.state import IdempotencyStore, LoggedRequest, RateWindow, RequestLog, RunStore, key_id
-from reportkit.sandbox.wire import KEY_RE, ApiError, mask, secret_key
+from reportkit.sandbox.wire import KEY_RE, ApiError, decode_form, mask, secret_key
 
 __all__ = ["Config", "SandboxApp"]
 
@@ -324,8 +324,6 @@ class SandboxApp:
 
 def _canonical(request: Request, api: str) -> bytes:
     """The request body in a form where equal parameters compare equal."""
-    from reportkit.sandbox.wire import decode_form
-
     raw = request.get_data()
     try:
         value = json.loads(raw or b"null") if api == "v2" else decode_form(raw)

@@ -43,6 +43,7 @@ class Run:
     file_id: str | None = None
     csv: bytes | None = None
     render_error: str | None = None
+    created_mono: float = 0.0  # monotonic time of creation
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def finished(self, mono: float | None = None) -> bool:
@@ -51,8 +52,6 @@ class Run:
     def succeeded_at(self) -> float:
         """Sandbox wall time at which the run finished (created + processing duration)."""
         return self.created + max(0.0, self.done_at - self.created_mono)
-
-    created_mono: float = 0.0
 
 
 class RunStore:
