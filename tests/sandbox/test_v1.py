@@ -467,16 +467,14 @@ def test_concurrent_run_cap_v1(sandbox_factory):
 def test_request_rate_limit(sandbox_factory):
     sb = sandbox_factory(request_rate=5)
     api = V1(sb)
-    codes = [api.get("/v1/reporting/report_types/balance.summary.1").status_code for _ in range(8)]
+    answers = [api.get("/v1/reporting/report_types/balance.summary.1") for _ in range(8)]
+    codes = [r.status_code for r in answers]
     assert codes[:5] == [200] * 5 and 429 in codes[5:]
-    r = api.get("/v1/reporting/report_types/balance.summary.1")
-    if r.status_code == 429:
-        err = error_of(r)
-        assert err["code"] == "rate_limit"
-        assert err["message"] == (
-            "Request rate limit exceeded. Learn more about rate limits here "
-            "https://stripe.com/docs/rate-limits."
-        )
+    err = error_of(next(r for r in answers if r.status_code == 429))
+    assert (err["type"], err["code"]) == ("invalid_request_error", "rate_limit")
+    assert err["message"] == (
+        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."
+    )
     # the live key's limit is separate (and higher)
     live = [V1(sb, sb.live_api_key).get("/v1/reporting/report_types").status_code for _ in range(8)]
     assert live == [200] * 8
