@@ -199,3 +199,37 @@ def test_fault_arguments_are_checked(sb):
         sb.faults.fail_runs(None)
     with pytest.raises(ValueError):
         sb.faults.truncate_downloads(1, keep=1.5)
+
+
+def test_planted_discrepancies_reach_reports_render(sb):
+    from reportkit.sandbox import reports
+    from reportkit.sandbox.discrepancies import Discrepancy
+
+    api = V1(sb)
+    params = {
+        "interval_start": JAN,
+        "interval_end": FEB,
+        "timezone": "Etc/UTC",
+        "columns": None,
+        "currency": "usd",
+        "reporting_category": None,
+        "payout": None,
+    }
+    clean = reports.render(sb.ledger, "balance_change_from_activity.itemized.2", params)
+    before = api.create("balance_change_from_activity.itemized.2", currency="usd")
+    planted = [Discrepancy("duplicate_row", "usd", at=JAN + 86400)]
+    sb.faults.plant_discrepancies(planted)
+    after = api.create("balance_change_from_activity.itemized.2", currency="usd")
+    sb.faults.plant_discrepancies(None)
+    cleared = api.create("balance_change_from_activity.itemized.2", currency="usd")
+
+    def body(run):
+        url = api.wait(run["id"])["result"]["url"]
+        return requests.get(url, auth=(sb.api_key, ""), timeout=10).content
+
+    assert body(before) == clean == body(cleared)  # the plant applies to runs created while it is set
+    dup = body(after)
+    assert dup == reports.render(
+        sb.ledger, "balance_change_from_activity.itemized.2", params, discrepancies=planted
+    )
+    assert len(dup.splitlines()) == len(clean.splitlines()) + 1
