@@ -162,11 +162,14 @@ def charge_activity(led: Ledger, ci: int, cur: str, ch: dict, offset: int, parts
 
 
 def other_activity(led: Ledger, ci: int, cur: str, rng: np.random.Generator, parts: Parts) -> None:
+    """Monthly Stripe fees, transfers to connected accounts and manual adjustments of one currency."""
     prof, exp = synth.profile(cur), currency_exponent(cur)
     unit, ticket = 10**exp, prof.median_major * 10**exp
     # monthly Stripe fees (Radar, Billing), early in each month
     months = np.arange(np.datetime64(led.start.date(), "M"), np.datetime64(led.end.date(), "M") + 1)
-    mc = months.astype("datetime64[D]").astype(np.int64) * DAY + rng.integers(DAY, 3 * DAY, len(months))
+    mc = off_midnight(
+        months.astype("datetime64[D]").astype(np.int64) * DAY + rng.integers(DAY, 3 * DAY, len(months))
+    )
     keep = (mc >= led.start_ts) & (mc < led.end_ts)
     k = int(keep.sum())
     famt = rounded(
@@ -222,5 +225,7 @@ def other_activity(led: Ledger, ci: int, cur: str, rng: np.random.Generator, par
 
 
 def poisson_times(led: Ledger, rng: np.random.Generator, per_day: float) -> np.ndarray:
+    """Times of a Poisson process with ``per_day`` events a day over the ledger's span (never a midnight)."""
     n = int(rng.poisson(per_day * (led.end_ts - led.start_ts) / DAY))
-    return np.sort(off_midnight(rng.integers(led.start_ts, led.end_ts, n)))
+    t = np.sort(off_midnight(rng.integers(led.start_ts, led.end_ts, n)))
+    return t[t < led.end_ts]

@@ -119,11 +119,8 @@ class Rows:
         bt = ledger.bt
         self.cur = bt["cur"][idx]
         self.charge = bt["charge"][idx]
-        c = np.maximum(self.charge, 0)
-        has = self.charge >= 0
-        ch = ledger.charges
-        self.customer = np.where(has, ch["customer"][c], -1)
-        self.pm = np.where(has, ch["pm_type"][c], -1)
+        self.customer = ledger.charge_values("customer", self.charge, -1)
+        self.pm = ledger.charge_values("pm_type", self.charge, -1)
         self.payout = bt["payout"][idx]
         self.n = len(idx)
 
@@ -162,7 +159,7 @@ class Rows:
         c = self.charge
         vals = self.ledger.charges[key]
         if mapping is not None:
-            codes = np.where(c >= 0, vals[np.maximum(c, 0)], -1)
+            codes = self.ledger.charge_values(key, c, -1)
             return _take(mapping, codes)
         return _take(vals, c)
 
@@ -180,7 +177,7 @@ class Rows:
 
     def _payout_col(self, key: str) -> np.ndarray:
         p = self.payout
-        return np.where(p >= 0, self.ledger._payout_table[key][np.maximum(p, 0)], -1)
+        return self.ledger.payout_values(key, p, -1)
 
 
 def _ap_effective(r: Rows) -> np.ndarray:
@@ -188,7 +185,7 @@ def _ap_effective(r: Rows) -> np.ndarray:
 
 
 def _charge_created(r: Rows) -> np.ndarray:
-    return np.where(r.charge >= 0, r.ledger.charges["created"][np.maximum(r.charge, 0)], -1)
+    return r.ledger.charge_values("created", r.charge, -1)
 
 
 _TIMES = {
@@ -212,13 +209,8 @@ def _bool_text(values: np.ndarray, mask: np.ndarray) -> pa.Array:
 
 
 def _trace_status(r: Rows) -> pa.Array:
-    status = r.ledger._payout_table["status"]
-    p = r.payout
-    code = np.where(
-        p >= 0,
-        np.select([status[np.maximum(p, 0)] == "paid", status[np.maximum(p, 0)] == "in_transit"], [0, 1], 2),
-        -1,
-    )
+    status = r.ledger.payout_values("status", r.payout, "")
+    code = np.select([r.payout < 0, status == "paid", status == "in_transit"], [-1, 0, 1], 2)
     return _take(["supported", "pending", "unsupported"], code)
 
 
@@ -239,7 +231,7 @@ _OTHER = {
     "invoice_number": lambda r: r.ledger.invoice_numbers(r.charge),
     "subscription_id": lambda r: _take(
         r.ledger.customers["subscription_id"],
-        np.where((r.charge >= 0) & r.ledger.charges["invoiced"][np.maximum(r.charge, 0)], r.customer, -1),
+        np.where((r.charge >= 0) & r.ledger.charge_values("invoiced", r.charge, False), r.customer, -1),
     ),
     "payment_method_type": lambda r: _take(lg.PM_TYPES, r.pm),
     "is_link": lambda r: _bool_text(r.pm == 1, r.charge < 0),
@@ -258,7 +250,7 @@ _OTHER = {
     "payout_id": lambda r: _take(r.ledger._payout_table["id"], r.payout),
     "payout_description": lambda r: _take(
         ["STRIPE PAYOUT", "Manual payout"],
-        np.where(r.payout >= 0, 1 - r.ledger._payout_table["automatic"][np.maximum(r.payout, 0)], -1),
+        np.where(r.payout >= 0, 1 - r.ledger.payout_values("automatic", r.payout, True).astype(np.int64), -1),
     ),
     "payout_destination_id": lambda r: _take(r.ledger._payout_table["destination"], r.payout),
     "payout_expected_arrival_date": lambda r: pa.array(

@@ -65,7 +65,7 @@ class Discrepancy:
         lo = int(np.searchsorted(bt["created"], self.at, side="left"))
         mine = bt["cur"][lo:] == ledger.currencies.index(self.currency)
         if self.kind == "missing_payout":
-            auto = ledger._payout_table["automatic"][np.maximum(bt["payout"][lo:], 0)]
+            auto = ledger.payout_values("automatic", bt["payout"][lo:], False)
             hit = mine & (bt["cat"][lo:] == lg.PAYOUT) & auto
         else:
             hit = mine & (bt["cat"][lo:] < lg.PAYOUT)

@@ -161,11 +161,21 @@ class Ledger:
         self.bt = bt
         self._payout_table = po
         self.payout_index = {pid: i for i, pid in enumerate(po["id"].to_pylist())}
-        self.automatic_payout_effective_at = np.where(bt["ap"] >= 0, po["created"][bt["ap"]], -1)
+        created = np.append(po["created"], -1)  # index -1 (not settled) -> -1
+        self.automatic_payout_effective_at = created[bt["ap"]]
         self._balance = {}
         for ci, cur in enumerate(self.currencies):
             m = bt["cur"] == ci
             self._balance[cur] = (bt["created"][m], np.concatenate([[0], np.cumsum(bt["net"][m])]))
+
+    def charge_values(self, key: str, charge: np.ndarray, fill: object) -> np.ndarray:
+        """``charges[key]`` at charge rows ``charge`` (numpy), ``fill`` where ``charge`` is -1."""
+        return np.append(self.charges[key], np.array([fill], dtype=self.charges[key].dtype))[charge]
+
+    def payout_values(self, key: str, payout: np.ndarray, fill: object) -> np.ndarray:
+        """The payout table's ``key`` at payout rows ``payout`` (numpy), ``fill`` where it is -1."""
+        values = self._payout_table[key]
+        return np.append(values, np.array([fill], dtype=values.dtype))[payout]
 
     def order_ids(self, charge: np.ndarray) -> pa.Array:
         """``payment_metadata[order_id]`` of charge rows ``charge`` (-1 -> null): ``ORD-1000123``."""
@@ -173,7 +183,7 @@ class Ledger:
 
     def invoice_numbers(self, charge: np.ndarray) -> pa.Array:
         """Invoice numbers of charge rows ``charge`` (null when not invoiced)."""
-        inv = self.charges["invoiced"][np.maximum(charge, 0)] & (charge >= 0)
+        inv = self.charge_values("invoiced", charge, False)
         return synth._strings(["RK-", pa.array(charge + 100_000, mask=~inv).cast(pa.string())])
 
     def _charge_descriptions(self, bt: dict) -> pa.Array:

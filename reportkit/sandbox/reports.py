@@ -101,9 +101,7 @@ def select(ledger: lg.Ledger, report_type: str, params: dict) -> np.ndarray:
         mask = np.zeros(len(created), bool)
         eff = ledger.automatic_payout_effective_at[:hi]
         settled = (bt["ap"][:hi] >= 0) & (eff < e)
-        auto_payout = (cat[:hi] == lg.PAYOUT) & ledger._payout_table["automatic"][
-            np.maximum(bt["payout"][:hi], 0)
-        ]
+        auto_payout = (cat[:hi] == lg.PAYOUT) & ledger.payout_values("automatic", bt["payout"][:hi], False)
         mask[:hi] = ~settled & ~auto_payout
     else:
         lo, hi = np.searchsorted(created, [s, e], side="left")

@@ -52,7 +52,8 @@ def payouts(led: Ledger, ci: int, cur: str, num: dict, ap: np.ndarray, parts: Pa
     settled = np.where(slot < len(auto_at), slot + offset, -1)
     ap[mine] = settled
     # manual payouts: about every 80 days, a quarter of a typical day's net
-    n_man = max(2, int((led.end_ts - led.start_ts) / DAY / 80))
+    span_days = (led.end_ts - led.start_ts) / DAY
+    n_man = max(2, int(span_days / 80)) if span_days >= 30 else 0  # none in a ledger under a month
     mat = np.sort(off_midnight(rng.integers(led.start_ts + 5 * DAY, led.end_ts - 12 * DAY, n_man)))
     day_net = max(1, int(net[num["cat"][mine] == CHARGE].sum() * DAY / (led.end_ts - led.start_ts)))
     step = 10 ** max(exp, 2)

@@ -242,3 +242,15 @@ def test_quoting_and_decimal_separator(ledger: Ledger) -> None:
     assert {r["description"] for r in rows} >= {"Radar, Billing usage fees (2025-01)"}
     _, comma = parse(render(ledger, rt, {**jan, "decimal_separator": ","}))
     assert [r["net"].replace(",", ".") for r in comma] == [r["net"] for r in rows]
+
+
+def test_tiny_ledger_without_payouts_renders_every_type() -> None:
+    tiny = Ledger(1, start="2025-01-01", end=dt.datetime(2025, 1, 3, tzinfo=dt.UTC), scale=0.05)
+    assert len(tiny.payouts) == 0 and len(tiny.transactions) > 0
+    p = params(interval_start=tiny.start_ts, interval_end=tiny.end_ts, timezone="Asia/Tokyo")
+    for rt in sorted(SUPPORTED - {r for r in SUPPORTED if ".by_id." in r}):
+        header, rows = parse(render(tiny, rt, {**p, "columns": all_columns(rt)}))
+        assert header == all_columns(rt)
+        assert all(r["automatic_payout_id"] == "" for r in rows if "automatic_payout_id" in r)
+    _, bal = parse(render(tiny, "balance.summary.1", p))
+    assert {r["category"]: r["net_amount"] for r in bal if r["currency"] == "usd"}["payouts"] == "0.00"
