@@ -275,7 +275,7 @@ class Transport:
                     ) from exc
             err = error_from_response(resp.status_code, resp.content, resp.headers)
             if not self._retry_rate_limit(err, attempt):
-                raise err
+                raise _advise(err, self.max_retries)
             attempt += 1
 
     def _retry_rate_limit(self, err: APIError, attempt: int) -> bool:
@@ -315,7 +315,8 @@ class Transport:
             logger.debug("%s %s -> no answer (%s)", method, label, type(exc).__name__)
             raise APIConnectionError(
                 f"{method} {label}: no answer from {origin(url)} after {self.max_retries} retries "
-                f"({type(exc).__name__})"
+                f"({type(exc).__name__}); check the network and api_base, then try again "
+                "(a slow server may need a larger Client(timeout=...))"
             ) from None
         logger.debug(
             "%s %s -> %s (request_id=%s, %.0f ms)",
@@ -370,6 +371,21 @@ class Transport:
             return Download(
                 size=size, sha256=digest.hexdigest(), content_type=resp.headers.get("Content-Type")
             )
+
+
+def _advise(err: APIError, retries: int) -> APIError:
+    """Add what to do to the errors a user can act on (the server's own message stays first)."""
+    if isinstance(err, AuthenticationError):
+        hint = "check the API key (Client(api_key=...) or STRIPE_API_KEY): it is wrong, expired or revoked"
+    elif isinstance(err, RateLimitError) and err.code != RUN_RATE_LIMIT_CODE:
+        hint = f"still rate-limited after {retries} retries with backoff: wait a little, then try again"
+    elif isinstance(err, ServerError):
+        hint = f"still failing after {retries} retries: try again in a few minutes"
+    else:
+        return err
+    err.message = f"{err.message} [{hint}]"
+    err.args = (err.message,)
+    return err
 
 
 def _encoded(resp: requests.Response) -> bool:

@@ -32,6 +32,7 @@ from reportkit.errors import (
     APIError,
     ConfigurationError,
     PermissionDeniedError,
+    ResultParseError,
     RunFailedError,
     RunTimeoutError,
 )
@@ -177,7 +178,8 @@ def _fetch(client: Client, run: ReportRun, path: Path) -> tuple[ReportRun, int, 
         raise last
     raise APIConnectionError(
         f"could not download the result of {run.id} in {DOWNLOAD_ATTEMPTS} attempts: {last} "
-        "(the file was truncated or the connection kept breaking)"
+        f"(the file was truncated or the connection kept breaking); the run is done, so download it "
+        f"again later with client.download({run.id!r})"
     )
 
 
@@ -194,14 +196,20 @@ def download(client: Client, run: ReportRun, *, request: RunRequest | None = Non
     with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
         path = Path(tmp) / "result"
         run, size, sha = _fetch(client, run, path)
-        df = frames.parse(
-            path,
-            report=run.report,
-            api=run.api,
-            timezone=tz,
-            columns=list(columns) if columns else None,
-            content_type=run.result.content_type if run.result else "csv",
-        )
+        try:
+            df = frames.parse(
+                path,
+                report=run.report,
+                api=run.api,
+                timezone=tz,
+                columns=list(columns) if columns else None,
+                content_type=run.result.content_type if run.result else "csv",
+            )
+        except ResultParseError as exc:  # name the run, and the one remedy a damaged download has
+            raise ResultParseError(
+                f"report run {run.id}: {exc.message}; if the file was damaged on the way, download it "
+                f"again with client.download({run.id!r})"
+            ) from exc
     df.attrs["reportkit"] = provenance(run, size=size, sha256=sha, name=request.name if request else None)
     if request is not None and client._cache is not None:
         client._cache.put(client._cache_key(request), df)
