@@ -160,7 +160,8 @@ def _when(ts: int, tz: str) -> str:
 
 def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
     """Starting balance, activity, payouts, ending balance per currency (ending = sum of the others)."""
-    s, e = int(params["interval_start"]), int(params["interval_end"])
+    s, e = params.get("interval_start"), params.get("interval_end")
+    s, e = ledger.start_ts if s is None else int(s), ledger.end_ts if e is None else int(e)
     tz = params.get("timezone") or "Etc/UTC"
     bt = ledger.bt
     lo, hi = np.searchsorted(bt["created"], [s, e], side="left")
