@@ -355,6 +355,33 @@ class Client:
             **parameters,
         )
 
+    def reports(
+        self,
+        report: str,
+        intervals: Any,
+        *,
+        api: str = "v1",
+        max_concurrent: int | None = None,
+        timeout: float = 3600.0,
+        progress: bool | None = None,
+        executor: Any = None,
+        **parameters: Any,
+    ) -> pd.DataFrame:
+        """Many intervals at once within Stripe's limits: see :func:`reportkit.fanout.run_batch`."""
+        from reportkit import fanout
+
+        return fanout.run_batch(
+            self,
+            report,
+            intervals,
+            api=api,
+            max_concurrent=max_concurrent,
+            timeout=timeout,
+            progress=self.progress if progress is None else progress,
+            executor=executor,
+            **parameters,
+        )
+
 
 def _epoch(value: Any, name: str) -> int:
     if isinstance(value, datetime):
