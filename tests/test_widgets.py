@@ -241,3 +241,42 @@ def test_start_is_ignored_for_end_only_reports(client, sandbox):
         net = form.df[form.df["currency"] == cur]["net"].sum()
         assert net == ledger_balance(sandbox, cur, END)
     assert "None,\n    '2025-02-01'," in form.code_text
+
+
+def test_split_by_month_runs_one_report_per_interval(client, sandbox, monkeypatch):
+    form = balance_form(client, date(2025, 1, 1), date(2025, 4, 1))
+    form.split.value = "month"
+    created = sandbox.runs_created
+    click_run(form)
+    assert form.error_message is None, form.error_message
+    df = form.df
+    assert sandbox.runs_created == created + 3
+    assert list(df.columns[:2]) == ["interval_start", "interval_end"]
+    ends = sorted(set(df["interval_end"]))
+    assert [e.date() for e in ends] == [date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)]
+    for end in ends:
+        for cur in ("usd", "eur", "jpy"):
+            part = df[(df["interval_end"] == end) & (df["currency"] == cur)].set_index("category")[
+                "net_amount"
+            ]
+            assert part["ending_balance"] == ledger_balance(sandbox, cur, end.date())
+    assert len(df.attrs["reportkit"]["run_ids"]) == 3 and form.run is None
+    assert form.status.value.startswith(f"Done: {len(df)} rows from 3 intervals in ")
+    assert form.progress.value == form.progress.max == 3
+    code = form.code_text
+    assert "client.reports(\n    'balance.summary.1',\n" in code
+    assert "rk.intervals('2025-01-01', '2025-04-01', freq='month', tz='Etc/UTC')," in code
+
+    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("REPORTKIT_API_BASE", sandbox.url)
+    monkeypatch.setenv("REPORTKIT_FILES_BASE", sandbox.files_url)
+    namespace: dict = {}
+    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    pd.testing.assert_frame_equal(namespace["df"], df)
+
+
+def test_split_is_only_offered_for_reports_with_a_start(client):
+    form = ReportForm(client, report="balance.summary.1")
+    form.split.value = "week"
+    form.report.value = "ending_balance_reconciliation.summary.1"
+    assert form.split.value == "none" and not visible(form.split)

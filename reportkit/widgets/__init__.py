@@ -6,10 +6,12 @@
 
 Work happens on a daemon thread and widgets are written explicitly (never ``with output:``), so
 the kernel stays responsive and nothing is lost under ipykernel 7. ``form.wait()`` joins the work.
+See docs/widgets.md.
 """
 
 from __future__ import annotations
 
+from reportkit.widgets.reconcile_form import ReconcileForm
 from reportkit.widgets.report_form import ReportForm
 
-__all__ = ["ReportForm"]
+__all__ = ["ReconcileForm", "ReportForm"]

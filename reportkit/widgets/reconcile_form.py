@@ -235,7 +235,8 @@ class ReconcileForm:
         self.differences_chart.value = _png(plot.differences(checks))
         currencies = sorted(set(self.balance["currency"].astype(str)))
         self.chart_currency.options = currencies
-        self._draw_balance()
+        if currencies:  # setting the value draws the chart (observer)
+            self.chart_currency.value = "usd" if "usd" in currencies else currencies[0]
         self.status.value = f"Done: {len(checks):,} checks, {failed} failed, in {c.elapsed(t0)}."
 
     def _draw_balance(self) -> None:
