@@ -1,0 +1,153 @@
+"""check_period against the real sandbox over loopback: 24 months in USD, EUR and JPY tie out exactly,
+and each planted discrepancy fails exactly the check, interval and currency it breaks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from reportkit import plot, reconcile
+from reportkit.sandbox import Sandbox
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+# Data is available through 2026-01-14, so the 24 months 2024-01 .. 2025-12 are all final.
+NOW = datetime(2026, 1, 15, 10, tzinfo=UTC)
+START, END = "2024-01-01", "2026-01-01"
+CHECKS = {"balance.rollforward", "balance.continuity", "balance.parts_vs_whole",
+          "activity.summary_vs_itemized", "activity.parts_vs_whole",
+          "payouts.summary_vs_itemized", "payouts.parts_vs_whole", "payout.settled"}
+
+
+@pytest.fixture(scope="module")
+def sb():
+    # small volume and fast runs keep 24 months x 7 report types quick; no caps so the fan-out is free
+    with Sandbox(seed=7, processing_time=0.05, jitter=0.0, now=NOW, scale=0.3, request_rate=None,
+                 files_rate=None, concurrent_run_cap=None) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def untouched(sb):
+    return reconcile.check_period(sb.client(cache=False, progress=False), START, END, freq="month")
+
+
+def test_untouched_sandbox_ties_out_exactly_over_24_months(untouched):
+    checks = untouched
+    assert isinstance(checks, reconcile.Checks) and list(checks.columns) == reconcile.COLUMNS
+    assert checks.summary() == f"PASS: all {len(checks):,} checks agree (8 kinds)"
+    assert checks["ok"].all()
+    assert all(type(d) is Decimal and d == 0 for d in checks["difference"])
+    assert set(checks["check"]) == CHECKS
+    assert set(checks["currency"]) == {"usd", "eur", "jpy"}
+    for cur in ("usd", "eur", "jpy"):
+        mine = checks[checks["currency"] == cur]
+        roll = mine[mine["check"] == "balance.rollforward"]
+        assert len(roll) == 24 and roll["interval_start"].iloc[0] == pd.Timestamp(START, tz="Etc/UTC")
+        assert len(mine[mine["check"] == "balance.continuity"]) == 23
+        assert (mine["check"] == "payout.settled").sum() > 100  # automatic payouts on business days
+        # the numbers are real, not zeros compared with zeros
+        assert mine[mine["check"] == "activity.parts_vs_whole"]["expected"].map(abs).max() > 1000
+    jpy = checks[(checks["currency"] == "jpy") & (checks["check"] == "balance.rollforward")]
+    assert all(v == v.to_integral_value() for v in jpy["expected"])  # zero-decimal currency stays whole
+
+
+def render(ax, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    FigureCanvasAgg(ax.figure).draw()
+    ax.figure.savefig(ARTIFACTS / f"{name}.png", dpi=80)
+
+
+def test_sandbox_charts_draw_the_ledger(untouched, sb):
+    from reportkit.intervals import intervals
+
+    client = sb.client(cache=False, progress=False)
+    months = intervals(START, END, freq="month")
+    ax = plot.differences(untouched)
+    render(ax, "sandbox_differences_untouched")
+    assert ax.get_title() == f"Reconciliation: all {len(untouched):,} checks agree"
+    assert len(ax.collections[1].get_offsets()) == 0  # no failure markers
+    assert len(ax.get_yticklabels()) == len(CHECKS) * 3
+
+    balance = client.reports("balance.summary.1", months)
+    ax = plot.balance(balance, currency="usd")
+    render(ax, "sandbox_balance_usd")
+    ending = next(line for line in ax.get_lines() if line.get_label() == "Ending balance")
+    ledger_cents = [sb.ledger.balance("usd", int(iv.end.timestamp())) for iv in months]
+    assert [round(v * 100) for v in ending.get_ydata()] == ledger_cents
+
+    ax = plot.activity(client.reports("balance_change_from_activity.summary.1", months), currency="jpy")
+    render(ax, "sandbox_activity_jpy")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "charge" and legend[-1] == "Net activity" and ax.get_ylabel() == "Net (JPY)"
+    assert ax.yaxis.get_major_formatter()(1500000, 0) == "1,500,000"
+
+    ax = plot.payouts(client.reports("payouts.summary.1", months), currency="eur")
+    render(ax, "sandbox_payouts_eur")
+    total = next(line for line in ax.get_lines() if line.get_label() == "Net paid out")
+    eur = balance[(balance["currency"] == "eur") & (balance["category"] == "payouts")]
+    # the payouts row of balance.summary.1 is an independent view of the same money (negative = paid out)
+    assert [round(v, 2) for v in total.get_ydata()] == [float(-v) for v in eur["net_amount"]]
+
+
+def epoch(text: str) -> int:
+    return int(pd.Timestamp(text, tz="UTC").timestamp())
+
+
+def month_of(ts: int) -> pd.Timestamp:
+    t = pd.Timestamp(ts, unit="s")
+    return pd.Timestamp(year=t.year, month=t.month, day=1, tz="Etc/UTC")
+
+
+# kind, currency, where, extra fields, the one check that must fail
+PLANTED = [
+    ("drop_transaction", "usd", "2024-03-10", {}, "activity.summary_vs_itemized"),
+    ("duplicate_row", "eur", "2025-07-20 13:00", {}, "activity.summary_vs_itemized"),
+    ("alter_amount", "jpy", "2024-11-05", {"amount": 7}, "activity.summary_vs_itemized"),
+    ("shift_boundary", "usd", "2025-02-01", {"shift": 2 * 86400}, "activity.summary_vs_itemized"),
+    ("missing_payout", "eur", "2024-09-10", {}, "payout.unmatched_rows"),
+]
+
+
+@pytest.mark.parametrize(("kind", "currency", "where", "extra", "check"), PLANTED,
+                         ids=[p[0] for p in PLANTED])
+def test_each_planted_discrepancy_fails_exactly_its_check(sb, kind, currency, where, extra, check):
+    from reportkit.sandbox.discrepancies import Discrepancy
+
+    planted = Discrepancy(kind=kind, currency=currency, at=epoch(where), **extra)
+    month = month_of(planted.when(sb.ledger))
+    # a quarter around the broken month: intervals either side must stay clean
+    start, end = month - pd.DateOffset(months=1), month + pd.DateOffset(months=2)
+    sb.faults.plant_discrepancies([planted])
+    try:
+        checks = reconcile.check_period(sb.client(cache=False, progress=False), start.date(), end.date())
+    finally:
+        sb.faults.plant_discrepancies(None)
+    failed = checks.failures()
+    ax = plot.differences(checks)
+    render(ax, f"sandbox_differences_{kind}")
+    (x, y), = ax.collections[1].get_offsets()  # one red cross, on the broken cell
+    assert ax.get_yticklabels()[int(y)].get_text() == f"{check} · {currency.upper()}"
+    cells = {(r.check, r.currency, r.interval_start) for r in failed.itertuples()}
+    assert cells == {(check, currency, month)}
+    assert set(checks["interval_start"]) >= {start, month, month + pd.DateOffset(months=1)}
+    assert checks.summary().startswith(f"FAIL: {len(failed):,} of {len(checks):,} checks failed: {check} ×")
+    if kind == "missing_payout":
+        (row,) = failed.itertuples()
+        ledger = sb.ledger
+        pid = ledger._payout_table["id"][ledger.bt["payout"][planted.target(ledger)]]
+        assert row.key == str(pid) and row.expected == 0 and row.actual > 0
+    elif kind == "alter_amount":
+        diffs = dict(zip(failed["key"].str.split(".").str[1], failed["difference"], strict=True))
+        assert diffs == {"gross": Decimal(7), "net": Decimal(7)}  # JPY: 7 minor units = 7 yen
+    else:
+        fields = set(failed["key"].str.split(".").str[1])
+        assert "count" in fields and "net" in fields
+        count = failed[failed["key"].str.endswith(".count")]["difference"]
+        sign = 1 if kind == "duplicate_row" else -1
+        assert all(d * sign > 0 for d in count)
