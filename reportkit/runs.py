@@ -212,7 +212,8 @@ def download(client: Client, run: ReportRun, *, request: RunRequest | None = Non
             ) from exc
     df.attrs["reportkit"] = provenance(run, size=size, sha256=sha, name=request.name if request else None)
     if request is not None and client._cache is not None:
-        client._cache.put(client._cache_key(request), df)
+        # final: every interval was checked against the data window before the run was created
+        client._cache.put(client._cache_key(request), df, final=True)
     return df
 
 

@@ -264,7 +264,8 @@ def test_cache_seam_is_consulted_and_filled(sb):
                 hit.attrs = {"reportkit": {**hit.attrs["reportkit"], "cache_hit": True}}
             return hit
 
-        def put(self, key, df):
+        def put(self, key, df, *, final):
+            assert final is True
             assert sb.api_key not in json.dumps(key)
             self.data[key["digest"]] = df
 
