@@ -112,6 +112,7 @@ class SandboxApp:
         self._mono0 = time.monotonic()
         self._ledger: Any = None
         self._ledger_lock = threading.Lock()
+        self._admit_lock = threading.Lock()
         base = self.config.now or datetime.now(UTC)
         if base.tzinfo is None:
             raise ValueError("now must be an aware datetime")
@@ -197,17 +198,23 @@ class SandboxApp:
                 type="rate_limit" if api == "v2" else "invalid_request_error",
             )
 
-    def check_cap(self, caller: Caller, api: str) -> None:
+    def admit(self, caller: Caller, run: Any) -> None:
+        """Store a new run unless its key is at the concurrent-run cap (one atomic step), and decide
+        whether a run-failure fault picks it."""
         cap = self.config.concurrent_run_cap
-        if cap is not None and self.runs.in_progress(caller.owner, time.monotonic()) >= cap:
-            raise ApiError(
-                429,
-                f"You have reached the maximum of {cap} concurrently running report runs "
-                "for this API key. Wait for some of them to finish, then retry.",
-                code="report_run_rate_limit_exceeded",
-                api=api,
-                type="rate_limit" if api == "v2" else "invalid_request_error",
-            )
+        with self._admit_lock:
+            if cap is not None and self.runs.in_progress(caller.owner, time.monotonic()) >= cap:
+                raise ApiError(
+                    429,
+                    f"You have reached the maximum of {cap} concurrently running report runs "
+                    "for this API key. Wait for some of them to finish, then retry.",
+                    code="report_run_rate_limit_exceeded",
+                    api=run.api,
+                    type="rate_limit" if run.api == "v2" else "invalid_request_error",
+                )
+            chosen = {"report_type": run.report_type, "api": run.api, **run.params}
+            run.failure = self.faults.take_run_failure(chosen)
+            self.runs.add(run)
 
     # -- the request pipeline ---------------------------------------------------------------------
     def wsgi(self, host: str) -> Callable:

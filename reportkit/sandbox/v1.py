@@ -142,11 +142,10 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
     echo = {k: (params[k] if k in ("interval_start", "interval_end") else v) for k, v in raw.items()}
     if "currency" in echo:
         echo["currency"] = params["currency"]
-    app.check_cap(caller, "v1")
     run = make_run(app, caller, "v1", spec.id, params, echo, prefix="frr_")
     if "payout" in spec.required:
         results.check_parameters(app, run, _pname, "v1")
-    app.runs.add(run)
+    app.admit(caller, run)
     return json_response(run_json(app, run))
 
 
@@ -161,7 +160,7 @@ def make_run(
     prefix: str,
     **extra: Any,
 ) -> Run:
-    """A new run (not yet stored); a run-failure fault, if one matches, is decided here."""
+    """A new run, not yet admitted (``app.admit`` checks the cap, picks failure faults and stores it)."""
     mono = time.monotonic()
     created = app.wall()
     run = Run(
@@ -180,7 +179,6 @@ def make_run(
         **extra,
     )
     run.file_id = app.new_id("file_") if api == "v1" else None
-    run.failure = app.faults.take_run_failure({"report_type": report_type, "api": api, **params})
     return run
 
 

@@ -180,7 +180,6 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
     except ApiError as e:
         e.api = "v2"
         raise
-    app.check_cap(caller, "v2")
     prefix = "reprun_live_" if caller.livemode else "reprun_test_"
     run = make_run(
         app,
@@ -195,7 +194,7 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
     )
     if "payout" in spec.required:
         results.check_parameters(app, run, lambda n: f"report_parameters.{n}", "v2")
-    app.runs.add(run)
+    app.admit(caller, run)
     return json_response(run_json(app, run, include_schema=False))
 
 

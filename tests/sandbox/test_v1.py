@@ -489,3 +489,16 @@ def test_files_rate_limit(sandbox_factory):
     codes = [requests.get(url, auth=(sb.api_key, ""), timeout=10).status_code for _ in range(5)]
     assert codes[:3] == [200] * 3 and codes[3:] == [429, 429]
     assert error_of(requests.get(url, auth=(sb.api_key, ""), timeout=10))["code"] == "rate_limit"
+
+
+def test_concurrent_run_cap_holds_under_parallel_creates(sandbox_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sb = sandbox_factory(concurrent_run_cap=3, processing_time=2.0, request_rate=None)
+    api = V1(sb)
+    sb.faults.fail_runs(1)
+    with ThreadPoolExecutor(12) as pool:
+        codes = sorted(pool.map(lambda _: api.create_raw().status_code, range(12)))
+    assert codes == [200] * 3 + [429] * 9
+    assert sb.runs_created == 3
+    assert sb.faults.fired["fail_run"] == 1  # refused creates consume no run-failure fault
