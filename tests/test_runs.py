@@ -281,3 +281,29 @@ def test_cache_seam_is_consulted_and_filled(sb):
         warnings.simplefilter("error")
         third = client.report("payouts.summary.1", START, END, currency="usd")
     assert sb.runs_created == before + 2 and set(third["currency"]) == {"usd"}
+
+
+def test_poll_schedule_backs_off_to_a_cap_and_stops_at_the_deadline():
+    from reportkit import runs
+
+    with Sandbox(seed=7, now=NOW, processing_time=60, jitter=0.0, request_rate=None) as box:
+        client = box.client(cache=False, progress=False, rate_limit=False)
+        run = client.create_run("balance.summary.1", START, END)
+        t = [0.0]
+        sleeps: list[float] = []
+
+        def sleep(s: float) -> None:
+            sleeps.append(s)
+            t[0] += s
+
+        with pytest.raises(rk.RunTimeoutError):
+            runs.wait(client, run, timeout=120, progress=False, clock=lambda: t[0], sleep=sleep)
+        assert sleeps[0] == runs.POLL_FIRST and max(sleeps) <= runs.POLL_MAX
+        assert sleeps == sorted(sleeps[:-1]) + sleeps[-1:], "intervals only grow (the last is clipped)"
+        assert sum(sleeps) == pytest.approx(120) and t[0] <= 120 + 1e-9
+        # finishing just after a poll costs at most ~10 % of the time already waited (after the fast start)
+        elapsed = 0.0
+        for s in sleeps[:-1]:
+            assert s <= max(runs.POLL_FIRST, runs.POLL_RATIO * elapsed, 0) + 1e-9 or s == runs.POLL_MAX
+            elapsed += s
+        assert len(sleeps) < 60, "a two-minute wait costs few requests"
