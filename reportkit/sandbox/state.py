@@ -169,11 +169,13 @@ class LoggedRequest:
 
 
 class RequestLog:
-    """A thread-safe list of :class:`LoggedRequest`; iterate, ``len()``, index, or :meth:`clear`."""
+    """A thread-safe list of :class:`LoggedRequest`; iterate, ``len()``, index, or :meth:`clear`.
 
-    def __init__(self) -> None:
+    Keeps the newest ``maxlen`` requests (so a long-running sandbox does not grow without bound)."""
+
+    def __init__(self, maxlen: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._items: list[LoggedRequest] = []
+        self._items: deque[LoggedRequest] = deque(maxlen=maxlen)
 
     def append(self, item: LoggedRequest) -> None:
         with self._lock:
