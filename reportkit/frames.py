@@ -58,7 +58,7 @@ import pyarrow.csv as pacsv
 from reportkit import catalog
 from reportkit.errors import ConfigurationError, ResultParseError
 
-__all__ = ["STRING_DTYPE", "column_kinds", "parse"]
+__all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "to_decimal_objects"]
 
 #: The dtype of id, currency, category, text, metadata and unknown columns.
 STRING_DTYPE = pd.StringDtype("pyarrow")
@@ -288,7 +288,11 @@ def _check_pattern(col: pa.ChunkedArray, name: str, pattern: str, what: str) -> 
 
 
 def _decimals(col: pa.ChunkedArray, name: str) -> np.ndarray:
-    """Exact Decimals via decimal128(38, s); ``s`` = the most decimals any value has.
+    return to_decimal_objects(decimal_array(col, name))
+
+
+def decimal_array(col: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """Decimal text -> decimal128(38, s), ``s`` = the most decimals any value has (exact, vectorised).
 
     Every value must read ``-?digits[.digits]`` and fit 38 digits at scale ``s``; both are checked
     vectorised before the cast (pyarrow 26 wraps a 40-digit string around silently instead of failing).
@@ -305,24 +309,30 @@ def _decimals(col: pa.ChunkedArray, name: str) -> np.ndarray:
         raise ResultParseError(
             f"column {name!r}: {value!r} at data row {row} does not fit 38 digits at scale {scale}"
         )
-    return _to_decimal_objects(col.cast(pa.decimal128(38, scale)), scale)
+    return col.cast(pa.decimal128(38, scale))
 
 
-def _to_decimal_objects(dec: pa.ChunkedArray, scale: int) -> np.ndarray:
-    """decimal128(38, scale) -> numpy object array of Decimal (None for nulls), vectorised.
+def to_decimal_objects(dec: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """decimal128(p, s) -> numpy object array of Decimal with exponent ``-s`` (None for nulls), vectorised.
 
-    The unscaled integers are read zero-copy (the same bits viewed as ``decimal128(38, 0)``, cast to
+    The unscaled integers are read zero-copy (the same bits viewed as ``decimal128(p, 0)``, cast to
     int64), factorised, and a Decimal is built once per distinct value (``Decimal(int) * 1E-scale``,
     exact under a 40-digit context) and spread with a numpy take. Amounts repeat a lot (fees, prices), so
     this beats building one object per row; values beyond int64 go through the canonical text instead.
+    Also used by the cache to read Parquet decimals back.
     """
+    if isinstance(dec, pa.Array):
+        dec = pa.chunked_array([dec], dec.type)
+    if not pa.types.is_decimal128(dec.type):
+        return dec.to_numpy(zero_copy_only=False)  # decimal256 (or null): pyarrow's own conversion
+    scale = dec.type.scale
     n = len(dec)
     nulls = dec.null_count
     arr = dec.combine_chunks() if dec.num_chunks != 1 else dec.chunk(0)
     if nulls:
         arr = pc.fill_null(arr, pa.scalar(Decimal(0), arr.type))
     try:
-        ints = arr.view(pa.decimal128(38, 0)).cast(pa.int64()).to_numpy()
+        ints = arr.view(pa.decimal128(arr.type.precision, 0)).cast(pa.int64()).to_numpy()
     except pa.ArrowInvalid:  # beyond int64: one Decimal per row from the canonical text
         out = np.fromiter(map(Decimal, pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)), object, n)
     else:

@@ -1,0 +1,270 @@
+"""Cache: exact Parquet round trips, keys, provenance, atomic writes (a writer killed mid-write)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportkit import frames
+from reportkit.cache import Cache, fingerprint, read_parquet, write_parquet
+from reportkit.errors import ConfigurationError
+from reportkit.intervals import intervals
+
+KEY = "sk_test_51SecretKeyValue0123456789abcdef"
+BASE = "http://127.0.0.1:12345"
+PARAMS = {"interval_start": "2025-01-01", "interval_end": "2025-02-01", "timezone": "America/New_York"}
+
+
+def _times(*values: str | None) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(values), utc=True, format="ISO8601")).astype("datetime64[ns, UTC]")
+
+
+def _every_dtype() -> pd.DataFrame:
+    ny = "datetime64[ns, America/New_York]"
+    df = pd.DataFrame({
+        "gross": pd.Series([Decimal("1500.00"), Decimal("-12.34"), None, Decimal("0.00")], dtype=object),
+        "rate": pd.Series([Decimal("0.0825"), None, Decimal("1.0000"), Decimal("-0.0001")], dtype=object),
+        "huge": pd.Series([Decimal("12345678901234567890123.45"), Decimal("1.00"), None, None], dtype=object),
+        "empty_money": pd.Series([None, None, None, None], dtype=object),
+        "id": pd.Series(["txn_1", None, "txn_3", "NA"], dtype=frames.STRING_DTYPE),
+        "count": pd.array([1, None, 3, 0], dtype="Int64"),
+        "flag": pd.array([True, None, False, True], dtype="boolean"),
+        "created_utc": _times("2025-11-02 05:30", "2025-11-02 06:30", None, "2024-02-29 23:59:59"),
+        "created": _times("2025-11-02 05:30", "2025-11-02 06:30", None, "2025-03-09 07:00")
+        .dt.tz_convert("America/New_York").astype(ny),
+        "arrival": _times("2025-04-01", None, "2025-04-02", "2025-04-03").dt.tz_localize(None)
+        .astype("datetime64[ns]"),
+        "ratio": [0.5, np.nan, 2.0, -1.0],
+        "n": np.array([1, 2, 3, 4], dtype="int64"),
+    })
+    df.attrs["reportkit"] = {"run_id": "frr_123", "report": "balance.summary.1", "cache_hit": False,
+                             "interval_start": "2025-01-01T05:00:00+00:00"}
+    return df
+
+
+def test_round_trip_every_dtype_exactly(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("balance.summary.1", api_key=KEY, api_base=BASE, parameters=PARAMS)
+    df = _every_dtype()
+    assert cache.get(key) is None
+    path = cache.put(key, df, final=True)
+    assert path is not None and path.parent == tmp_path
+    back = cache.get(key)
+    pd.testing.assert_frame_equal(back, df)
+    assert [type(v) for v in back["gross"].dropna()] == [Decimal] * 3
+    assert back["huge"].iloc[0] == Decimal("12345678901234567890123.45")
+    assert str(back["created"].dtype) == "datetime64[ns, America/New_York]"
+    assert back["created"].iloc[0].utcoffset() != back["created"].iloc[1].utcoffset()  # fall-back hour
+    assert back.attrs["reportkit"]["cache_hit"] is True
+    assert back.attrs["reportkit"]["run_id"] == "frr_123"
+    assert df.attrs["reportkit"]["cache_hit"] is False  # the caller's frame is untouched
+
+
+def test_round_trip_parsed_frames(tmp_path) -> None:
+    csv = (b"balance_transaction_id,created_utc,created,currency,gross,fee,net,reporting_category,is_link\n"
+           b"txn_1,2025-03-09 06:59:59,2025-03-09 01:59:59,usd,12.34,0.66,11.68,charge,true\n"
+           b"txn_2,2025-03-09 07:00:00,2025-03-09 03:00:00,jpy,1500,45,1455,charge,\n")
+    report = "balance_change_from_activity.itemized.3"
+    cache = Cache(tmp_path)
+    for data in (csv, csv.split(b"\n")[0] + b"\n"):  # with rows, and header only
+        df = frames.parse(data, report=report, timezone="America/New_York")
+        key = Cache.key(report, api_key=KEY, parameters={**PARAMS, "rows": len(df)})
+        cache.put(key, df, final=True)
+        pd.testing.assert_frame_equal(cache.get(key), df)
+
+
+def test_key_covers_what_decides_the_data() -> None:
+    def k(report="balance.summary.1", api_key=KEY, api_base=BASE, parameters=PARAMS, **kw):
+        return Cache.key(report, api_key=api_key, api_base=api_base, parameters=parameters, **kw)
+
+    base = k()
+    assert base.startswith("balance.summary.1.") and len(base.split(".")[-1]) == 32
+    same = [
+        k(api_base=BASE + "/", parameters=dict(reversed(PARAMS.items()))),
+        k(parameters={"interval_start": datetime(2025, 1, 1, 5, tzinfo=UTC), "interval_end": 1738386000,
+                      "timezone": "America/New_York"}),
+        k(parameters={"interval": intervals("2025-01-01", "2025-02-01", tz="America/New_York", freq="MS")[0],
+                      "timezone": "America/New_York"}),
+        k(parameters={**PARAMS, "interval_start": "2025-01-01T05:00:00Z", "currency": None}),
+    ]
+    assert all(k == base for k in same)
+    different = [
+        k(api_key=KEY + "x"),
+        k(api_key=KEY.replace("_test_", "_live_")),
+        k(api_base="https://api.stripe.com"),
+        k(api_version="2025-01-27.acacia"),
+        k("balance.summary", api="v2"),
+        k(parameters={**PARAMS, "timezone": "Etc/UTC"}),
+        k(parameters={**PARAMS, "interval_end": "2025-02-02"}),
+        k(parameters={**PARAMS, "currency": "usd"}),
+        k(columns=["a", "b"]),
+        k(columns=["b", "a"]),
+    ]
+    assert len({base, *different}) == len(different) + 1
+    # filters: order and case do not matter
+    f1 = k("r.1", parameters={"reporting_category": ["refund", "charge"], "currency": "USD"})
+    f2 = k("r.1", parameters={"currency": "usd", "reporting_category": ("charge", "refund")})
+    assert f1 == f2
+    assert KEY not in base and KEY not in str(base.fields) and fingerprint(KEY) in str(base.fields)
+    assert base.fields["parameters"]["interval_start"] == 1735707600
+    assert base.fields["mode"] == "test"
+
+
+def test_files_never_hold_the_key(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    df = _every_dtype()
+    df.attrs["reportkit"]["note"] = f"leaked {KEY} here"  # a key that slipped into attrs is masked
+    key = Cache.key("balance.summary.1", api_key=KEY, api_base=BASE, parameters=PARAMS)
+    path = cache.put(key, df, final=True)
+    raw = path.read_bytes()
+    assert KEY.encode() not in raw and KEY[8:].encode() not in raw
+    assert KEY not in repr(cache) and KEY not in cache.list().to_string()
+    assert "sk_test_...cdef" in cache.get(key).attrs["reportkit"]["note"]
+
+
+def test_non_final_results_are_not_stored(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("balance.summary.1", api_key=KEY, parameters=PARAMS)
+    assert cache.put(key, _every_dtype(), final=False) is None
+    assert cache.get(key) is None and key not in cache and len(cache) == 0
+
+
+def test_mapping_keys_from_the_client(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    key = {"api": "v1", "report": "payouts.summary.1", "livemode": False, "account": fingerprint(KEY),
+           "api_base": BASE, "compress": False,
+           "parameters": {"interval_start": "2025-01-01T00:00:00.000Z",
+                          "interval_end": "2025-02-01T00:00:00.000Z"}}
+    key["digest"] = "ignored-when-hashing"
+    df = _every_dtype()
+    cache.put(key, df, final=True)
+    pd.testing.assert_frame_equal(cache.get(dict(key, digest="other")), df)
+    assert cache.get({**key, "report": "payouts.summary.2"}) is None
+    listed = cache.list()
+    assert listed["report"].tolist() == ["payouts.summary.1"]
+    assert listed["interval"].tolist() == ["2025-01-01T00:00:00.000Z/2025-02-01T00:00:00.000Z"]
+
+
+def test_list_clear_repr(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    df = _every_dtype()
+    for report, months in (("balance.summary.1", 3), ("payouts.summary.1", 2)):
+        for iv in intervals("2025-01-01", "2026-01-01", freq="month")[:months]:
+            cache.put(Cache.key(report, api_key=KEY, parameters={"interval": iv}), df, final=True)
+    listed = cache.list()
+    assert list(listed.columns) == ["key", "report", "interval", "rows", "bytes", "created"]
+    assert len(listed) == 5 and set(listed["rows"]) == {4}
+    assert (listed["bytes"] > 0).all()
+    assert str(listed["created"].dtype).startswith("datetime64") and listed["created"].is_monotonic_increasing
+    assert sorted(listed["interval"])[0] == "2025-01-01T00:00:00+00:00/2025-02-01T00:00:00+00:00"
+    assert repr(cache) == f"<reportkit.Cache {str(tmp_path)!r} entries=5>"
+    assert cache.clear("payouts.summary.1") == 2
+    assert cache.list()["report"].unique().tolist() == ["balance.summary.1"]
+    assert cache.clear() == 3 and len(cache) == 0 and cache.list().empty
+
+
+def test_default_root_from_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("REPORTKIT_CACHE_DIR", str(tmp_path / "here"))
+    assert Cache().root == tmp_path / "here" and (tmp_path / "here").is_dir()
+    monkeypatch.delenv("REPORTKIT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # platformdirs' user cache dir on Linux
+    assert Cache().root == tmp_path / "xdg" / "reportkit"
+
+
+def test_bad_keys_and_dirs(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    for bad in ("../../etc/passwd", "balance.summary.1", "x" * 10):
+        with pytest.raises(ConfigurationError, match="not a cache key"):
+            cache.get(bad)
+    with pytest.raises(ConfigurationError, match="naive"):
+        Cache.key("r.1", api_key=KEY, parameters={"interval_start": datetime(2025, 1, 1)})
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigurationError, match="cannot create the cache directory"):
+        Cache(tmp_path / "file" / "sub")
+
+
+def test_corrupt_entry_is_a_miss_and_removed(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    key = Cache.key("balance.summary.1", api_key=KEY, parameters=PARAMS)
+    path = cache.put(key, _every_dtype(), final=True)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert cache.get(key) is None
+    assert not path.exists()
+
+
+def test_write_parquet_for_the_cli(tmp_path) -> None:
+    df = _every_dtype()
+    out = tmp_path / "out.parquet"
+    assert write_parquet(df, out) == out.stat().st_size
+    back, meta = read_parquet(out)
+    pd.testing.assert_frame_equal(back, df)
+    assert back.attrs == df.attrs
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np, pandas as pd, pyarrow as pa
+    from reportkit.cache import Cache
+    from reportkit.frames import to_decimal_objects
+    n = 1_000_000
+    rng = np.random.default_rng(1)
+    cents = pa.array(rng.integers(-10**5, 10**5, n)).cast(pa.decimal128(38, 0))
+    df = pd.DataFrame({
+        "net": to_decimal_objects(cents.view(pa.decimal128(38, 2))),
+        "id": pd.Series(rng.integers(0, 2**62, n).astype(str), dtype="string[pyarrow]"),
+        "x": rng.random(n),
+    })
+    cache = Cache(sys.argv[1])
+    print("ready", flush=True)
+    cache.put(sys.argv[2], df, final=True)
+    print("done", flush=True)
+""")
+
+
+def test_writer_killed_mid_write_leaves_no_entry(tmp_path) -> None:
+    key = Cache.key("balance_change_from_activity.itemized.3", api_key=KEY, parameters=PARAMS)
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), key],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 120
+        temps: list = []
+        while not temps and time.monotonic() < deadline and child.poll() is None:
+            temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.stat().st_size > 0]
+            time.sleep(0.002)
+        assert temps, "the writer finished before it could be killed mid-write"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    final = tmp_path / f"{key}.parquet"
+    assert not final.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [temps[0].name]  # only the partial temp file
+    cache = Cache(tmp_path)  # opening cleans the dead writer's temp file
+    assert cache.get(key) is None
+    assert list(tmp_path.iterdir()) == []
+    assert cache.list().empty
+
+
+def test_live_writers_temp_files_are_kept(tmp_path) -> None:
+    mine = tmp_path / f".x.parquet.{os.getpid()}.0123abcd.tmp"
+    mine.write_bytes(b"partial")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    theirs = tmp_path / f".y.parquet.{dead.stdout.strip()}.0123abcd.tmp"
+    theirs.write_bytes(b"partial")
+    Cache(tmp_path)
+    assert mine.exists() and not theirs.exists()
