@@ -113,6 +113,7 @@ class SandboxApp:
         self._ledger: Any = None
         self._ledger_lock = threading.Lock()
         self._admit_lock = threading.Lock()
+        self.cap_rejections = 0  # creates refused with 429 report_run_rate_limit_exceeded
         base = self.config.now or datetime.now(UTC)
         if base.tzinfo is None:
             raise ValueError("now must be an aware datetime")
@@ -204,6 +205,7 @@ class SandboxApp:
         cap = self.config.concurrent_run_cap
         with self._admit_lock:
             if cap is not None and self.runs.in_progress(caller.owner, time.monotonic()) >= cap:
+                self.cap_rejections += 1
                 raise ApiError(
                     429,
                     f"You have reached the maximum of {cap} concurrently running report runs "

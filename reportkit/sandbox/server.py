@@ -212,6 +212,11 @@ class Sandbox:
         return self._app.runs.created
 
     @property
+    def cap_rejections(self) -> int:
+        """How many creates were refused with 429 ``report_run_rate_limit_exceeded``."""
+        return self._app.cap_rejections
+
+    @property
     def errors(self) -> list[str]:
         """Tracebacks of unexpected server-side exceptions (should stay empty)."""
         return self._app.errors

@@ -1,0 +1,231 @@
+"""Many report runs at once, within Stripe's concurrent-run and request-rate limits.
+
+``run_batch(client, report, intervals, ...)`` is what ``Client.reports`` calls. For each interval it
+looks in the cache, then creates a run, waits for it and downloads it, with at most ``max_concurrent``
+runs *running* at any moment (downloads happen outside that budget, since Stripe only caps running
+reports). Request rates are kept under Stripe's limits by the client's shared token buckets.
+
+When Stripe answers 429 ``report_run_rate_limit_exceeded`` (other runs of the same key, from another
+notebook say, hold the cap), the job does not hammer: it waits until one of our runs finishes, or
+for a backoff when none of ours is running, then tries again with the same idempotency-free create
+(the 429 created nothing). A failed interval never loses the others: every finished interval is
+returned (and cached), and :class:`~reportkit.errors.BatchError` names the intervals that failed.
+
+Downloads and parsing can be handed to any ``concurrent.futures.Executor`` (``executor=``), for
+example a Dask distributed client's ``get_executor()``, when results are large.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from reportkit.errors import BatchError, ConfigurationError, RateLimitError, ReportkitError
+from reportkit.intervals import Interval
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reportkit.client import Client
+
+__all__ = ["DEFAULT_MAX_CONCURRENT", "BatchStats", "run_batch"]
+
+#: Stripe documents a per-key cap on concurrently running report runs without giving its value;
+#: five is the sandbox's default and a conservative choice for Stripe.
+DEFAULT_MAX_CONCURRENT = 5
+_RUN_CAP_CODE = "report_run_rate_limit_exceeded"
+
+
+class BatchStats:
+    """Counters of one batch, shown in the progress bar and returned in ``df.attrs``."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.running = 0
+        self.failed = 0
+        self.cached = 0
+        self.throttled = 0  # 429 run-cap answers absorbed
+        self.lock = threading.Lock()
+        self.slot_freed = threading.Condition(self.lock)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "cached": self.cached,
+            "throttled": self.throttled,
+        }
+
+
+def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="interval", disable=not enabled, leave=True)
+
+
+def run_batch(
+    client: Client,
+    report: str,
+    intervals: Iterable[Interval],
+    *,
+    api: str = "v1",
+    max_concurrent: int | None = None,
+    timeout: float = 3600.0,
+    progress: bool = True,
+    executor: Executor | None = None,
+    **parameters: Any,
+) -> pd.DataFrame:
+    """Run ``report`` over every interval and return one long DataFrame in interval order.
+
+    The frame starts with ``interval_start`` and ``interval_end`` columns (aware, in the intervals'
+    timezone). ``df.attrs["reportkit"]`` holds the batch's provenance: the run ids, cache hits and the
+    counters of :class:`BatchStats`. Raises :class:`BatchError` if any interval failed; its ``frames``
+    holds the intervals that succeeded and ``errors`` maps each failed interval to its exception.
+    """
+    ivs: Sequence[Interval] = list(intervals)
+    if not ivs:
+        raise ConfigurationError("intervals is empty: pass rk.intervals(start, end, freq=...)")
+    for iv in ivs:
+        if not isinstance(iv, Interval):
+            raise ConfigurationError(
+                f"intervals must hold rk.Interval objects (from rk.intervals()); got {type(iv).__name__}"
+            )
+    cap = max_concurrent or DEFAULT_MAX_CONCURRENT
+    if cap < 1:
+        raise ConfigurationError(f"max_concurrent must be >= 1, got {max_concurrent}")
+
+    # Check every request before creating anything: a typo found at the seventh interval must not
+    # leave six runs behind.
+    prepared = [client._prepare_run(report, iv.start, iv.end, api=api, **parameters) for iv in ivs]
+
+    stats = BatchStats(len(ivs))
+    slots = threading.BoundedSemaphore(cap)
+    bar = _progress_bar(len(ivs), f"{report} x{len(ivs)}", progress)
+    results: dict[int, pd.DataFrame] = {}
+    errors: dict[Interval, BaseException] = {}
+    run_ids: dict[int, str] = {}
+    own_pool = executor is None
+    download_pool: Executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="rk-dl")
+
+    def refresh_bar() -> None:
+        bar.set_postfix(running=stats.running, failed=stats.failed, cached=stats.cached, refresh=False)
+        bar.refresh()
+
+    def create_when_allowed(req: Any) -> Any:
+        delay = 0.5
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return client._create_prepared(req)
+            except RateLimitError as exc:
+                if exc.code != _RUN_CAP_CODE or time.monotonic() > deadline:
+                    raise
+                with stats.lock:
+                    stats.throttled += 1
+                    # Wait for one of our runs to finish; if none is running, Stripe's cap is held by
+                    # runs we don't own, so back off instead.
+                    wait = delay if stats.running == 0 else min(delay * 4, 30.0)
+                    stats.slot_freed.wait(timeout=wait * (0.75 + random.random() / 2))
+                delay = min(delay * 2, 10.0)
+
+    def job(i: int, req: Any) -> pd.DataFrame:
+        hit = client._cache_get(req)
+        if hit is not None:
+            with stats.lock:
+                stats.cached += 1
+            return hit
+        with slots:
+            run = create_when_allowed(req)
+            with stats.lock:
+                stats.running += 1
+                run_ids[i] = run.id
+            refresh_bar()
+            try:
+                run = client.wait(run, timeout=timeout, progress=False)
+            finally:
+                with stats.lock:
+                    stats.running -= 1
+                    stats.slot_freed.notify_all()
+        return download_pool.submit(client.download, run).result()
+
+    workers = ThreadPoolExecutor(max_workers=cap + 2, thread_name_prefix="rk-run")
+    try:
+        futures = {workers.submit(job, i, req): i for i, req in enumerate(prepared)}
+        for fut in _as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except ReportkitError as exc:
+                errors[ivs[i]] = exc
+                with stats.lock:
+                    stats.failed += 1
+            with stats.lock:
+                stats.done += 1
+            bar.update(1)
+            refresh_bar()
+    finally:
+        workers.shutdown(wait=True, cancel_futures=True)
+        if own_pool:
+            download_pool.shutdown(wait=True)
+        bar.close()
+
+    frames = _combine(ivs, results, report=report, api=api, run_ids=run_ids, stats=stats)
+    if errors:
+        names = ", ".join(f"{iv.label} ({type(e).__name__}: {e})" for iv, e in errors.items())
+        raise BatchError(
+            f"{len(errors)} of {len(ivs)} intervals of {report} failed: {names}. "
+            f"The other {len(results)} are in .frames (and cached); re-running repeats only the failures.",
+            errors=errors,
+            frames=frames,
+        )
+    return frames
+
+
+def _as_completed(futures: dict) -> Iterable:
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
+
+
+def _combine(
+    ivs: Sequence[Interval],
+    results: dict[int, pd.DataFrame],
+    *,
+    report: str,
+    api: str,
+    run_ids: dict[int, str],
+    stats: BatchStats,
+) -> pd.DataFrame:
+    parts = []
+    provenance = []
+    for i, iv in enumerate(ivs):
+        if i not in results:
+            continue
+        df = results[i]
+        provenance.append(dict(df.attrs.get("reportkit", {})))
+        df = df.copy()
+        df.insert(0, "interval_end", pd.Series([iv.end] * len(df), index=df.index, dtype=_tz_dtype(iv)))
+        df.insert(0, "interval_start", pd.Series([iv.start] * len(df), index=df.index, dtype=_tz_dtype(iv)))
+        df.attrs = {}
+        parts.append(df)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    out.attrs["reportkit"] = {
+        "report": report,
+        "api": api,
+        "intervals": len(ivs),
+        "run_ids": [p.get("run_id") for p in provenance],
+        "cache_hits": sum(bool(p.get("cache_hit")) for p in provenance),
+        "stats": stats.as_dict(),
+        "parts": provenance,
+    }
+    return out
+
+
+def _tz_dtype(iv: Interval) -> pd.DatetimeTZDtype:
+    return pd.DatetimeTZDtype(unit="ns", tz=iv.start.tzinfo)
