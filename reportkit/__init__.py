@@ -27,6 +27,7 @@ from reportkit.errors import (
     RunTimeoutError,
     ServerError,
 )
+from reportkit.intervals import Interval, intervals  # rk.intervals is the function
 from reportkit.objects import ReportRun, ReportType, ResultFile
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "DataNotAvailableError",
+    "Interval",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -57,4 +59,5 @@ __all__ = [
     "catalog",
     "connect",
     "errors",
+    "intervals",
 ]

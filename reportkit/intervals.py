@@ -114,6 +114,9 @@ class Interval:
     def __str__(self) -> str:
         return self.label
 
+    def __repr__(self) -> str:
+        return f"<Interval {self.label} [{self.start_iso}, {self.end_iso})>"
+
 
 def intervals(
     start: date | datetime | str,
