@@ -228,10 +228,10 @@ class ReconcileForm:
         failed = int((~checks["ok"].astype(bool)).sum())
         colour = "#8a1c12" if failed else "#1f5f2a"
         self.summary.value = (
-            f"<div class='rk-summary' data-failed='{failed}' data-checks='{len(checks)}' "
+            f"<div class='rk-summary-line' data-failed='{failed}' data-checks='{len(checks)}' "
             f"style='font-weight:700;color:{colour}'>{html.escape(checks.summary())}</div>"
         )
-        self.table.value = checks._repr_html_()
+        self.table.value = f"<div style='max-height:420px;overflow:auto'>{checks._repr_html_()}</div>"
         self.differences_chart.value = _png(plot.differences(checks))
         currencies = sorted(set(self.balance["currency"].astype(str)))
         self.chart_currency.options = currencies

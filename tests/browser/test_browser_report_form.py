@@ -39,21 +39,21 @@ def test_report_form_runs_a_report_in_the_browser(sandbox_process, voila_app, pa
     form = page.locator(".rk-report-form")
     form.wait_for(timeout=180_000)
 
-    page.locator(".rk-report select").select_option(label=f"{name} — {REPORT}")
-    page.locator(".rk-window").filter(has_text=REPORT).wait_for(timeout=30_000)
-    page.locator(".rk-start input").fill(START)
-    page.locator(".rk-end input").fill(END)
-    page.locator("pre.rk-code-text").filter(has_text=f"'{START}'").wait_for(state="attached", timeout=30_000)
-    page.locator(".rk-run-button").click()
+    form.locator(".rk-report select").select_option(label=f"{name} — {REPORT}")
+    form.locator(".rk-window").filter(has_text=REPORT).wait_for(timeout=30_000)
+    form.locator(".rk-start input").fill(START)
+    form.locator(".rk-end input").fill(END)
+    form.locator("pre.rk-code-text").filter(has_text=f"'{START}'").wait_for(state="attached", timeout=30_000)
+    form.locator(".rk-run-button").click()
 
-    shape = page.locator(".rk-shape")
+    shape = form.locator(".rk-shape")
     shape.wait_for(timeout=120_000)
     assert int(shape.get_attribute("data-rows")) == len(expected)
     assert int(shape.get_attribute("data-columns")) == len(expected.columns)
-    status = page.locator(".rk-status").inner_text()
+    status = form.locator(".rk-status").inner_text()
     assert status.startswith(f"Done: {len(expected)} rows (run frr_"), status
 
-    table = page.locator(".widget-html.rk-preview table")
+    table = form.locator(".widget-html.rk-preview table")
     headers = table.locator("thead th").all_inner_texts()
     assert headers == list(expected.columns)
     rows = table.locator("tbody tr")
@@ -63,9 +63,23 @@ def test_report_form_runs_a_report_in_the_browser(sandbox_process, voila_app, pa
     assert first[net] == str(expected["net"].iloc[0])
     assert first[headers.index("reporting_category")] == expected["reporting_category"].iloc[0]
 
-    page.get_by_role("tab", name="Code").click()
-    code = page.locator("pre.rk-code-text").inner_text()
+    form.get_by_role("tab", name="Code").click()
+    code = form.locator("pre.rk-code-text").inner_text()
     assert f"'{REPORT}'" in code and f"'{START}'" in code and f"'{END}'" in code
-    page.get_by_role("tab", name="Result").click()
-    page.screenshot(path=str(artifacts / "report_form.png"), full_page=True)
+    form.get_by_role("tab", name="Result").click()
+    form.screenshot(path=str(artifacts / "report_form.png"))
     assert Path(artifacts / "report_form.png").stat().st_size > 10_000
+
+    # The reconcile form further down the same page: two months, checked exactly.
+    checks = page.locator(".rk-reconcile-form")
+    checks.locator(".rk-start input").fill("2025-03-01")
+    checks.locator(".rk-end input").fill("2025-05-01")
+    checks.locator(".rk-run-button").click()
+    summary = checks.locator(".rk-summary-line")
+    summary.wait_for(timeout=180_000)
+    assert summary.get_attribute("data-failed") == "0"
+    assert summary.inner_text().startswith("PASS: all ")
+    checks.locator(".rk-status").filter(has_text="Done: ").wait_for(timeout=60_000)
+    assert checks.locator("img").count() == 2  # the differences and the balance roll-forward charts
+    page.set_viewport_size({"width": 1280, "height": 4000})  # Voila scrolls inside its own container
+    checks.screenshot(path=str(artifacts / "reconcile_form.png"))
