@@ -280,3 +280,18 @@ def test_split_is_only_offered_for_reports_with_a_start(client):
     form.split.value = "week"
     form.report.value = "ending_balance_reconciliation.summary.1"
     assert form.split.value == "none" and not visible(form.split)
+
+
+def test_a_v2_run_gives_the_same_table_as_v1(client, sandbox):
+    form = balance_form(client)
+    form.api.value = "v2"
+    assert form.report.value == "balance.summary"
+    form.start.value, form.end.value = START, END  # switching API re-reads the data window
+    click_run(form)
+    assert form.error_message is None, form.error_message
+    assert form.run.api == "v2" and form.run.id.startswith("reprun_") and form.run.succeeded
+    v1 = balance_form(client)
+    click_run(v1)
+    pd.testing.assert_frame_equal(form.df, v1.df)
+    ending = form.df[form.df["currency"] == "usd"].set_index("category")["net_amount"]["ending_balance"]
+    assert ending == ledger_balance(sandbox, "usd", END)
