@@ -56,13 +56,10 @@ def to_utc(value: Any, name: str, tz: str = "Etc/UTC") -> datetime:
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
         text = value.strip()
-        if _DATE_RE.match(text):
-            value = date.fromisoformat(text)
-        else:
-            try:
-                value = datetime.fromisoformat(text)
-            except ValueError:
-                raise ConfigurationError(f"{name}={value!r} is not a date or ISO 8601 time; {fix}") from None
+        try:  # a date-shaped string can still be no date at all ('2025-13-01')
+            value = date.fromisoformat(text) if _DATE_RE.match(text) else datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigurationError(f"{name}={value!r} is not a date or ISO 8601 time; {fix}") from None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ConfigurationError(f"{name}={value!r} is a naive datetime (no timezone); {fix}")

@@ -96,9 +96,15 @@ def run_batch(
             raise ConfigurationError(
                 f"intervals must hold rk.Interval objects (from rk.intervals()); got {type(iv).__name__}"
             )
-    cap = max_concurrent or DEFAULT_MAX_CONCURRENT
-    if cap < 1:
-        raise ConfigurationError(f"max_concurrent must be >= 1, got {max_concurrent}")
+    cap = DEFAULT_MAX_CONCURRENT if max_concurrent is None else max_concurrent
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigurationError(
+            f"max_concurrent must be a whole number >= 1 (or None), got {max_concurrent!r}"
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ConfigurationError(
+            f"timeout must be a number of seconds >= 0 (e.g. timeout=3600), got {timeout!r}"
+        )
 
     # Check every request before creating anything: a typo found at the seventh interval must not
     # leave six runs behind.

@@ -62,6 +62,13 @@ def _raise_if_failed(run: ReportRun) -> None:
         )
 
 
+def _check_timeout(timeout: Any) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ConfigurationError(
+            f"timeout must be a number of seconds >= 0 (e.g. timeout=600), got {timeout!r}"
+        )
+
+
 def wait(
     client: Client,
     run: ReportRun,
@@ -72,8 +79,7 @@ def wait(
     sleep: Callable[[float], None] = time.sleep,
 ) -> ReportRun:
     """Poll ``run`` until it succeeds (returned), fails (:class:`RunFailedError`) or ``timeout`` passes."""
-    if timeout is None or timeout < 0:
-        raise ConfigurationError(f"timeout must be >= 0 seconds, got {timeout!r}")
+    _check_timeout(timeout)
     _raise_if_failed(run)
     if run.is_done:
         return run
@@ -237,6 +243,7 @@ def report(
     ``start``/``end``: aware datetimes, dates or ``"YYYY-MM-DD"`` (midnight in ``timezone``); half-open.
     ``timezone`` also goes to the report when it takes one (local timestamp columns).
     """
+    _check_timeout(timeout)  # before anything is created: a bad deadline must not leave a run behind
     req = client._prepare_run(
         report,
         start,
