@@ -68,10 +68,27 @@ RECONCILIATION_ITEMIZED = "payout_reconciliation.itemized.5"
 _ITEM_COLUMNS = ["balance_transaction_id", "currency", "reporting_category", "gross", "fee", "net"]
 
 
-def _dsum(values: Iterable[Any]) -> Decimal:
-    """Exact sum of the non-null values (Decimals or integer counts)."""
-    return sum((v if isinstance(v, Decimal) else Decimal(int(v))
-                for v in values if v is not None and not pd.isna(v)), _ZERO)
+def _null(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _sums(df: pd.DataFrame, keys: list[str], fields: Iterable[str]) -> dict[tuple, dict[str, Decimal]]:
+    """Exact sums of ``fields`` per distinct ``keys`` (nulls as None keys; null values skipped), plus
+    ``rows``, the number of rows. A plain loop over column lists: Decimal sums are Python additions
+    anyway, and it is many times faster than building a sub-frame per group."""
+    fields = list(fields)
+    cols = [[None if _null(v) else v for v in df[k].tolist()] for k in keys]
+    values = [df[f].tolist() for f in fields]
+    out: dict[tuple, dict[str, Decimal]] = {}
+    for i, key in enumerate(zip(*cols, strict=True)):
+        acc = out.get(key)
+        if acc is None:
+            acc = out[key] = dict.fromkeys(["rows", *fields], _ZERO)
+        acc["rows"] += 1
+        for f, vals in zip(fields, values, strict=True):
+            if not _null(vals[i]):
+                acc[f] += vals[i]  # Decimal + Decimal, or Decimal + int count: exact either way
+    return out
 
 
 def _ts(value: Any) -> pd.Timestamp | None:
@@ -87,12 +104,6 @@ def _with_intervals(df: pd.DataFrame) -> pd.DataFrame:
     for col in _INTERVAL:
         out[col] = pd.Timestamp(prov[col]) if prov.get(col) else pd.NaT
     return out
-
-
-def _groups(df: pd.DataFrame, keys: list[str]) -> Iterable[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """(key tuple with NaT/NA as None, sub-frame) for each group, nulls kept as their own group."""
-    for key, sub in df.groupby(keys, dropna=False, sort=False):
-        yield tuple(None if pd.isna(k) else k for k in key), sub
 
 
 def _row(check: str, currency: Any, start: Any, end: Any, key: str,
@@ -113,8 +124,8 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
     tol = Decimal(tolerance)
     table: dict[tuple[Any, ...], dict[str, Decimal]] = {}
     keys = [*_INTERVAL, "currency", "category"]
-    for (start, end, cur, cat), sub in _groups(_with_intervals(balance), keys):
-        table.setdefault((start, end, cur), {})[cat] = _dsum(sub["net_amount"])
+    for (start, end, cur, cat), v in _sums(_with_intervals(balance), keys, ["net_amount"]).items():
+        table.setdefault((start, end, cur), {})[cat] = v["net_amount"]
     rows = []
     for (start, end, cur), v in table.items():
         computed = v.get("starting_balance", _ZERO) + v.get("activity", _ZERO) + v.get("payouts", _ZERO)
@@ -131,11 +142,10 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
 
 
 def _category_totals(df: pd.DataFrame, keys: list[str], *, itemized: bool) -> dict[tuple, dict[str, Decimal]]:
-    out = {}
-    for key, sub in _groups(df, keys):
-        totals = {f: _dsum(sub[f]) for f in _FIELDS if f != "count"}
-        totals["count"] = Decimal(len(sub)) if itemized else _dsum(sub["count"])
-        out[key] = totals
+    """count, gross, fee, net per key: summaries say their count, itemized rows are counted."""
+    out = _sums(df, keys, [f for f in _FIELDS if not (itemized and f == "count")])
+    for totals in out.values():
+        totals["count"] = totals["rows"] if itemized else totals["count"]
     return out
 
 
@@ -183,17 +193,16 @@ def parts_vs_whole(parts: pd.DataFrame, whole: pd.DataFrame, *, name: str = "act
     tol, (start, end) = Decimal(tolerance), _span(whole, parts)
     p = _with_intervals(parts)
     if "net_amount" in p.columns:
-        exp: dict[tuple, Decimal] = {}
-        for (cur, cat), sub in _groups(whole, ["currency", "category"]):
-            exp[(cur, cat)] = _dsum(sub["net_amount"])
+        exp = {k: v["net_amount"] for k, v in _sums(whole, ["currency", "category"], ["net_amount"]).items()}
         act: dict[tuple, Decimal] = {}
-        for (cur, cat), sub in _groups(p, ["currency", "category"]):
-            sub = sub.sort_values("interval_start", kind="stable")
-            if cat == "starting_balance":
-                sub = sub[sub["interval_start"] == sub["interval_start"].iloc[0]]
-            elif cat == "ending_balance":
-                sub = sub[sub["interval_start"] == sub["interval_start"].iloc[-1]]
-            act[(cur, cat)] = _dsum(sub["net_amount"])
+        per = _sums(p, ["currency", "category", "interval_start"], ["net_amount"])
+        for cur, cat in dict.fromkeys(k[:2] for k in per):
+            starts = sorted(k[2] for k in per if k[:2] == (cur, cat) and k[2] is not None)
+            if cat in ("starting_balance", "ending_balance") and starts:  # a stock: first or last value
+                first_or_last = starts[0 if cat == "starting_balance" else -1]
+                act[(cur, cat)] = per[(cur, cat, first_or_last)]["net_amount"]
+            else:  # a flow: the sum over the intervals
+                act[(cur, cat)] = sum((v["net_amount"] for k, v in per.items() if k[:2] == (cur, cat)), _ZERO)
         keys = [*exp, *(k for k in act if k not in exp)]
         rows = [_row(f"{name}.parts_vs_whole", cur, start, end, cat,
                      exp.get((cur, cat), _ZERO), act.get((cur, cat), _ZERO), tol) for cur, cat in keys]
@@ -227,8 +236,10 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
     p, r = _with_intervals(payouts), _with_intervals(reconciliation)
     if "reporting_category" in p.columns:
         p = p[p["reporting_category"] == "payout"]
-    amounts = {k: -_dsum(sub["net"]) for k, sub in _groups(p, [*_INTERVAL, "currency", "payout_id"])}
-    settled = {k: _dsum(sub["net"]) for k, sub in _groups(r, [*_INTERVAL, "currency", "automatic_payout_id"])}
+    by_payout = _sums(p, [*_INTERVAL, "currency", "payout_id"], ["net"])
+    by_rows = _sums(r, [*_INTERVAL, "currency", "automatic_payout_id"], ["net"])
+    amounts = {k: -v["net"] for k, v in by_payout.items()}
+    settled = {k: v["net"] for k, v in by_rows.items()}
     automatic = {k[3] for k in settled}
     rows = []
     for key, amount in amounts.items():
@@ -245,13 +256,15 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
 
 
 def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
-                 tolerance: Decimal | int = 0, **parameters: Any) -> Checks:
+                 tolerance: Decimal | int = 0, max_concurrent: int | None = None,
+                 **parameters: Any) -> Checks:
     """Fetch what a period needs and run every check over it.
 
     ``start``/``end``/``freq`` split the period with :func:`reportkit.intervals` in the run timezone
     (``parameters["timezone"]``, default ``Etc/UTC``); ``parameters`` (``timezone``, ``currency``, ...)
     go to every report run. Interval reports come from ``client.reports``; the whole-period
-    comparisons from single ``client.report`` calls.
+    comparisons from single ``client.report`` calls. ``max_concurrent`` goes to ``client.reports``
+    (its default keeps within Stripe's concurrent-run cap).
     """
     from reportkit.intervals import intervals as split
 
@@ -260,7 +273,8 @@ def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
     params = {k: v for k, v in parameters.items() if k != "columns"}
 
     def each(report: str, columns: list[str] | None = None) -> pd.DataFrame:
-        return client.reports(report, parts, **params, **({"columns": columns} if columns else {}))
+        return client.reports(report, parts, max_concurrent=max_concurrent, **params,
+                              **({"columns": columns} if columns else {}))
 
     def once(report: str) -> pd.DataFrame:
         return client.report(report, lo, hi, **params)
