@@ -502,3 +502,16 @@ def test_concurrent_run_cap_holds_under_parallel_creates(sandbox_factory):
     assert codes == [200] * 3 + [429] * 9
     assert sb.runs_created == 3
     assert sb.faults.fired["fail_run"] == 1  # refused creates consume no run-failure fault
+
+
+def test_metadata_columns_are_literal_names(sandbox, v1):
+    cols = ["balance_transaction_id", "payment_metadata[order_id]"]
+    run = v1.create(
+        "payout_reconciliation.itemized.5", interval_start=JAN, interval_end=JAN + 86400, columns=cols
+    )
+    assert run["parameters"]["columns"] == cols
+    done = v1.wait(run["id"])
+    csv = requests.get(done["result"]["url"], auth=(sandbox.api_key, ""), timeout=10).content
+    assert csv.splitlines()[0] == b"balance_transaction_id,payment_metadata[order_id]"
+    r = v1.create_raw("payout_reconciliation.itemized.5", columns=["payment_metadata[key]"])
+    assert r.status_code == 400 and error_of(r)["param"] == "parameters[columns]"
