@@ -1,8 +1,12 @@
 """The ``reportkit`` command: list report types, run a report to a file, serve the sandbox, run the demo.
 
-Exit codes a shell user can act on:
-  0 success; 2 bad input (nothing was sent); 3 Stripe refused the request (4xx);
-  4 the run failed or timed out; 5 network or server trouble (retry later); 1 anything else.
+Owns argument parsing, the checks a shell user gets before anything is sent, the output files
+(CSV in Stripe's own wire format, Parquet through :func:`reportkit.cache.write_parquet`) and the exit
+codes:
+
+  0 success; 1 anything else; 2 bad input (nothing was sent; the message names the option);
+  3 Stripe refused the request (4xx); 4 the run failed or timed out; 5 network or server trouble
+  (retry later); 6 the demo ran but some reconciliation checks failed; 130 interrupted.
 
 Without ``STRIPE_API_KEY`` every command that needs an account starts the local sandbox and says so on
 stderr, so the examples in ``--help`` work offline.
@@ -12,14 +16,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from reportkit import errors
 
-__all__ = ["main"]
+__all__ = ["EXIT_CHECKS", "EXIT_NETWORK", "EXIT_OK", "EXIT_OTHER", "EXIT_RUN", "EXIT_USAGE", "main"]
 
-EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_API, EXIT_RUN, EXIT_NETWORK = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_API, EXIT_RUN, EXIT_NETWORK, EXIT_CHECKS = 0, 1, 2, 3, 4, 5, 6
+_SUFFIXES = (".csv", ".parquet")
 
 _EPILOG = """\
 examples:
@@ -27,15 +36,30 @@ examples:
   reportkit run balance.summary.1 --start 2025-01-01 --end 2025-02-01 -o balance.csv
   reportkit run balance_change_from_activity.summary --api v2 --start 2025-01-01 --end 2025-04-01 \\
       --tz Europe/Berlin -o q1.parquet
+  reportkit run payouts.itemized.3 --start 2025-06-01 --end 2025-07-01 --currency usd > payouts.csv
   reportkit sandbox --port 12111 --seed 7
   reportkit demo --out out/
 
-environment: STRIPE_API_KEY (else the local sandbox), REPORTKIT_API_BASE, REPORTKIT_FILES_BASE,
-REPORTKIT_CACHE_DIR.
+environment:
+  STRIPE_API_KEY        your secret or restricted key (without it: a local sandbox, with a notice)
+  REPORTKIT_API_BASE    another API host, e.g. a sandbox started with `reportkit sandbox`
+  REPORTKIT_FILES_BASE  that host's files URL (printed by `reportkit sandbox`)
+  REPORTKIT_CACHE_DIR   where finished results are cached as Parquet
+
+exit codes:
+  0 ok, 1 other error, 2 bad input (nothing was sent), 3 Stripe refused the request,
+  4 the run failed or timed out, 5 network or server trouble (try again),
+  6 demo: some reconciliation checks failed, 130 interrupted
 """
 
 
+class UsageError(errors.ConfigurationError):
+    """Bad command-line input, found before anything was sent."""
+
+
 def _parser() -> argparse.ArgumentParser:
+    from reportkit.sandbox.__main__ import build_parser as sandbox_parser
+
     p = argparse.ArgumentParser(
         prog="reportkit",
         description="Stripe financial reports into exact, typed tables (Reporting API v1 and v2).",
@@ -44,43 +68,131 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    t = sub.add_parser("types", help="list the report types the account offers, with their data windows")
+    t = sub.add_parser(
+        "types",
+        help="list the report types the account offers, with their data windows",
+        description="List the report types of the account (or sandbox) and the UTC window each has data for.",
+    )
     t.add_argument("--all", action="store_true", help="show every column of the table")
 
     r = sub.add_parser(
         "run",
-        help="run one report and write it to CSV/Parquet (or print it)",
-        description="Create a report run, wait for it, download it and write it out. "
-        "Dates are YYYY-MM-DD (midnight in --tz) or ISO 8601 with an offset; the interval is [start, end).",
+        help="run one report and write it to CSV or Parquet (default: CSV on stdout)",
+        description="Create a report run, wait for it, download it and write it out. Dates are YYYY-MM-DD "
+        "(midnight in --tz) or ISO 8601 with an offset (2025-01-01T00:00:00+01:00); the interval is "
+        "[start, end). CSV output is in Stripe's own format (money as exact decimals, timestamps as "
+        "'YYYY-MM-DD HH:MM:SS' in each column's timezone); Parquet keeps the exact types.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("report", help="v1 report type (balance.summary.1) or, with --api v2, a v2 name or id")
-    r.add_argument("--start", required=True, help="interval start, e.g. 2025-01-01")
-    r.add_argument("--end", required=True, help="interval end (exclusive), e.g. 2025-02-01")
-    r.add_argument("--tz", default="Etc/UTC", help="IANA timezone for dates and local columns")
-    r.add_argument("--columns", help="comma-separated columns (default: the report's defaults)")
+    r.add_argument("--start", help="interval start, e.g. 2025-01-01 (by_id reports take none)")
+    r.add_argument("--end", help="interval end (exclusive), e.g. 2025-02-01")
+    r.add_argument("--tz", default="Etc/UTC", help="IANA timezone of the dates and local columns (Etc/UTC)")
+    r.add_argument("--columns", help="comma-separated columns (default: the report's default set)")
     r.add_argument("--currency", help="only this currency (e.g. usd)")
     r.add_argument("--reporting-category", help="only this reporting category (itemized reports)")
     r.add_argument("--payout", help="payout id (payout_reconciliation.by_id.* reports)")
-    r.add_argument("--api", choices=("v1", "v2"), default="v1")
-    r.add_argument("--clamp", action="store_true", help="trim the interval to the data window")
-    r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run")
-    r.add_argument("-o", "--output", help="write to this .csv or .parquet file (default: print)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--api", choices=("v1", "v2"), default="v1", help="Reporting API version (default v1)")
+    r.add_argument("--clamp", action="store_true", help="trim the interval to the report's data window")
+    r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run (default 600)")
+    r.add_argument("-o", "--output", help="write to this .csv or .parquet file (default: CSV on stdout)")
+    r.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
-    s = sub.add_parser("sandbox", help="serve the local Stripe-compatible sandbox in the foreground")
-    s.add_argument("--port", type=int, default=12111)
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--processing-time", type=float, default=1.0)
+    sub.add_parser(
+        "sandbox",
+        parents=[sandbox_parser()],
+        conflict_handler="resolve",
+        help="serve the local Stripe-compatible sandbox in the foreground (Ctrl-C stops it)",
+        description="Serve reportkit's local Stripe-compatible reporting sandbox on 127.0.0.1. It prints "
+        "its URLs and test key; point a client at it with STRIPE_API_KEY, REPORTKIT_API_BASE and "
+        "REPORTKIT_FILES_BASE.",
+    )
 
-    d = sub.add_parser("demo", help="run the companion notebooks headless and write their results")
+    d = sub.add_parser(
+        "demo",
+        help="run the companion notebooks headless; write notebooks, HTML, charts and a summary",
+        description="Execute the companion notebooks (papermill) against a local sandbox, or against "
+        "Stripe when STRIPE_API_KEY is set, and write the executed notebooks, their HTML and the charts "
+        "as PNG to --out. Prints the reconciliation summary; exit 6 when some check failed.",
+    )
     d.add_argument("--out", default="out", help="output folder (default: out/)")
+    d.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="override a notebook parameter, e.g. -p start 2025-01-01 -p freq week (repeatable)",
+    )
+    d.add_argument("--timeout", type=float, default=600.0, help="seconds one notebook cell may take")
     return p
 
 
-def _client():  # -> Client (imported lazily: keeps --help fast)
+def _client() -> Any:  # -> Client (imported lazily: keeps --help fast)
     import reportkit as rk
 
-    return rk.connect()
+    with warnings.catch_warnings():  # connect() also logs the sandbox notice: print it once, not twice
+        warnings.simplefilter("ignore", errors.ReportkitWarning)
+        return rk.connect()
+
+
+def _check_date(value: str | None, option: str) -> None:
+    if value is None:
+        return
+    try:
+        if len(value) == 10:
+            date.fromisoformat(value)
+            return
+        if datetime.fromisoformat(value).tzinfo is None:
+            raise UsageError(
+                f"{option} {value!r} has no UTC offset; write a date (2025-01-01, read in --tz) or a time "
+                "with an offset (2025-01-01T00:00:00+01:00)"
+            )
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date; write YYYY-MM-DD, e.g. 2025-01-01") from None
+
+
+def _check_tz(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--tz {tz!r} is not a known IANA timezone; use a name such as Etc/UTC or Europe/Berlin"
+        ) from None
+
+
+def _check_output(output: str | None) -> Path | None:
+    if output is None:
+        return None
+    out = Path(output)
+    if out.suffix.lower() not in _SUFFIXES:
+        raise UsageError(f"--output {output!r} must end in .csv or .parquet")
+    if out.parent != Path() and out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"--output {output!r}: {out.parent} is not a folder")
+    return out
+
+
+def write_csv(df: Any, out: Any) -> None:
+    """Write ``df`` as Stripe writes report CSVs, so :func:`reportkit.frames.parse` reads it back equal.
+
+    Money: exact decimal text; timestamps: ``YYYY-MM-DD HH:MM:SS`` in each column's own timezone (the
+    ``*_utc`` columns in UTC); dates: ``YYYY-MM-DD``; booleans: ``true``/``false``; missing: empty.
+    ``out`` is a path or a text stream.
+    """
+    import pandas as pd
+
+    text = {}
+    for name in df.columns:
+        col = df[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            text[name] = col.dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif pd.api.types.is_datetime64_dtype(col.dtype):
+            text[name] = col.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_bool_dtype(col.dtype):
+            text[name] = col.map({True: "true", False: "false"}).astype(object)
+        elif col.dtype == object:  # Decimal money: fixed-point text, never 1E+2 or 0E-8
+            text[name] = col.map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
+        else:
+            text[name] = col
+    pd.DataFrame(text).to_csv(out, index=False, lineterminator="\n")
 
 
 def _cmd_types(args: argparse.Namespace) -> int:
@@ -91,12 +203,16 @@ def _cmd_types(args: argparse.Namespace) -> int:
     cols = list(df.columns) if args.all else [
         c for c in ("id", "name", "data_available_start", "data_available_end", "livemode") if c in df
     ]
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 60):
         print(df[cols].to_string(index=False))
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    _check_date(args.start, "--start")
+    _check_date(args.end, "--end")
+    _check_tz(args.tz)
+    out = _check_output(args.output)
     params = {}
     if args.currency:
         params["currency"] = args.currency.lower()
@@ -105,64 +221,67 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.payout:
         params["payout"] = args.payout
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    out = Path(args.output) if args.output else None
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        raise errors.ConfigurationError(f"--output must end in .csv or .parquet, got {out.name!r}")
+    if args.columns is not None and not columns:
+        raise UsageError("--columns is empty; name at least one column, e.g. --columns currency,net")
     client = _client()
     df = client.report(
-        args.report,
-        args.start,
-        args.end,
-        timezone=args.tz,
-        columns=columns,
-        api=args.api,
-        clamp=args.clamp,
-        timeout=args.timeout,
-        progress=not args.no_progress,
-        **params,
+        args.report, args.start, args.end, timezone=args.tz, columns=columns, api=args.api,
+        clamp=args.clamp, timeout=args.timeout, progress=not args.no_progress, **params,
     )
     if out is None:
-        print(df.to_string(index=False))
+        write_csv(df, sys.stdout)
         return EXIT_OK
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
-        df.to_csv(out, index=False)
+        write_csv(df, out)
     else:
         from reportkit.cache import write_parquet
 
         write_parquet(df, out)
-    print(f"wrote {len(df)} rows x {len(df.columns)} columns to {out}", file=sys.stderr)
+    print(f"reportkit: wrote {len(df)} rows x {len(df.columns)} columns to {out}", file=sys.stderr)
     return EXIT_OK
 
 
-def _cmd_sandbox(args: argparse.Namespace) -> int:
+def _cmd_sandbox(args: argparse.Namespace, argv: list[str]) -> int:
     from reportkit.sandbox.__main__ import main as sandbox_main
 
-    return sandbox_main(
-        ["--port", str(args.port), "--seed", str(args.seed), "--processing-time", str(args.processing_time)]
-    )
+    try:
+        return sandbox_main(argv)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot serve the sandbox: {exc.strerror or exc}; pick another --port (0 = any free port)"
+        ) from None
+    except ValueError as exc:  # e.g. --now without an offset
+        raise UsageError(f"sandbox: {exc}") from None
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from reportkit.demo import run_demo
 
-    return run_demo(Path(args.out))
+    return run_demo(Path(args.out), parameters=dict(args.parameter), timeout=args.timeout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    handler = {"types": _cmd_types, "run": _cmd_run, "sandbox": _cmd_sandbox, "demo": _cmd_demo}
     try:
-        return handler[args.command](args)
+        if args.command == "sandbox":
+            return _cmd_sandbox(args, argv[argv.index("sandbox") + 1:])
+        return {"types": _cmd_types, "run": _cmd_run, "demo": _cmd_demo}[args.command](args)
     except errors.ConfigurationError as exc:
         print(f"reportkit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (errors.RunFailedError, errors.RunTimeoutError) as exc:
-        print(f"reportkit: run did not finish: {exc}", file=sys.stderr)
+        print(f"reportkit: the report run did not finish: {exc}", file=sys.stderr)
         return EXIT_RUN
     except (errors.APIConnectionError, errors.ServerError, errors.RateLimitError) as exc:
-        print(f"reportkit: Stripe could not be reached or is struggling, try again: {exc}", file=sys.stderr)
+        print(f"reportkit: Stripe could not be reached or is struggling, try again later: {exc}",
+              file=sys.stderr)
         return EXIT_NETWORK
+    except errors.AuthenticationError as exc:
+        print(f"reportkit: the key was refused (check STRIPE_API_KEY): {exc}", file=sys.stderr)
+        return EXIT_API
     except errors.APIError as exc:
         print(f"reportkit: Stripe refused the request: {exc}", file=sys.stderr)
         return EXIT_API
@@ -172,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reportkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `reportkit run ... | head`
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
