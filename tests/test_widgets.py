@@ -243,7 +243,8 @@ def test_start_is_ignored_for_end_only_reports(client, sandbox):
     assert "None,\n    '2025-02-01'," in form.code_text
 
 
-def test_split_by_month_runs_one_report_per_interval(client, sandbox, monkeypatch):
+def test_split_by_month_runs_one_report_per_interval(sandbox, monkeypatch, capfd):
+    client = sandbox.client(cache=False)  # progress bars on: the form must not draw them from its thread
     form = balance_form(client, date(2025, 1, 1), date(2025, 4, 1))
     form.split.value = "month"
     created = sandbox.runs_created
@@ -263,6 +264,7 @@ def test_split_by_month_runs_one_report_per_interval(client, sandbox, monkeypatc
     assert len(df.attrs["reportkit"]["run_ids"]) == 3 and form.run is None
     assert form.status.value.startswith(f"Done: {len(df)} rows from 3 intervals in ")
     assert form.progress.value == form.progress.max == 3
+    assert "interval/s" not in capfd.readouterr().err
     code = form.code_text
     assert "client.reports(\n    'balance.summary.1',\n" in code
     assert "rk.intervals('2025-01-01', '2025-04-01', freq='month', tz='Etc/UTC')," in code
@@ -295,3 +297,27 @@ def test_a_v2_run_gives_the_same_table_as_v1(client, sandbox):
     pd.testing.assert_frame_equal(form.df, v1.df)
     ending = form.df[form.df["currency"] == "usd"].set_index("category")["net_amount"]["ending_balance"]
     assert ending == ledger_balance(sandbox, "usd", END)
+
+
+def test_cancel_during_a_split_run_stops_waiting(sandbox_factory):
+    sb = sandbox_factory(processing_time=3)
+    client = sb.client(cache=False, progress=False)
+    form = balance_form(client, date(2025, 1, 6), date(2025, 2, 3))  # four Monday weeks
+    form.split.value = "week"
+    form.run_button.click()
+    deadline = time.monotonic() + 20
+    while sb.runs_created < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sb.runs_created == 4 and form.run_button.disabled
+    assert form.status.value.startswith("4 runs of balance.summary.1: 0 downloaded")
+    form.cancel_button.click()
+    assert form.wait(10), "Cancel did not stop the worker"
+    assert form.status.value.startswith("Cancelled after ")
+    assert "stopped waiting for 4 of 4 intervals; runs already created carry on" in form.status.value
+    assert form.df is None and form.progress.bar_style == "warning"
+    assert not form.run_button.disabled and form.cancel_button.disabled
+    # The abandoned batch finishes on its own (its runs take 3 s); let it end before the sandbox stops.
+    for thread in threading.enumerate():
+        if thread.name == "reportkit-form-batch":
+            thread.join(30)
+            assert not thread.is_alive()

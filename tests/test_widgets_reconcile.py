@@ -46,13 +46,13 @@ def test_a_clean_quarter_passes_with_charts(sandbox, tmp_path):
     assert "rk.reconcile.check_period(client, '2025-01-01', '2025-04-01', freq='month'" in form.code_text
 
 
-def test_a_planted_discrepancy_is_shown_as_a_failure(sandbox_factory, tmp_path):
+def test_a_planted_discrepancy_is_shown_as_a_failure(sandbox_factory, tmp_path, capfd):
     from reportkit.sandbox.discrepancies import Discrepancy
 
     sb = sandbox_factory(request_rate=None, files_rate=None, concurrent_run_cap=None)
     at = int(pd.Timestamp("2025-02-10", tz="UTC").timestamp())
     sb.faults.plant_discrepancies([Discrepancy(kind="alter_amount", currency="eur", at=at, amount=5)])
-    form = ReconcileForm(sb.client(cache=tmp_path, progress=False))
+    form = ReconcileForm(sb.client(cache=tmp_path))  # progress bars on: the form must not draw them
     form.start.value, form.end.value = date(2025, 1, 1), date(2025, 4, 1)
     form.currency.value = "eur"
     form.run_button.click()
@@ -63,6 +63,7 @@ def test_a_planted_discrepancy_is_shown_as_a_failure(sandbox_factory, tmp_path):
     assert set(failed["interval_start"].dt.month) == {2} and set(failed["currency"]) == {"eur"}
     assert "FAIL" in form.summary.value and "data-failed='0'" not in form.summary.value
     assert "currency='eur'" in form.code_text
+    assert "interval/s" not in capfd.readouterr().err
     assert form.status.value.startswith(f"Done: {len(form.checks):,} checks, {len(failed)} failed")
 
 

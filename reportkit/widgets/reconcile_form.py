@@ -9,6 +9,7 @@ captured from threads). Cancel stops waiting; runs already created finish at Str
 
 from __future__ import annotations
 
+import copy
 import html
 import io
 import threading
@@ -185,11 +186,16 @@ class ReconcileForm:
         start, end, freq, params = self.start.value, self.end.value, self.freq.value, self.parameters()
         box: dict[str, Any] = {}
 
+        # The same client (session, cache, rate limits) without tqdm bars: a bar displayed from a
+        # thread lands in the wrong cell or nowhere under ipykernel 7; the status line replaces it.
+        quiet = copy.copy(self.client)
+        quiet.progress = False
+
         def fetch() -> None:
             try:
-                box["checks"] = reconcile.check_period(self.client, start, end, freq, **params)
+                box["checks"] = reconcile.check_period(quiet, start, end, freq, **params)
                 parts = intervals(start, end, freq=freq, tz=params["timezone"])
-                box["balance"] = self.client.reports(BALANCE, parts, progress=False, **params)
+                box["balance"] = quiet.reports(BALANCE, parts, **params)
             except BaseException as exc:  # handed to the waiting worker below
                 box["error"] = exc
 
