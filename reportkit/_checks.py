@@ -26,6 +26,8 @@ _MONEY = ["expected", "actual", "difference"]
 
 _FAIL_STYLE = "background:#fde2e1;color:#8a1c12;font-weight:600"
 _PASS_STYLE = "color:#1f5f2a"
+_CELL = "white-space:nowrap"
+_PASSING_SHOWN = 10  # passing rows in the HTML view; the tally above covers the rest
 
 
 class Checks(pd.DataFrame):
@@ -93,27 +95,50 @@ class Checks(pd.DataFrame):
         return f"FAIL: {len(failed):,} of {n:,} checks failed: " + "; ".join(parts)
 
     def _repr_html_(self) -> str | None:
+        """Summary line, a pass tally per check and currency, then the rows: failures first, highlighted,
+        up to ``display.max_rows``, and a few passing rows to show the shape."""
         if not self._is_checks():
             return pd.DataFrame(self)._repr_html_()
         limit = pd.get_option("display.max_rows") or 60
         failed, passed = self.failures(), self[self["ok"].astype(bool)]
-        top, rest = failed.head(limit), passed.head(max(0, limit - len(failed)))
-        shown = pd.concat([top, rest])
+        top = failed.head(limit)
+        rest = passed.head(max(0, min(limit, _PASSING_SHOWN) - len(top)))
         hidden_fail, hidden_pass = len(failed) - len(top), len(passed) - len(rest)
         colour = "#8a1c12" if len(failed) else "#1f5f2a"
         head = "".join(f"<th>{h}</th>" for h in ["check", "currency", "interval", "key", "expected",
                                                   "actual", "difference", "ok"])
-        body = "".join(_html_row(r) for r in shown.itertuples(index=False))
+        body = "".join(_html_row(r) for r in pd.concat([top, rest]).itertuples(index=False))
         notes = []
         if hidden_fail:
-            notes.append(f"{hidden_fail:,} more failed rows not shown")
+            notes.append(f"{hidden_fail:,} more failed rows not shown: checks.failures() has them all")
         if hidden_pass:
             notes.append(f"{hidden_pass:,} more passing rows not shown")
         foot = f"<p><em>{html.escape('; '.join(notes))}</em></p>" if notes else ""
         return (f'<div class="reportkit-checks"><p style="font-weight:700;color:{colour}">'
-                f"{html.escape(self.summary())}</p>"
+                f"{html.escape(self.summary())}</p>{_tally(self)}"
                 f'<table class="dataframe"><thead><tr style="text-align:right">{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>{foot}</div>")
+
+
+def _tally(df: pd.DataFrame) -> str:
+    """A small table: one row per check, one column per currency, cells 'passed/run', red if short."""
+    if not len(df):
+        return ""
+    ok = df["ok"].astype(bool)
+    run = df.groupby(["check", "currency"], dropna=False).size()
+    good = ok.groupby([df["check"], df["currency"]], dropna=False).sum()
+    currencies = sorted({str(c) for c in df["currency"].dropna()})
+    head = "".join(f"<th>{html.escape(c.upper())}</th>" for c in currencies)
+    rows = []
+    for check in sorted({str(c) for c in df["check"]}):
+        cells = []
+        for cur in currencies:
+            n, g = int(run.get((check, cur), 0)), int(good.get((check, cur), 0))
+            style = _FAIL_STYLE if g < n else _PASS_STYLE
+            cells.append(f'<td style="{style};{_CELL}">{f"{g:,}/{n:,}" if n else ""}</td>')
+        rows.append(f'<tr><th style="text-align:left">{html.escape(check)}</th>{"".join(cells)}</tr>')
+    return (f'<table class="dataframe" style="margin-bottom:0.8em"><thead><tr><th>passed / run</th>{head}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def _checks_word(df: pd.DataFrame) -> str:
@@ -140,6 +165,6 @@ def _html_row(r: Any) -> str:
              f"{_day(r.interval_start)} → {_day(r.interval_end)}", html.escape(str(r.key)),
              _money(r.expected), _money(r.actual), _money(r.difference), "✓" if ok else "✗ FAIL"]
     style = _PASS_STYLE if ok else _FAIL_STYLE
-    tds = "".join(f'<td style="text-align:{"right" if 4 <= i <= 6 else "left"}">{c}</td>'
+    tds = "".join(f'<td style="text-align:{"right" if 4 <= i <= 6 else "left"};{_CELL}">{c}</td>'
                   for i, c in enumerate(cells))
     return f'<tr style="{style}">{tds}</tr>'

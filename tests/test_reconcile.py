@@ -189,12 +189,18 @@ def test_checks_frame_summary_html_and_subclassing():
     assert isinstance(bad[bad["currency"] == "usd"], Checks)
     assert isinstance(bad.sort_values("key"), Checks)
     page = bad._repr_html_()
-    assert page.index("FAIL: 4 of 24") < page.index("✗ FAIL") < page.index("✓")
-    assert page.count("✗ FAIL") == 4 and page.count("#fde2e1") == 4
-    assert "-9.41" in page and "2025-01-01 → 2025-02-01" in page
-    with pd.option_context("display.max_rows", 5):
-        page = bad._repr_html_()
-    assert page.split("<tbody>")[1].count("<tr") == 5 and "19 more passing rows not shown" in page
+    tally, rows = page.split("<th>check</th>")
+    assert tally.index("FAIL: 4 of 24") < tally.index("passed / run")
+    # the tally: EUR passed 4/4 in both checks, USD 8/8 in activity and 4/8 (red) in payouts
+    assert tally.count(">4/4<") == 2 and tally.count(">8/8<") == 1 and tally.count(">4/8<") == 1
+    assert tally.count("#fde2e1") == 1
+    assert rows.index("✗ FAIL") < rows.index("✓")  # failures first
+    assert rows.count("✗ FAIL") == 4 and rows.count("#fde2e1") == 4
+    assert "-9.41" in rows and "2025-01-01 → 2025-02-01" in rows
+    assert rows.split("<tbody>")[1].count("<tr") == 10 and "14 more passing rows not shown" in rows
+    with pd.option_context("display.max_rows", 3):
+        rows = bad._repr_html_().split("<th>check</th>")[1]
+    assert rows.split("<tbody>")[1].count("<tr") == 3 and "1 more failed rows not shown" in rows
     plain = bad[["check", "ok"]]
     assert "<table" in plain._repr_html_()  # not a full checks frame: plain pandas repr
 
@@ -227,3 +233,12 @@ def test_whole_run_interval_from_provenance_takes_the_parts_timezone():
     assert checks["ok"].all() and str(checks["interval_start"].dt.tz) == tz
     pvw = checks[checks["check"] == "balance.parts_vs_whole"]
     assert set(pvw["interval_start"]) == {t[0]} and set(pvw["interval_end"]) == {t[2]}
+
+
+def test_checks_survive_a_parquet_round_trip(tmp_path):
+    checks = Checks.concat([reconcile.summary_vs_itemized(summary_frame(SUMMARY), pd.DataFrame(ITEMS[1:])),
+                            reconcile.payouts(pd.DataFrame(PAYOUTS), pd.DataFrame(RECON))])
+    checks.to_parquet(tmp_path / "checks.parquet")
+    back = Checks(pd.read_parquet(tmp_path / "checks.parquet"))
+    assert back.summary() == checks.summary() and back.equals(checks)
+    assert all(type(v) is D for v in back["difference"])
