@@ -1,7 +1,9 @@
 """reportkit: Stripe financial reports into exact, typed pandas DataFrames.
 
 The public face: explicit re-exports and a sorted ``__all__`` (a test keeps it sorted and complete).
-Notebook-only parts (``reportkit.widgets``, ``reportkit.plot``) are imported on demand.
+The submodules ``sandbox``, ``reconcile``, ``plot`` and ``widgets`` are imported on first use
+(``rk.sandbox.Sandbox``, ``rk.reconcile.check_period``, ...), so ``import reportkit`` stays light and
+needs neither matplotlib nor ipywidgets.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ from reportkit.objects import ReportRun, ReportType, ResultFile
 
 __version__ = "0.1.0"
 
+_LAZY = ("plot", "reconcile", "sandbox", "widgets")
+
+
+def __getattr__(name: str):  # PEP 562: rk.sandbox, rk.reconcile, rk.plot, rk.widgets on demand
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"reportkit.{name}")
+    raise AttributeError(f"module 'reportkit' has no attribute {name!r}")
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -60,4 +72,8 @@ __all__ = [
     "connect",
     "errors",
     "intervals",
+    "plot",
+    "reconcile",
+    "sandbox",
+    "widgets",
 ]
