@@ -154,3 +154,17 @@ def test_each_planted_discrepancy_fails_exactly_its_check(sb, kind, currency, wh
         count = failed[failed["key"].str.endswith(".count")]["difference"]
         sign = 1 if kind == "duplicate_row" else -1
         assert all(d * sign > 0 for d in count)
+
+
+def test_check_period_in_a_local_timezone_and_one_currency(sb):
+    # New York months cross a DST change (2025-03-09); payouts at 00:00 UTC land in the same local
+    # interval on the payouts and the reconciliation reports, so everything still ties out exactly.
+    tz = "America/New_York"
+    checks = reconcile.check_period(sb.client(cache=False, progress=False), "2025-02-01", "2025-05-01",
+                                    timezone=tz, currency="jpy", max_concurrent=10)
+    assert checks["ok"].all(), checks.failures()
+    assert set(checks["currency"]) == {"jpy"} and str(checks["interval_start"].dt.tz) == tz
+    roll = checks[checks["check"] == "balance.rollforward"]
+    assert list(roll["interval_start"]) == [pd.Timestamp(d, tz=tz) for d in ("2025-02-01", "2025-03-01",
+                                                                              "2025-04-01")]
+    assert (checks["check"] == "payout.settled").sum() > 10
