@@ -86,9 +86,20 @@ def _sums(df: pd.DataFrame, keys: list[str], fields: Iterable[str]) -> dict[tupl
             acc = out[key] = dict.fromkeys(["rows", *fields], _ZERO)
         acc["rows"] += 1
         for f, vals in zip(fields, values, strict=True):
-            if not _null(vals[i]):
-                acc[f] += vals[i]  # Decimal + Decimal, or Decimal + int count: exact either way
+            v = vals[i]
+            if isinstance(v, float) and v == v:
+                raise TypeError(f"column {f!r} holds floats; reconcile needs exact decimal.Decimal money "
+                                "(reportkit's frames give it; Decimal(str(x)) converts a float column)")
+            if not _null(v):
+                acc[f] += v  # Decimal + Decimal, or Decimal + int count: exact either way
     return out
+
+
+def _tolerance(value: Decimal | int) -> Decimal:
+    tol = Decimal(value) if not isinstance(value, float) else Decimal(str(value))
+    if tol < 0:
+        raise ValueError(f"tolerance must be >= 0, got {value}")
+    return tol
 
 
 def _ts(value: Any) -> pd.Timestamp | None:
@@ -121,7 +132,7 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
     came from ``client.reports``). Sign convention (docs/internals.md): payouts are negative when
     money left, so ``ending_balance = starting_balance + activity + payouts``.
     """
-    tol = Decimal(tolerance)
+    tol = _tolerance(tolerance)
     table: dict[tuple[Any, ...], dict[str, Decimal]] = {}
     keys = [*_INTERVAL, "currency", "category"]
     for (start, end, cur, cat), v in _sums(_with_intervals(balance), keys, ["net_amount"]).items():
@@ -160,13 +171,13 @@ def summary_vs_itemized(summary: pd.DataFrame, itemized: pd.DataFrame, *, name: 
     keys = [*_INTERVAL, "currency", "reporting_category"]
     expected = _category_totals(_with_intervals(summary), keys, itemized=False)
     actual = _category_totals(_with_intervals(itemized), keys, itemized=True)
-    zero = dict.fromkeys(_FIELDS, _ZERO)
+    zero, tol = dict.fromkeys(_FIELDS, _ZERO), _tolerance(tolerance)
     rows = []
     for key in [*expected, *(k for k in actual if k not in expected)]:
         start, end, cur, cat = key
         for f in _FIELDS:
             rows.append(_row(f"{name}.summary_vs_itemized", cur, start, end, f"{cat}.{f}",
-                             expected.get(key, zero)[f], actual.get(key, zero)[f], Decimal(tolerance)))
+                             expected.get(key, zero)[f], actual.get(key, zero)[f], tol))
     return Checks.from_rows(rows)
 
 
@@ -190,7 +201,7 @@ def parts_vs_whole(parts: pd.DataFrame, whole: pd.DataFrame, *, name: str = "act
     the sums of the flows and the last interval's ending balance. For ``*.summary.1``: the sums of
     count, gross, fee and net per reporting_category and currency. ``name`` prefixes the check.
     """
-    tol, (start, end) = Decimal(tolerance), _span(whole, parts)
+    tol, (start, end) = _tolerance(tolerance), _span(whole, parts)
     p = _with_intervals(parts)
     if "net_amount" in p.columns:
         exp = {k: v["net_amount"] for k, v in _sums(whole, ["currency", "category"], ["net_amount"]).items()}
@@ -232,7 +243,7 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
     payouts that some reconciliation row names (in any interval) are held to the check; a payout whose
     rows all sit in other intervals is ``payout.unmatched_payout``.
     """
-    tol = Decimal(tolerance)
+    tol = _tolerance(tolerance)
     p, r = _with_intervals(payouts), _with_intervals(reconciliation)
     if "reporting_category" in p.columns:
         p = p[p["reporting_category"] == "payout"]
@@ -283,7 +294,7 @@ def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
     paid = each(PAYOUTS_SUMMARY)
     payout_items = each(PAYOUTS_ITEMIZED, [*_ITEM_COLUMNS, "payout_id"])
     reconciliation = each(RECONCILIATION_ITEMIZED, [*_ITEM_COLUMNS, "automatic_payout_id"])
-    tol = Decimal(tolerance)
+    tol = _tolerance(tolerance)
     return Checks.concat([
         balance_rollforward(balance, tolerance=tol),
         parts_vs_whole(balance, once(BALANCE), name="balance", tolerance=tol),

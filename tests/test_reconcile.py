@@ -242,3 +242,13 @@ def test_checks_survive_a_parquet_round_trip(tmp_path):
     back = Checks(pd.read_parquet(tmp_path / "checks.parquet"))
     assert back.summary() == checks.summary() and back.equals(checks)
     assert all(type(v) is D for v in back["difference"])
+
+
+def test_floats_and_negative_tolerances_are_refused():
+    floats = pd.DataFrame(ITEMS).assign(net=lambda d: [float(v) for v in d["net"]])
+    with pytest.raises(TypeError, match="'net' holds floats"):
+        reconcile.summary_vs_itemized(summary_frame(SUMMARY), floats)
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        reconcile.payouts(pd.DataFrame(PAYOUTS), pd.DataFrame(RECON), tolerance=-1)
+    loose = reconcile.summary_vs_itemized(summary_frame(SUMMARY), pd.DataFrame(ITEMS), tolerance=0.01)
+    assert loose["ok"].all()
