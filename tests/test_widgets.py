@@ -288,7 +288,6 @@ def test_a_v2_run_gives_the_same_table_as_v1(client, sandbox):
     form = balance_form(client)
     form.api.value = "v2"
     assert form.report.value == "balance.summary"
-    form.start.value, form.end.value = START, END  # switching API re-reads the data window
     click_run(form)
     assert form.error_message is None, form.error_message
     assert form.run.api == "v2" and form.run.id.startswith("reprun_") and form.run.succeeded
@@ -321,3 +320,16 @@ def test_cancel_during_a_split_run_stops_waiting(sandbox_factory):
         if thread.name == "reportkit-form-batch":
             thread.join(30)
             assert not thread.is_alive()
+
+
+def test_dates_survive_a_report_switch_and_timezone_applies_only_where_taken(client):
+    form = balance_form(client)
+    form.timezone.value = "Europe/Berlin"
+    form.report.value = "payouts.itemized.1"  # no timezone parameter: UTC columns, UTC days
+    assert (form.start.value, form.end.value) == (START, END)
+    assert not visible(form.timezone)
+    assert form.request()["timezone"] == "Etc/UTC" and "timezone=" not in form.code_text
+    form.report.value = "payouts.itemized.3"
+    assert visible(form.timezone) and form.request()["timezone"] == "Europe/Berlin"
+    form.start.value = date(2023, 6, 1)  # before the data window: the picker clamps to its first day
+    assert form.start.value == form.start.min == date(2024, 1, 1)

@@ -66,11 +66,14 @@ class ReportForm:
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
         style = {"description_width": "110px"}
-        wide = w.Layout(width="640px")
+
+        def wide() -> w.Layout:  # one Layout per widget: showing/hiding one must not touch another
+            return w.Layout(width="640px")
+
         self.api = w.ToggleButtons(
             options=[("API v1", "v1"), ("API v2", "v2")], value="v1", style={"button_width": "90px"}
         )
-        self.report = w.Dropdown(description="Report", layout=wide, style=style)
+        self.report = w.Dropdown(description="Report", layout=wide(), style=style)
         self.window = w.HTML()
         self.start = w.DatePicker(description="Start", style=style)
         self.end = w.DatePicker(description="End (exclusive)", style=style)
@@ -80,9 +83,9 @@ class ReportForm:
             description="Timezone",
             ensure_option=False,
             style=style,
-            layout=wide,
+            layout=wide(),
         )
-        self.columns = w.SelectMultiple(description="Columns", rows=8, style=style, layout=wide)
+        self.columns = w.SelectMultiple(description="Columns", rows=8, style=style, layout=wide())
         self.currency = w.Text(description="Currency", placeholder="any, or e.g. usd", style=style)
         self.reporting_category = w.Dropdown(
             options=[_NONE, *catalog.reporting_categories()], description="Category", style=style
@@ -102,6 +105,7 @@ class ReportForm:
         tabs.set_title(1, "Code")
         self._filters = {name: getattr(self, name) for name in FILTERS}
         self._split_row = _labelled("Split by", self.split)
+        self._filters_box = c.section("Filters", *self._filters.values())
         self.widget = w.VBox(
             [
                 _labelled("API", self.api),
@@ -110,7 +114,7 @@ class ReportForm:
                 w.HBox([self.start, self.end]),
                 self.timezone,
                 self.columns,
-                c.section("Filters", *self._filters.values()),
+                self._filters_box,
                 self._split_row,
                 w.HBox([self.run_button, self.cancel_button, self.progress]),
                 self.status,
@@ -208,6 +212,7 @@ class ReportForm:
         params = set(spec.parameters)
         for name, wid in self._filters.items():
             c.show(wid, name in params)
+        c.show(self._filters_box, bool(params & set(FILTERS)))
         c.show(self.timezone, "timezone" in params)
         c.show(self.columns, spec.takes_columns)
         c.show(self.start, "interval_start" in params)
@@ -224,14 +229,21 @@ class ReportForm:
         self._refresh_code()
 
     def _set_dates(self, lo: datetime | None, hi: datetime | None) -> None:
-        """Bound the date pickers by the data window and pick the last whole month inside it."""
+        """Bound the date pickers by the data window; default to the last whole month inside it."""
         first = lo.date() if lo is not None else None
         if first is not None and lo != datetime.combine(first, datetime.min.time(), UTC):
             first += timedelta(days=1)  # the window starts mid-day: the first whole day is the next one
         last = hi.date() if hi is not None else None
         for picker in (self.start, self.end):  # widen first so the new bounds never clamp each other
             picker.min, picker.max = None, None
-        if last is not None:
+        keep = (
+            self.start.value is not None
+            and self.end.value is not None
+            and (first is None or self.start.value >= first)
+            and (last is None or self.end.value <= last)
+            and self.start.value < self.end.value
+        )
+        if last is not None and not keep:  # dates already inside the window stay as the user set them
             month_start = (last.replace(day=1) - timedelta(days=1)).replace(day=1)
             end = last.replace(day=1)
             start = max(month_start, first) if first else month_start
@@ -282,7 +294,10 @@ class ReportForm:
             "api": self.api.value,
             "start": start,
             "end": end,
-            "timezone": (self.timezone.value or "").strip() or "Etc/UTC",
+            # A report without a timezone parameter has UTC columns: its dates are UTC days too.
+            "timezone": ((self.timezone.value or "").strip() or "Etc/UTC")
+            if "timezone" in params
+            else "Etc/UTC",
             "columns": columns,
             "split": self.split.value,
             "parameters": self.parameters(),
