@@ -168,3 +168,20 @@ def test_check_period_in_a_local_timezone_and_one_currency(sb):
     assert list(roll["interval_start"]) == [pd.Timestamp(d, tz=tz) for d in ("2025-02-01", "2025-03-01",
                                                                               "2025-04-01")]
     assert (checks["check"] == "payout.settled").sum() > 10
+
+
+def test_all_five_planted_at_once_over_24_months(sb):
+    from reportkit.sandbox.discrepancies import Discrepancy
+
+    planted = [Discrepancy(kind=kind, currency=currency, at=epoch(where), **extra)
+               for kind, currency, where, extra, _ in PLANTED]
+    expected = {(check, d.currency, month_of(d.when(sb.ledger))) for d, (*_, check) in zip(planted, PLANTED,
+                                                                                             strict=True)}
+    assert len(expected) == 5  # five different cells
+    sb.faults.plant_discrepancies(planted)
+    try:
+        checks = reconcile.check_period(sb.client(cache=False, progress=False), START, END, max_concurrent=24)
+    finally:
+        sb.faults.plant_discrepancies(None)
+    assert {(r.check, r.currency, r.interval_start) for r in checks.failures().itertuples()} == expected
+    assert checks[~checks["check"].isin({c for c, _, _ in expected})]["ok"].all()
