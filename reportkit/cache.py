@@ -56,7 +56,7 @@ import pyarrow.parquet as pq
 
 from reportkit import frames
 from reportkit.errors import ConfigurationError, ResultParseError, redact
-from reportkit.intervals import Interval, _bound, _zone
+from reportkit.intervals import Interval, bound
 
 __all__ = ["Cache", "CacheKey", "fingerprint", "read_parquet", "write_parquet"]
 
@@ -403,4 +403,4 @@ def _epoch(value: Any, name: str, tz: str) -> int:
         return value
     if isinstance(value, str) and value.endswith("Z"):
         value = value[:-1] + "+00:00"
-    return int(_bound(value, name, _zone(tz), tz).timestamp())
+    return int(bound(value, name, tz).timestamp())

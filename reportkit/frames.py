@@ -44,6 +44,7 @@ import os
 import re
 import zipfile
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal, localcontext
 from functools import cache
 from typing import Any
@@ -103,34 +104,42 @@ def parse(
     text = dict(zip(header, table.slice(1).columns, strict=True))
     del table  # each column's text is dropped once converted, to keep the peak memory down
     kinds = column_kinds(spec, header)
-    series: dict[str, Any] = {}
-    parsed: dict[str, pa.ChunkedArray] = {}
-    for name in header:
-        kind = kinds[name]
-        if kind == "timestamp_local":
-            continue  # below: they may lean on their parsed _utc twin
-        col = text.pop(name)
-        if kind in ("money", "rate"):
-            series[name] = _decimals(col, name)
-        elif kind == "timestamp_utc":
-            parsed[name] = _timestamps(col, name).cast(pa.timestamp("ns", "UTC"))
-        elif kind == "date":
-            parsed[name] = _timestamps(col, name, fmt="%Y-%m-%d")
-        elif kind == "count":
-            _check_pattern(col, name, _COUNT_RE, "an integer count")
-            parsed[name] = col.cast(pa.int64())
-        elif kind == "bool":
-            parsed[name] = _booleans(col, name)
-        else:
-            parsed[name] = col
-    for name, col in list(text.items()):
-        parsed[name] = _local(col, name, timezone, parsed, kinds)
-        del text[name]
-    for name in list(parsed):
-        series[name] = parsed.pop(name).to_pandas(types_mapper=_types_mapper)
+    # Columns convert in parallel: pyarrow kernels release the GIL, so one column's text is checked
+    # and cast while another's Decimals are built. Local timestamps wait for their _utc twin's result.
+    with ThreadPoolExecutor(max_workers=min(len(header), os.cpu_count() or 1, 4) or 1) as pool:
+        futures: dict[str, Future] = {}
+        for name in sorted(header, key=lambda n: kinds[n] == "timestamp_local"):  # twins first
+            futures[name] = pool.submit(_convert, text.pop(name), name, kinds, timezone, futures)
+        del text  # each column's text is dropped once converted, to keep the peak memory down
+        series = {name: futures[name].result()[1] for name in header}  # errors in header order
     order = columns if columns is not None else header
     index = pd.RangeIndex(nrows)
     return pd.DataFrame({name: _as_series(series[name], index) for name in order}, copy=False)
+
+
+def _convert(
+    col: pa.ChunkedArray, name: str, kinds: dict[str, str], timezone: str, futures: dict[str, Future]
+) -> tuple[pa.ChunkedArray | None, Any]:
+    """One column's text -> (its Arrow form, its pandas values) by kind."""
+    kind = kinds[name]
+    if kind in ("money", "rate"):
+        return None, _decimals(col, name)
+    if kind == "timestamp_utc":
+        arr = _timestamps(col, name).cast(pa.timestamp("ns", "UTC"))
+    elif kind == "timestamp_local":
+        twin_future = futures.get(f"{name}_utc") if kinds.get(f"{name}_utc") == "timestamp_utc" else None
+        twin = twin_future.result()[0] if twin_future is not None else None
+        arr = _local(col, name, timezone, twin)
+    elif kind == "date":
+        arr = _timestamps(col, name, fmt="%Y-%m-%d")
+    elif kind == "count":
+        _check_pattern(col, name, _COUNT_RE, "an integer count")
+        arr = col.cast(pa.int64())
+    elif kind == "bool":
+        arr = _booleans(col, name)
+    else:
+        arr = col
+    return arr, arr.to_pandas(types_mapper=_types_mapper)
 
 
 @cache
@@ -364,12 +373,9 @@ def _timestamps(col: pa.ChunkedArray, name: str, fmt: str = "%Y-%m-%d %H:%M:%S")
         raise ResultParseError(f"column {name!r}: {value!r} at data row {row} is not a {what}") from None
 
 
-def _local(
-    col: pa.ChunkedArray, name: str, timezone: str, parsed: dict[str, pa.ChunkedArray], kinds: dict
-) -> pa.ChunkedArray:
+def _local(col: pa.ChunkedArray, name: str, timezone: str, twin: pa.ChunkedArray | None) -> pa.ChunkedArray:
     """Wall-clock text in ``timezone`` -> aware timestamps, exact through the _utc twin when present."""
     wall = _timestamps(col, name)
-    twin = parsed.get(f"{name}_utc") if kinds.get(f"{name}_utc") == "timestamp_utc" else None
     target = pa.timestamp("ns", timezone)
     if twin is None:
         try:

@@ -37,7 +37,7 @@ from pandas.tseries.offsets import Day, Tick, Week
 
 from reportkit.errors import ConfigurationError
 
-__all__ = ["FREQUENCIES", "Interval", "intervals"]
+__all__ = ["FREQUENCIES", "Interval", "bound", "intervals"]
 
 #: reportkit's names for the common frequencies, and the pandas aliases they stand for.
 FREQUENCIES = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS-JAN", "year": "YS-JAN"}
@@ -135,8 +135,8 @@ def intervals(
     """
     zone = _zone(tz)
     offset = _offset(freq)
-    lo = _bound(start, "start", zone, tz).astimezone(zone)  # the same instants, shown in tz
-    hi = _bound(end, "end", zone, tz).astimezone(zone)
+    lo = bound(start, "start", tz).astimezone(zone)  # the same instants, shown in tz
+    hi = bound(end, "end", tz).astimezone(zone)
     if hi.timestamp() <= lo.timestamp():
         raise ConfigurationError(
             f"start ({lo.isoformat()}) must be before end ({hi.isoformat()}); intervals are half-open "
@@ -179,8 +179,12 @@ def _offset(freq: str) -> pd.DateOffset:
     return offset
 
 
-def _bound(value: date | datetime | str, name: str, zone: ZoneInfo, tz: str) -> datetime:
-    """A period bound as an aware datetime (dates are local midnight in ``zone``)."""
+def bound(value: date | datetime | str, name: str = "start", tz: str = "Etc/UTC") -> datetime:
+    """One period bound as an aware datetime, by the rules above (a date is local midnight in ``tz``).
+
+    ``name`` is the parameter named in a :class:`ConfigurationError`.
+    """
+    zone = _zone(tz)
     if isinstance(value, str):
         text = value.strip()
         if _DATE_RE.match(text):
