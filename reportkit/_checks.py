@@ -16,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["COLUMNS", "Checks"]
+from reportkit.catalog import currency_exponent
+
+__all__ = ["COLUMNS", "Checks", "format_amount"]
 
 #: The columns of every checks frame, in order.
 COLUMNS = ["check", "currency", "interval_start", "interval_end", "key", "expected", "actual",
@@ -153,17 +155,24 @@ def _day(ts: Any) -> str:
     return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
 
 
-def _money(v: Any) -> str:
-    if v is None or (not isinstance(v, Decimal) and pd.isna(v)):
+def format_amount(value: Any, currency: Any, key: Any, *, sign: bool = False) -> str:
+    """A check value as text: thousands separators; money in its currency's decimals (JPY ``1,500``,
+    USD ``1,500.00``; a column mixing currencies carries the widest scale), counts as integers."""
+    if value is None or (not isinstance(value, Decimal) and pd.isna(value)):
         return ""
-    return f"{Decimal(v):,}"
+    value = Decimal(value)
+    places = 0 if str(key).endswith(".count") else currency_exponent(str(currency))
+    if value == value.quantize(Decimal(1).scaleb(-places)):
+        value = value.quantize(Decimal(1).scaleb(-places))  # only when nothing is lost
+    return f"{value:+,}" if sign else f"{value:,}"
 
 
 def _html_row(r: Any) -> str:
     ok = bool(r.ok)
     cells = [html.escape(str(r.check)), html.escape(str(r.currency).upper()),
              f"{_day(r.interval_start)} → {_day(r.interval_end)}", html.escape(str(r.key)),
-             _money(r.expected), _money(r.actual), _money(r.difference), "✓" if ok else "✗ FAIL"]
+             *(format_amount(v, r.currency, r.key) for v in (r.expected, r.actual, r.difference)),
+             "✓" if ok else "✗ FAIL"]
     style = _PASS_STYLE if ok else _FAIL_STYLE
     tds = "".join(f'<td style="text-align:{"right" if 4 <= i <= 6 else "left"};{_CELL}">{c}</td>'
                   for i, c in enumerate(cells))

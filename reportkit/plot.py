@@ -26,6 +26,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("reportkit.plot needs matplotlib: pip install 'reportkit[notebooks]'") from exc
 
+from reportkit._checks import format_amount
 from reportkit.catalog import currency_exponent
 
 __all__ = ["CATEGORY_COLORS", "activity", "balance", "category_color", "differences", "payouts"]
@@ -205,7 +206,8 @@ def differences(checks: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ys[ok].append(y[row])
         if not ok:
             worst = max(cell.itertuples(), key=lambda r: abs(r.difference))
-            ax.annotate(f"{worst.key} {worst.difference:+,}", (x, y[row]), xytext=(6, 4),
+            text = format_amount(worst.difference, worst.currency, worst.key, sign=True)
+            ax.annotate(f"{worst.key} {text}", (x, y[row]), xytext=(6, 4),
                         textcoords="offset points", fontsize="x-small", color=_FAIL)
     ax.scatter(xs[True], ys[True], marker="o", s=18, color=_PASS, label="agrees")
     ax.scatter(xs[False], ys[False], marker="X", s=70, color=_FAIL, label="fails", zorder=3)

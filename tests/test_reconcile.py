@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from reportkit import reconcile
+from reportkit._checks import format_amount
 from reportkit.reconcile import COLUMNS, Checks
 
 T = [pd.Timestamp(f"2025-{m:02d}-01", tz="Etc/UTC") for m in (1, 2, 3, 4)]
@@ -252,3 +253,17 @@ def test_floats_and_negative_tolerances_are_refused():
         reconcile.payouts(pd.DataFrame(PAYOUTS), pd.DataFrame(RECON), tolerance=-1)
     loose = reconcile.summary_vs_itemized(summary_frame(SUMMARY), pd.DataFrame(ITEMS), tolerance=0.01)
     assert loose["ok"].all()
+
+
+@pytest.mark.parametrize(("value", "currency", "key", "text"), [
+    (D("7.00"), "jpy", "charge.gross", "7"), (D("1500.00"), "jpy", "ending_balance", "1,500"),
+    (D("7"), "usd", "charge.net", "7.00"), (D("3.00"), "usd", "charge.count", "3"),
+    (D("0.005"), "usd", "fee.net", "0.005"), (D("-1234.5"), "eur", "po_1", "-1,234.50"),
+    (None, "usd", "x", ""),
+])
+def test_format_amount_uses_the_currency_decimals(value, currency, key, text):
+    assert format_amount(value, currency, key) == text
+
+
+def test_format_amount_sign():
+    assert format_amount(D("7.00"), "jpy", "charge.gross", sign=True) == "+7"

@@ -148,6 +148,7 @@ def test_each_planted_discrepancy_fails_exactly_its_check(sb, kind, currency, wh
     elif kind == "alter_amount":
         diffs = dict(zip(failed["key"].str.split(".").str[1], failed["difference"], strict=True))
         assert diffs == {"gross": Decimal(7), "net": Decimal(7)}  # JPY: 7 minor units = 7 yen
+        assert [t.get_text() for t in ax.texts] == ["charge.gross +7"]
     else:
         fields = set(failed["key"].str.split(".").str[1])
         assert "count" in fields and "net" in fields
