@@ -28,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from reportkit._checks import format_amount
 from reportkit.catalog import currency_exponent
+from reportkit.reconcile import _with_intervals as with_intervals
 
 __all__ = ["CATEGORY_COLORS", "activity", "balance", "category_color", "differences", "payouts"]
 
@@ -72,6 +73,9 @@ def _axes(ax: Axes | None) -> Axes:
 
 
 def _one_currency(df: pd.DataFrame, currency: str | None) -> tuple[pd.DataFrame, str]:
+    df = with_intervals(df)  # a single client.report() frame: its interval from the provenance
+    if df["interval_start"].isna().all():
+        raise ValueError("the frame has no interval_start/interval_end: chart a client.reports() frame")
     found = sorted(df["currency"].dropna().unique())
     if currency is None:
         if len(found) != 1:

@@ -184,3 +184,20 @@ def test_plot_never_touches_pyplot():
     ARTIFACTS.mkdir(exist_ok=True)
     subprocess.run([sys.executable, "-c", code, str(out)], check=True, env={"MPLBACKEND": "Agg"})
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_single_report_frame_charts_from_its_provenance():
+    one = activity_frame()
+    one = one[one["interval_start"] == MONTHS[0]].drop(columns=["interval_start", "interval_end"])
+    one.attrs["reportkit"] = {"interval_start": MONTHS[0].isoformat(), "interval_end": MONTHS[1].isoformat()}
+    ax = plot.activity(one)
+    charge = next(c for c in ax.containers if c.get_label() == "charge")
+    assert [p.get_height() for p in charge] == [2100.0]
+    with pytest.raises(ValueError, match="no interval_start"):
+        plot.activity(_without_attrs(one))
+
+
+def _without_attrs(df):
+    df = df.copy()
+    df.attrs = {}
+    return df
