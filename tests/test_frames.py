@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from decimal import Decimal
 
@@ -143,6 +144,9 @@ def test_bad_money_names_column_value_and_row() -> None:
         frames.parse(data, report=BCFA)
     with pytest.raises(ResultParseError, match="decimal_separator"):
         frames.parse(b"currency,net\nusd,\"12,34\"\n", report=BCFA)
+    for odd in ("1e3", "+5", "0x10", "1.2.3", "-"):
+        with pytest.raises(ResultParseError, match=f"'{re.escape(odd)}' at data row 2 is not a decimal"):
+            frames.parse(f"currency,net\nusd,1.50\nusd,{odd}\n".encode(), report=BCFA)
     with pytest.raises(ResultParseError, match="'n/a' at data row 1"):
         frames.parse(b"currency,net\nusd,n/a\n", report=BCFA)
     with pytest.raises(ResultParseError, match=r"'1{40}' at data row 2 does not fit 38 digits at scale 0"):
@@ -253,3 +257,11 @@ def test_large_multi_block_file_matches_row_by_row(tmp_path) -> None:
         assert df[col].tolist() == [Decimal(r[col]) if r[col] else None for r in rows]
     assert df["fee"].isna().sum() == len(range(0, n, 11))
     assert df["description"].iloc[-1] == f"row {n - 1}, comma"
+
+
+def test_scale_found_beyond_the_first_values() -> None:
+    """The fast path guesses the scale from the first values; a later value with more decimals wins."""
+    rows = "".join("jpy,1500\n" for _ in range(5000)) + "usd,0.125\nusd,2.\n"
+    df = frames.parse(f"currency,net\n{rows}".encode(), report=BCFA)
+    assert [str(v) for v in df["net"].iloc[[0, -2, -1]]] == ["1500.000", "0.125", "2.000"]
+    assert df["net"].sum() == Decimal("7500002.125")
