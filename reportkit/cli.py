@@ -247,6 +247,10 @@ def _cmd_sandbox(args: argparse.Namespace, argv: list[str]) -> int:
 
     try:
         return sandbox_main(argv)
+    except SystemExit as exc:  # werkzeug says which port is taken, then exits
+        if exc.code in (0, None):
+            raise
+        raise UsageError("cannot serve the sandbox; pick another --port (0 = any free port)") from None
     except OSError as exc:
         raise UsageError(
             f"cannot serve the sandbox: {exc.strerror or exc}; pick another --port (0 = any free port)"
