@@ -4,10 +4,9 @@
 through :mod:`reportkit._http`, and hands waiting, downloading and the one-call ``report()`` to
 :mod:`reportkit.runs`. Its repr shows the mode, a masked key and the API base, never the key.
 
-Cache seam (``reportkit.cache``, written separately): ``client._cache`` is ``None`` or an object with
-``get(key: dict) -> DataFrame | None`` and ``put(key: dict, df: DataFrame) -> None``; ``key`` is
-:meth:`RunRequest.cache_key` (JSON-able, no secret). ``cache_dir`` is the resolved directory
-(``None`` when caching is off).
+Cache: ``client._cache`` is a :class:`reportkit.cache.Cache` on ``cache_dir`` (``None`` when
+``cache=False``): anything with ``get(key) -> DataFrame | None`` and ``put(key, df, *, final)``;
+``key`` is :meth:`RunRequest.cache_key` (JSON-able, no secret).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import pandas as pd
 from reportkit import _params, config
 from reportkit._http import Transport
 from reportkit._ratelimit import TokenBucket, rate_for
-from reportkit.errors import ConfigurationError, ReportkitWarning
+from reportkit.errors import APIConnectionError, ConfigurationError, ReportkitWarning
 from reportkit.objects import ReportRun, ReportType
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +92,11 @@ class Client:
         )
         self.progress = progress
         self.cache_dir = self._settings.cache_dir
-        self._cache: Any = None  # set by reportkit.cache (see the module docstring)
+        self._cache: Any = None  # a reportkit.cache.Cache when caching is on (see the module docstring)
+        if self.cache_dir is not None:
+            from reportkit.cache import Cache
+
+            self._cache = Cache(self.cache_dir)
         self._sandbox: Sandbox | None = None  # set by connect() when it started a local sandbox
         self._types: dict[tuple[str, str], tuple[float, ReportType]] = {}
         self._requests: OrderedDict[str, _params.RunRequest] = OrderedDict()
@@ -210,7 +213,13 @@ class Client:
             report, interval_start, interval_end, api=api, livemode=self.livemode, **parameters
         )
         if "interval_start" in req.parameters or "interval_end" in req.parameters:
-            t = self._fetch_type(req.api, req.report, max_age=_TYPE_TTL)
+            try:
+                t = self._fetch_type(req.api, req.report, max_age=_TYPE_TTL)
+            except APIConnectionError:
+                # Offline: a cached result needs no window check (only final, in-window results are cached).
+                if self._cache_get(req) is not None:
+                    return req
+                raise
             req = _params.apply_window(req, t.data_available_start, t.data_available_end, clamp=clamp)
         return req
 

@@ -51,3 +51,25 @@ def sandbox_factory() -> Iterator[Callable[..., Any]]:
     yield make
     for sb in started:
         sb.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients made with the default ``cache=True`` write to a fresh directory per test, never to the
+    user's cache (sandbox keys are seeded and ports get reused, so a shared cache could answer a later
+    test from an earlier one). Tests about caching pass ``cache=tmp_path`` explicitly."""
+    monkeypatch.setenv("REPORTKIT_CACHE_DIR", str(tmp_path_factory.mktemp("rk-cache")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same for clients made by module- or session-scoped fixtures (before the per-test directory)."""
+    import os
+
+    old = os.environ.get("REPORTKIT_CACHE_DIR")
+    os.environ["REPORTKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("rk-session-cache"))
+    yield
+    if old is None:
+        os.environ.pop("REPORTKIT_CACHE_DIR", None)
+    else:
+        os.environ["REPORTKIT_CACHE_DIR"] = old

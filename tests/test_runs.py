@@ -307,3 +307,21 @@ def test_poll_schedule_backs_off_to_a_cap_and_stops_at_the_deadline():
             assert s <= max(runs.POLL_FIRST, runs.POLL_RATIO * elapsed, 0) + 1e-9 or s == runs.POLL_MAX
             elapsed += s
         assert len(sleeps) < 60, "a two-minute wait costs few requests"
+
+
+def test_client_cache_answers_repeats_and_works_offline(tmp_path):
+    with Sandbox(seed=7, now=NOW, processing_time=0.05, jitter=0.0) as box:
+        client = box.client(cache=tmp_path, progress=False)
+        first = client.report("payouts.summary.1", START, END)
+        second = client.report("payouts.summary.1", START, END)
+        assert box.runs_created == 1
+        hits = (first.attrs["reportkit"]["cache_hit"], second.attrs["reportkit"]["cache_hit"])
+        assert hits == (False, True)
+        pd.testing.assert_frame_equal(first, second, check_exact=True)
+        where = {"api_key": box.api_key, "api_base": box.url, "files_base": box.files_url}
+    offline = rk.Client(**where, cache=tmp_path, progress=False, max_retries=0)
+    third = offline.report("payouts.summary.1", START, END)
+    assert third.attrs["reportkit"]["cache_hit"] is True
+    pd.testing.assert_frame_equal(first, third, check_exact=True)
+    with pytest.raises(rk.APIConnectionError):
+        offline.report("payouts.summary.1", START, "2025-03-01")  # not cached: needs the server
