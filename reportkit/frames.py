@@ -108,7 +108,10 @@ def parse(
     # and cast while another's Decimals are built. Local timestamps wait for their _utc twin's result.
     with ThreadPoolExecutor(max_workers=min(len(header), os.cpu_count() or 1, 4) or 1) as pool:
         futures: dict[str, Future] = {}
-        for name in sorted(header, key=lambda n: kinds[n] == "timestamp_local"):  # twins first
+        # Decimals (GIL-bound) first, so pyarrow work on the others overlaps them; local times last
+        # (they wait for their twin, which is then already running or done: no deadlock).
+        rank = {"money": 0, "rate": 0, "timestamp_local": 2}
+        for name in sorted(header, key=lambda n: rank.get(kinds[n], 1)):
             futures[name] = pool.submit(_convert, text.pop(name), name, kinds, timezone, futures)
         del text  # each column's text is dropped once converted, to keep the peak memory down
         series = {name: futures[name].result()[1] for name in header}  # errors in header order
