@@ -344,13 +344,21 @@ class Transport:
                 )
             headers = self._auth_headers(url)
             session = self._session
-            self._acquire("files")
         else:
             headers, session = {}, self._anon
-        resp = self._send(session, "GET", url, label, headers, stream=True)
+        attempt = 0
+        while True:  # a request-rate 429 (files host, or a pre-signed host) gets the API's backoff too
+            if keyed:
+                self._acquire("files")
+            resp = self._send(session, "GET", url, label, headers, stream=True)
+            if resp.status_code < 300:
+                break
+            with resp:
+                err = error_from_response(resp.status_code, resp.content, resp.headers)
+            if not self._retry_rate_limit(err, attempt):
+                raise _advise(err, self.max_retries)
+            attempt += 1
         with resp:
-            if resp.status_code >= 300:
-                raise error_from_response(resp.status_code, resp.content, resp.headers)
             digest = hashlib.sha256()
             size = 0
             try:

@@ -180,6 +180,14 @@ def _fetch(client: Client, run: ReportRun, path: Path) -> tuple[ReportRun, int, 
             logger.debug("download of %s truncated: %d of %d bytes", run.id, got.size, file.size)
             continue
         return run, got.size, got.sha256
+    if isinstance(last, PermissionDeniedError):  # every fresh pre-signed URL was refused
+        raise PermissionDeniedError(
+            f"the download URL of {run.id} was refused {DOWNLOAD_ATTEMPTS} times (HTTP 403: an expired or "
+            f"revoked pre-signed URL); the run is done, so try again later with client.download({run.id!r})",
+            http_status=last.http_status,
+            code=last.code,
+            request_id=last.request_id,
+        )
     if isinstance(last, APIError):
         raise last
     raise APIConnectionError(
@@ -201,7 +209,16 @@ def download(client: Client, run: ReportRun, *, request: RunRequest | None = Non
     columns = run.parameters.get("columns") or None
     with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
         path = Path(tmp) / "result"
-        run, size, sha = _fetch(client, run, path)
+        try:
+            run, size, sha = _fetch(client, run, path)
+        except (APIError, APIConnectionError) as exc:  # the run is fine: say how to get its file later
+            if "client.download(" not in exc.message:
+                exc.message = (
+                    f"{exc.message}; report run {run.id} is done: download it again later with "
+                    f"client.download({run.id!r})"
+                )
+                exc.args = (exc.message,)
+            raise
         try:
             df = frames.parse(
                 path,
