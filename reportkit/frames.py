@@ -44,6 +44,7 @@ import os
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal, localcontext
 from functools import cache
@@ -193,11 +194,12 @@ def _check_timezone(timezone: str) -> None:
         ) from None
 
 
-def _open(data: bytes | str | os.PathLike, content_type: str) -> Any:
-    """A source pyarrow can read: a path, a buffer, or the single CSV member of a ZIP."""
+def _open(data: bytes | str | os.PathLike, content_type: str) -> Callable[[], Any]:
+    """A factory of fresh sources pyarrow can read: a path, a buffer, or a ZIP's single CSV member."""
     if isinstance(data, bytes | bytearray | memoryview):
-        raw: Any = pa.py_buffer(data)
+        buf = pa.py_buffer(data)
         is_zip = bytes(data[:4]) == b"PK\x03\x04"
+        path = None
     elif isinstance(data, str | os.PathLike):
         path = os.fspath(data)
         try:
@@ -205,47 +207,61 @@ def _open(data: bytes | str | os.PathLike, content_type: str) -> Any:
                 is_zip = f.read(4) == b"PK\x03\x04"
         except OSError as e:
             raise ConfigurationError(f"cannot read result file {path!r}: {e.strerror}") from None
-        raw = path
     else:
         raise ConfigurationError(f"data must be bytes or a path, not {type(data).__name__}")
     if not is_zip:
         if content_type == "zip":
             raise ResultParseError("content_type is 'zip' but the data is not a ZIP archive")
-        return raw if isinstance(raw, str) else pa.BufferReader(raw)
-    try:
-        zf = zipfile.ZipFile(raw if isinstance(raw, str) else io.BytesIO(data))  # type: ignore[arg-type]
-        members = [i for i in zf.infolist() if not i.is_dir()]
-    except zipfile.BadZipFile as e:
-        raise ResultParseError(f"corrupt ZIP result file: {e}") from None
-    if len(members) != 1:
-        names = [m.filename for m in members]
-        raise ResultParseError(f"a ZIP result must hold exactly one CSV file; this one holds {names}")
-    member = zf.open(members[0])
-    zf.close()  # the archive's file stays open until the member is closed (zipfile counts references)
+        return (lambda: path) if path is not None else (lambda: pa.BufferReader(buf))
+
+    def member() -> Any:
+        try:
+            zf = zipfile.ZipFile(path if path is not None else io.BytesIO(data))  # type: ignore[arg-type]
+            members = [i for i in zf.infolist() if not i.is_dir()]
+        except zipfile.BadZipFile as e:
+            raise ResultParseError(f"corrupt ZIP result file: {e}") from None
+        if len(members) != 1:
+            names = [m.filename for m in members]
+            zf.close()
+            raise ResultParseError(f"a ZIP result must hold exactly one CSV file; this one holds {names}")
+        opened = zf.open(members[0])
+        zf.close()  # the archive's file stays open until the member is closed (zipfile counts references)
+        return opened
+
+    member().close()  # check the archive now, before any reading
     return member
 
 
-def _read_table(source: Any) -> pa.Table:
-    """Every cell as text (header included, as row 0), multi-threaded; empty fields are null."""
-    try:
-        return pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(_MAX_COLUMNS)},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as e:
-        if "Empty CSV file" in str(e):
-            raise ResultParseError(_EMPTY) from None
-        raise ResultParseError(f"result file is not a valid UTF-8 CSV: {e}") from None
-    finally:
-        if hasattr(source, "close"):
-            source.close()
+def _read_table(source: Callable[[], Any]) -> pa.Table:
+    """Every cell as text (header included, as row 0), multi-threaded; empty fields are null.
+
+    First read assuming no value spans lines (pyarrow then splits the file into blocks at any newline,
+    much cheaper); if a block boundary fell inside a quoted value, pyarrow notices ("parser got out of
+    sync") and the file is read again with quote-aware block splitting.
+    """
+    error: pa.ArrowInvalid | None = None
+    for newlines_in_values in (False, True):
+        src = source()
+        try:
+            return pacsv.read_csv(
+                src,
+                read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=True),
+                parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={f"f{i}": pa.string() for i in range(_MAX_COLUMNS)},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as e:
+            if "Empty CSV file" in str(e):
+                raise ResultParseError(_EMPTY) from None
+            error = e
+        finally:
+            if hasattr(src, "close"):
+                src.close()
+    raise ResultParseError(f"result file is not a valid UTF-8 CSV: {error}") from None
 
 
 def _check_header(
@@ -385,7 +401,7 @@ def to_decimal_objects(dec: pa.ChunkedArray | pa.Array) -> np.ndarray:
     except pa.ArrowInvalid:  # beyond int64: one Decimal per row from the canonical text
         out = np.fromiter(map(Decimal, pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)), object, n)
     else:
-        codes, uniques = pd.factorize(ints)
+        codes, uniques = _factorize(ints)
         objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
         if scale:
             with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
@@ -394,6 +410,20 @@ def to_decimal_objects(dec: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if nulls:
         out[pc.is_null(dec).to_numpy(zero_copy_only=False)] = None
     return out
+
+
+def _factorize(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) of int64 values: a bincount table when their span is small (amounts in minor
+    units usually are), else pandas' hash table."""
+    if len(ints) == 0:
+        return np.zeros(0, dtype=np.intp), ints
+    lo, hi = int(ints.min()), int(ints.max())
+    if hi - lo > 4 * len(ints) + 1024:
+        return pd.factorize(ints)
+    shifted = ints - lo
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    slot = np.cumsum(present) - 1
+    return slot[shifted], np.flatnonzero(present) + lo
 
 
 def _timestamps(col: pa.ChunkedArray, name: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> pa.ChunkedArray:
