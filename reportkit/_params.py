@@ -188,8 +188,9 @@ def prepare(
     params: dict[str, Any] = {k: v for k, v in parameters.items() if v is not None}
     tz = timezone if timezone is not None else params.pop("timezone", None)
     params.pop("timezone", None)
-    if tz is not None:
-        check_timezone(tz)
+    # Stripe's default, made explicit so that equal requests have equal cache keys.
+    tz = "Etc/UTC" if tz is None else tz
+    check_timezone(tz)
     accepted = set(spec.parameters) if spec is not None else None
     if accepted is not None:
         for key in params:
@@ -200,9 +201,9 @@ def prepare(
                     f"{name} does not take the parameter {key!r}{hint}; "
                     f"it takes: {', '.join(sorted(accepted))}"
                 )
-    if tz is not None and (accepted is None or "timezone" in accepted):
+    if accepted is None or "timezone" in accepted:
         params["timezone"] = tz
-    local = tz or "Etc/UTC"
+    local = tz
     takes_start = accepted is None or "interval_start" in accepted
     takes_end = accepted is None or "interval_end" in accepted
     if takes_start and start is not None:

@@ -28,7 +28,7 @@ import pandas as pd
 from reportkit import _params, config
 from reportkit._http import Transport
 from reportkit._ratelimit import TokenBucket, rate_for
-from reportkit.errors import APIConnectionError, ConfigurationError, ReportkitWarning
+from reportkit.errors import ConfigurationError, ReportkitWarning
 from reportkit.objects import ReportRun, ReportType
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -212,16 +212,40 @@ class Client:
         req = _params.prepare(
             report, interval_start, interval_end, api=api, livemode=self.livemode, **parameters
         )
+        return self._check_window(req, clamp=clamp)
+
+    def _check_window(self, req: _params.RunRequest, *, clamp: bool = False) -> _params.RunRequest:
+        """The server's data window check (one report-type fetch per minute and type)."""
         if "interval_start" in req.parameters or "interval_end" in req.parameters:
-            try:
-                t = self._fetch_type(req.api, req.report, max_age=_TYPE_TTL)
-            except APIConnectionError:
-                # Offline: a cached result needs no window check (only final, in-window results are cached).
-                if self._cache_get(req) is not None:
-                    return req
-                raise
+            t = self._fetch_type(req.api, req.report, max_age=_TYPE_TTL)
             req = _params.apply_window(req, t.data_available_start, t.data_available_end, clamp=clamp)
         return req
+
+    def _lookup(
+        self,
+        report: str,
+        interval_start: Any = None,
+        interval_end: Any = None,
+        *,
+        api: str = "v1",
+        clamp: bool = False,
+        **parameters: Any,
+    ) -> tuple[_params.RunRequest, pd.DataFrame | None]:
+        """Check a request and answer it from the cache when possible, before any network call.
+
+        Only final, in-window results are ever cached, so a hit needs no window check: a cached
+        notebook re-runs offline, and fast. With ``clamp=True`` the interval depends on the server's
+        window, so the cache is consulted after the check.
+        """
+        req = _params.prepare(
+            report, interval_start, interval_end, api=api, livemode=self.livemode, **parameters
+        )
+        if not clamp:
+            hit = self._cache_get(req)
+            if hit is not None:
+                return req, hit
+        req = self._check_window(req, clamp=clamp)
+        return req, (self._cache_get(req) if clamp else None)
 
     def _create_prepared(self, req: _params.RunRequest, *, idempotency_key: str | None = None) -> ReportRun:
         """Create the run of a checked request."""
@@ -374,9 +398,18 @@ class Client:
         timeout: float = 3600.0,
         progress: bool | None = None,
         executor: Any = None,
+        cancel: threading.Event | None = None,
+        on_progress: Any = None,
         **parameters: Any,
     ) -> pd.DataFrame:
-        """Many intervals at once within Stripe's limits: see :func:`reportkit.fanout.run_batch`."""
+        """Many intervals at once within Stripe's limits: see :func:`reportkit.fanout.run_batch`.
+
+        One long DataFrame with ``interval_start``/``interval_end`` first, in interval order; at most
+        ``max_concurrent`` runs running at once (429 run-cap answers are absorbed by waiting); cached
+        intervals are answered without the network. ``executor`` takes downloads and parsing (any
+        ``concurrent.futures.Executor``, e.g. a Dask client's ``get_executor()``); ``cancel`` (an Event)
+        stops creating and waiting; ``on_progress`` receives the batch counters.
+        """
         from reportkit import fanout
 
         return fanout.run_batch(
@@ -388,6 +421,8 @@ class Client:
             timeout=timeout,
             progress=self.progress if progress is None else progress,
             executor=executor,
+            cancel=cancel,
+            on_progress=on_progress,
             **parameters,
         )
 

@@ -15,7 +15,8 @@
     │   └── ServerError           5xx, after retries
     ├── RunError                  a report run did not give a result; ``.run`` is the last ReportRun seen
     │   ├── RunFailedError        the run ended ``failed``; message is Stripe's
-    │   └── RunTimeoutError       the deadline passed; resume with ``client.wait(client.retrieve_run(id))``
+    │   ├── RunTimeoutError       the deadline passed; resume with ``client.wait(client.retrieve_run(id))``
+    │   └── RunCancelledError     you cancelled the wait (a form's Cancel); the run goes on at Stripe
     ├── ResultParseError          the result file does not match the report's columns or types
     └── BatchError                some intervals of ``client.reports`` failed; ``.errors`` and ``.frames``
 
@@ -46,6 +47,7 @@ __all__ = [
     "ReportkitWarning",
     "ResultParseError",
     "RunError",
+    "RunCancelledError",
     "RunFailedError",
     "RunTimeoutError",
     "ServerError",
@@ -206,6 +208,13 @@ class RunTimeoutError(RunError):
     """The deadline passed while the run was still pending/running.
 
     The run goes on at Stripe: resume with ``client.wait(client.retrieve_run(err.run.id))``.
+    """
+
+
+class RunCancelledError(RunError):
+    """Waiting was cancelled (``cancel`` event of ``client.reports``, a form's Cancel button).
+
+    The run goes on at Stripe; resume with ``client.wait(client.retrieve_run(err.run.id))``.
     """
 
 

@@ -20,13 +20,19 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from reportkit.errors import BatchError, ConfigurationError, RateLimitError, ReportkitError
+from reportkit.errors import (
+    BatchError,
+    ConfigurationError,
+    RateLimitError,
+    ReportkitError,
+    RunCancelledError,
+)
 from reportkit.intervals import Interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,6 +85,8 @@ def run_batch(
     timeout: float = 3600.0,
     progress: bool = True,
     executor: Executor | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[dict[str, int]], None] | None = None,
     **parameters: Any,
 ) -> pd.DataFrame:
     """Run ``report`` over every interval and return one long DataFrame in interval order.
@@ -87,6 +95,11 @@ def run_batch(
     timezone). ``df.attrs["reportkit"]`` holds the batch's provenance: the run ids, cache hits and the
     counters of :class:`BatchStats`. Raises :class:`BatchError` if any interval failed; its ``frames``
     holds the intervals that succeeded and ``errors`` maps each failed interval to its exception.
+
+    ``cancel``: a ``threading.Event``; once set, no new run is created and waiting stops (runs already
+    created go on at Stripe; intervals that finished are kept, the rest fail with :class:`RunCancelledError`).
+    ``on_progress``: called from worker threads with the counters (total, done, running, failed,
+    cached, throttled) whenever they change, for a widget or a log.
     """
     ivs: Sequence[Interval] = list(intervals)
     if not ivs:
@@ -106,27 +119,47 @@ def run_batch(
             f"timeout must be a number of seconds >= 0 (e.g. timeout=3600), got {timeout!r}"
         )
 
-    # Check every request before creating anything: a typo found at the seventh interval must not
-    # leave six runs behind.
-    prepared = [client._prepare_run(report, iv.start, iv.end, api=api, **parameters) for iv in ivs]
-
+    # Check every request before creating anything (a typo found at the seventh interval must not
+    # leave six runs behind), answering what the cache holds without touching the network.
+    # Local columns in the intervals' own timezone unless told otherwise.
+    parameters.setdefault("timezone", _tz_name(ivs[0]))
     stats = BatchStats(len(ivs))
+    results: dict[int, pd.DataFrame] = {}
+    todo: dict[int, Any] = {}
+    for i, iv in enumerate(ivs):
+        req, hit = client._lookup(report, iv.start, iv.end, api=api, **parameters)
+        if hit is not None:
+            results[i] = hit
+            stats.cached += 1
+            stats.done += 1
+        else:
+            todo[i] = req
+
     slots = threading.BoundedSemaphore(cap)
     bar = _progress_bar(len(ivs), f"{report} x{len(ivs)}", progress)
-    results: dict[int, pd.DataFrame] = {}
+    bar.update(stats.done)
     errors: dict[Interval, BaseException] = {}
     run_ids: dict[int, str] = {}
-    own_pool = executor is None
-    download_pool: Executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="rk-dl")
+    own_pool = executor is None and bool(todo)
+    download_pool: Executor | None = executor or (
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="rk-dl") if todo else None
+    )
 
-    def refresh_bar() -> None:
+    def notify() -> None:
         bar.set_postfix(running=stats.running, failed=stats.failed, cached=stats.cached, refresh=False)
         bar.refresh()
+        if on_progress is not None:
+            on_progress(stats.as_dict() | {"running": stats.running})
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
 
     def create_when_allowed(req: Any) -> Any:
         delay = 0.5
         deadline = time.monotonic() + timeout
         while True:
+            if cancelled():
+                raise RunCancelledError("cancelled before this interval's run was created")
             try:
                 return client._create_prepared(req)
             except RateLimitError as exc:
@@ -141,29 +174,25 @@ def run_batch(
                 delay = min(delay * 2, 10.0)
 
     def job(i: int, req: Any) -> pd.DataFrame:
-        hit = client._cache_get(req)
-        if hit is not None:
-            with stats.lock:
-                stats.cached += 1
-            return hit
         with slots:
             run = create_when_allowed(req)
             with stats.lock:
                 stats.running += 1
                 run_ids[i] = run.id
-            refresh_bar()
+            notify()
             try:
-                run = client.wait(run, timeout=timeout, progress=False)
+                run = _wait_unless_cancelled(client, run, timeout, cancel)
             finally:
                 with stats.lock:
                     stats.running -= 1
                     stats.slot_freed.notify_all()
+        assert download_pool is not None
         return download_pool.submit(client.download, run).result()
 
-    workers = ThreadPoolExecutor(max_workers=cap + 2, thread_name_prefix="rk-run")
+    workers = ThreadPoolExecutor(max_workers=min(cap + 2, max(1, len(todo))), thread_name_prefix="rk-run")
     try:
-        futures = {workers.submit(job, i, req): i for i, req in enumerate(prepared)}
-        for fut in _as_completed(futures):
+        futures = {workers.submit(job, i, req): i for i, req in todo.items()}
+        for fut in as_completed(futures):
             i = futures[fut]
             try:
                 results[i] = fut.result()
@@ -174,10 +203,10 @@ def run_batch(
             with stats.lock:
                 stats.done += 1
             bar.update(1)
-            refresh_bar()
+            notify()
     finally:
         workers.shutdown(wait=True, cancel_futures=True)
-        if own_pool:
+        if own_pool and download_pool is not None:
             download_pool.shutdown(wait=True)
         bar.close()
 
@@ -193,10 +222,18 @@ def run_batch(
     return frames
 
 
-def _as_completed(futures: dict) -> Iterable:
-    from concurrent.futures import as_completed
+def _wait_unless_cancelled(client: Client, run: Any, timeout: float, cancel: threading.Event | None) -> Any:
+    """``runs.wait`` whose sleeps end early, with :class:`RunCancelledError`, once ``cancel`` is set."""
+    from reportkit import runs
 
-    return as_completed(futures)
+    if cancel is None:
+        return runs.wait(client, run, timeout=timeout, progress=False)
+
+    def sleep(seconds: float) -> None:
+        if cancel.wait(seconds):
+            raise RunCancelledError(f"cancelled while waiting; run {run.id} goes on at Stripe", run=run)
+
+    return runs.wait(client, run, timeout=timeout, progress=False, sleep=sleep)
 
 
 def _combine(
@@ -231,6 +268,11 @@ def _combine(
         "parts": provenance,
     }
     return out
+
+
+def _tz_name(iv: Interval) -> str:
+    tz = iv.start.tzinfo
+    return getattr(tz, "key", None) or str(tz)
 
 
 def _tz_dtype(iv: Interval) -> pd.DatetimeTZDtype:

@@ -99,7 +99,15 @@ def wait(
                 )
             pause = min(max(POLL_FIRST, POLL_RATIO * waited), POLL_MAX, deadline - now)
             sleep(pause)
-            run = client.retrieve_run(run.id)
+            try:
+                run = client.retrieve_run(run.id)
+            except (APIError, APIConnectionError) as exc:  # the run goes on at Stripe: keep its id
+                exc.message = (
+                    f"{exc.message}; report run {run.id} goes on at Stripe: resume with "
+                    f"client.wait(client.retrieve_run({run.id!r}))"
+                )
+                exc.args = (exc.message,)
+                raise
             if bar is not None:
                 bar.set_description_str(_label(run), refresh=False)
                 bar.update(0)
@@ -261,7 +269,7 @@ def report(
     ``timezone`` also goes to the report when it takes one (local timestamp columns).
     """
     _check_timeout(timeout)  # before anything is created: a bad deadline must not leave a run behind
-    req = client._prepare_run(
+    req, hit = client._lookup(
         report,
         start,
         end,
@@ -272,7 +280,6 @@ def report(
         compress=compress,
         **parameters,
     )
-    hit = client._cache_get(req)
     if hit is not None:
         return hit
     run = client._create_prepared(req)

@@ -117,3 +117,39 @@ def test_an_executor_takes_downloads(sandbox_factory):
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="user-pool") as pool:
         df = client.reports("balance.summary.1", YEAR[:3], executor=pool, progress=False)
     assert df["interval_start"].nunique() == 3
+
+
+def test_cancel_stops_creating_and_waiting(sandbox_factory):
+    import threading
+    import time
+
+    sb = sandbox_factory(processing_time=30.0)
+    client = sb.client(cache=False)
+    cancel = threading.Event()
+    seen: list[dict] = []
+    threading.Timer(0.5, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(rk.BatchError) as info:
+        client.reports(
+            "balance.summary.1",
+            YEAR[:6],
+            max_concurrent=2,
+            cancel=cancel,
+            on_progress=seen.append,
+            progress=False,
+        )
+    assert time.monotonic() - t0 < 5.0
+    assert sb.runs_created == 2  # the two running ones; nothing created after the cancel
+    assert len(info.value.errors) == 6
+    assert all(isinstance(e, rk.RunCancelledError) for e in info.value.errors.values())
+    assert seen and seen[-1]["done"] == 6 and seen[-1]["failed"] == 6
+
+
+def test_progress_callback_counts_every_interval(sandbox_factory, tmp_path):
+    sb = sandbox_factory()
+    client = sb.client(cache=tmp_path)
+    client.report("balance.summary.1", YEAR[0].start, YEAR[0].end, progress=False)
+    seen: list[dict] = []
+    client.reports("balance.summary.1", YEAR[:3], on_progress=seen.append, progress=False)
+    assert seen[-1] == {"total": 3, "done": 3, "failed": 0, "cached": 1, "throttled": 0, "running": 0}
+    assert max(s["running"] for s in seen) >= 1
