@@ -20,6 +20,7 @@ the CPU), at most :data:`PARALLEL` at a time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -110,11 +111,12 @@ def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
 def _account(out: Path) -> Iterator[tuple[str, int]]:
     """Environment for the kernels; yields (a one-line description of the account, notebooks at once).
 
-    Notebooks share one key, and a key may have only so many report runs in progress (Stripe does
-    not publish the number; 5 in the sandbox). Each notebook's fan-out keeps up to 5 runs going, and a
-    single ``client.report`` refused with 429 ``report_run_rate_limit_exceeded`` is an error, not a
-    wait. So against an account the notebooks run one at a time; the demo's own sandbox admits
-    ``5 * PARALLEL`` runs at once and the notebooks run side by side.
+    Notebooks share one key, and a key has limits: report runs in progress (Stripe does not publish
+    the number; 5 in the sandbox) and requests per second (25 in test mode). Each notebook's client
+    paces itself to those limits alone, and a single ``client.report`` refused with 429
+    ``report_run_rate_limit_exceeded`` is an error, not a wait. So against an account the notebooks
+    run one at a time; the demo's own sandbox gives the key ``PARALLEL`` times the default limits
+    and the notebooks run side by side.
     """
     cache = str(out / "cache")
     if os.environ.get("STRIPE_API_KEY"):
@@ -124,7 +126,8 @@ def _account(out: Path) -> Iterator[tuple[str, int]]:
         return
     from reportkit.sandbox import Sandbox
 
-    with Sandbox(concurrent_run_cap=5 * PARALLEL) as sb, _environ({
+    limits = {"concurrent_run_cap": 5 * PARALLEL, "request_rate": 25 * PARALLEL, "files_rate": 20 * PARALLEL}
+    with Sandbox(**limits) as sb, _environ({
         "STRIPE_API_KEY": sb.api_key, "REPORTKIT_API_BASE": sb.url, "REPORTKIT_FILES_BASE": sb.files_url,
         "REPORTKIT_CACHE_DIR": cache,
     }):
@@ -152,7 +155,20 @@ def _run_one(
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     except Exception as exc:  # a kernel that would not start, a timeout: report it, run the others
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        _close_thread_loop()
     return NotebookResult(src.stem, dest, time.monotonic() - t0, error)
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop nbclient left on this worker thread (else: ResourceWarning at exit)."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 def _html(result: NotebookResult) -> Path | None:
