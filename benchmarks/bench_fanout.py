@@ -45,7 +45,7 @@ def main() -> None:
     with Sandbox(
         seed=7, processing_time=args.processing_time, jitter=0.0, concurrent_run_cap=args.cap, now=now
     ) as sb, tempfile.TemporaryDirectory() as cache_dir:
-        sb.ledger  # build it before timing anything
+        _ = sb.ledger  # build it before timing anything
         cold_client = sb.client(cache=cache_dir, progress=False)
         batch_s, batch = _timed(lambda: cold_client.reports(args.report, ivs, max_concurrent=args.cap))
         runs_batch = sb.runs_created

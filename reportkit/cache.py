@@ -280,9 +280,18 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]
     decimals = {
         i: f.name for i, f in enumerate(table.schema) if pa.types.is_decimal(f.type)
     }
-    df = table.drop_columns(list(decimals.values())).to_pandas() if decimals else table.to_pandas()
-    for i, name in decimals.items():  # in position order, so each lands where it was
-        df.insert(i, name, frames.to_decimal_objects(table.column(name)))
+    if decimals:
+        rest = table.drop_columns(list(decimals.values())).to_pandas()
+        # One frame built from all columns in file order (cheaper than inserting one by one).
+        cols = {
+            name: pd.Series(frames.to_decimal_objects(table.column(name)), index=rest.index, name=name)
+            if i in decimals
+            else rest[name]
+            for i, name in enumerate(table.column_names)
+        }
+        df = pd.DataFrame(cols, index=rest.index, copy=False)
+    else:
+        df = table.to_pandas()
     df.attrs = meta.pop("attrs", {}) or {}
     return df, meta
 

@@ -245,27 +245,28 @@ def _combine(
     run_ids: dict[int, str],
     stats: BatchStats,
 ) -> pd.DataFrame:
-    parts = []
-    provenance = []
-    for i, iv in enumerate(ivs):
-        if i not in results:
-            continue
-        df = results[i]
-        provenance.append(dict(df.attrs.get("reportkit", {})))
-        df = df.copy()
-        df.insert(0, "interval_end", pd.Series([iv.end] * len(df), index=df.index, dtype=_tz_dtype(iv)))
-        df.insert(0, "interval_start", pd.Series([iv.start] * len(df), index=df.index, dtype=_tz_dtype(iv)))
-        df.attrs = {}
-        parts.append(df)
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    out.attrs["reportkit"] = {
-        "report": report,
-        "api": api,
-        "intervals": len(ivs),
-        "run_ids": [p.get("run_id") for p in provenance],
-        "cache_hits": sum(bool(p.get("cache_hit")) for p in provenance),
-        "stats": stats.as_dict(),
-        "parts": provenance,
+    order = [i for i in range(len(ivs)) if i in results]
+    provenance = [dict(results[i].attrs.get("reportkit", {})) for i in order]
+    parts = [results[i] for i in order]
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+        counts = [len(p) for p in parts]
+        dtype = _tz_dtype(ivs[0])
+        for name, attr in (("interval_end", "end"), ("interval_start", "start")):
+            values = pd.DatetimeIndex([getattr(ivs[i], attr) for i in order]).tz_convert(dtype.tz)
+            out.insert(0, name, pd.Series(values.repeat(counts), dtype=dtype))
+    else:
+        out = pd.DataFrame()
+    out.attrs = {
+        "reportkit": {
+            "report": report,
+            "api": api,
+            "intervals": len(ivs),
+            "run_ids": [p.get("run_id") for p in provenance],
+            "cache_hits": sum(bool(p.get("cache_hit")) for p in provenance),
+            "stats": stats.as_dict(),
+            "parts": provenance,
+        }
     }
     return out
 
