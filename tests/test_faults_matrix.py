@@ -95,6 +95,11 @@ def resume(sb: Sandbox, client: Any, spec: Spec, exc: BaseException, state: Any)
     return client.download(client.wait(client.retrieve_run(exc.run.id), timeout=30, progress=False))
 
 
+def resume_id(sb: Sandbox, client: Any, spec: Spec, exc: BaseException, state: Any) -> pd.DataFrame:
+    """Resume the run named in the message: ``client.wait(client.retrieve_run('<id>'))``, download."""
+    return client.download(client.wait(client.retrieve_run(_run_id(exc)), timeout=30, progress=False))
+
+
 def after_holder(sb: Sandbox, client: Any, spec: Spec, exc: BaseException, state: Any) -> pd.DataFrame:
     """Wait for the run holding the cap to finish, then try again."""
     client.wait(state, timeout=30, progress=False)
@@ -218,6 +223,10 @@ CASES: list[Case] = [
          _f(F.server_errors, NEVER, status=503, host="downloads"), raises=rk.ServerError,
          advice=r"try again in a few minutes.*download it again later with client\.download\('reprun_",
          recover=download_again),
+    Case("retrieve 5xx always -> ServerError", "5xx on every retrieve while waiting", V1,
+         _f(F.server_errors, NEVER, status=500, method="GET", path=RUNS + "/"), raises=rk.ServerError,
+         advice=r"goes on at Stripe: resume with client\.wait\(client\.retrieve_run\('frr_",
+         recover=resume_id),
     Case("request-rate 429 always -> RateLimitError", "429 storm, request rate (every request)", V1,
          _f(F.rate_limit_burst, NEVER, method="POST"), raises=rk.RateLimitError,
          advice=r"wait a little, then try again", runs=0, recover=again),
