@@ -23,6 +23,10 @@ function                       checks (``check`` column) and ``key``
                                (key ``<category>.<field>``)
 ``parts_vs_whole(p, w)``       ``<name>.parts_vs_whole``: the intervals add up to the report run over
                                the whole period (balance rows, or category.field of a summary)
+``balance_vs_summary(b, s)``  ``balance.activity_vs_summary`` / ``balance.payouts_vs_summary``: the
+                               balance summary's ``activity`` (``payouts``) row = Σ net of
+                               balance_change_from_activity.summary (payouts.summary), per interval and
+                               currency (key ``activity`` / ``payouts``)
 ``payouts(p, r)``              ``payout.settled``: each automatic payout's amount = Σ net of the
                                reconciliation rows it settled; ``payout.unmatched_payout``: a payout
                                with no rows; ``payout.unmatched_rows``: rows naming no listed payout
@@ -48,6 +52,7 @@ __all__ = [
     "COLUMNS",
     "Checks",
     "balance_rollforward",
+    "balance_vs_summary",
     "check_period",
     "parts_vs_whole",
     "payouts",
@@ -149,6 +154,27 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
                 rows.append(_row("balance.continuity", cur, this[0], this[1], "starting_balance",
                                  table[prev].get("ending_balance", _ZERO),
                                  table[this].get("starting_balance", _ZERO), tol))
+    return Checks.from_rows(rows)
+
+
+def balance_vs_summary(balance: pd.DataFrame, summary: pd.DataFrame, *, row: str = "activity",
+                       tolerance: Decimal | int = 0) -> Checks:
+    """The balance summary's ``row`` (``activity`` or ``payouts``) against Σ net of the matching
+    summary report (``balance_change_from_activity.summary.1`` or ``payouts.summary.1``) of the same
+    interval, per currency: two reports of one ledger must tell the same total. An interval or
+    currency present on one side only compares against zero."""
+    if row not in ("activity", "payouts"):
+        raise ValueError(f"row must be 'activity' or 'payouts', got {row!r}")
+    tol = _tolerance(tolerance)
+    b = _with_intervals(balance)
+    b = b[b["category"] == row]
+    expected = {k: v["net_amount"] for k, v in _sums(b, [*_INTERVAL, "currency"], ["net_amount"]).items()}
+    per = _sums(_with_intervals(summary), [*_INTERVAL, "currency"], ["net"])
+    actual = {k: v["net"] for k, v in per.items()}
+    rows = [_row(f"balance.{row}_vs_summary", cur, start, end, row,
+                 expected.get(key, _ZERO), actual.get(key, _ZERO), tol)
+            for key in [*expected, *(k for k in actual if k not in expected)]
+            for start, end, cur in [key]]
     return Checks.from_rows(rows)
 
 
@@ -297,6 +323,8 @@ def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
     tol = _tolerance(tolerance)
     return Checks.concat([
         balance_rollforward(balance, tolerance=tol),
+        balance_vs_summary(balance, activity, row="activity", tolerance=tol),
+        balance_vs_summary(balance, paid, row="payouts", tolerance=tol),
         parts_vs_whole(balance, once(BALANCE), name="balance", tolerance=tol),
         summary_vs_itemized(activity, each(ACTIVITY_ITEMIZED, _ITEM_COLUMNS), name="activity", tolerance=tol),
         parts_vs_whole(activity, once(ACTIVITY_SUMMARY), name="activity", tolerance=tol),

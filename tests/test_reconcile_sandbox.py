@@ -20,6 +20,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 NOW = datetime(2026, 1, 15, 10, tzinfo=UTC)
 START, END = "2024-01-01", "2026-01-01"
 CHECKS = {"balance.rollforward", "balance.continuity", "balance.parts_vs_whole",
+          "balance.activity_vs_summary", "balance.payouts_vs_summary",
           "activity.summary_vs_itemized", "activity.parts_vs_whole",
           "payouts.summary_vs_itemized", "payouts.parts_vs_whole", "payout.settled"}
 
@@ -41,7 +42,7 @@ def untouched(sb):
 def test_untouched_sandbox_ties_out_exactly_over_24_months(untouched):
     checks = untouched
     assert isinstance(checks, reconcile.Checks) and list(checks.columns) == reconcile.COLUMNS
-    assert checks.summary() == f"PASS: all {len(checks):,} checks agree (8 kinds)"
+    assert checks.summary() == f"PASS: all {len(checks):,} checks agree (10 kinds)"
     assert checks["ok"].all()
     assert all(type(d) is Decimal and d == 0 for d in checks["difference"])
     assert set(checks["check"]) == CHECKS
@@ -51,6 +52,8 @@ def test_untouched_sandbox_ties_out_exactly_over_24_months(untouched):
         roll = mine[mine["check"] == "balance.rollforward"]
         assert len(roll) == 24 and roll["interval_start"].iloc[0] == pd.Timestamp(START, tz="Etc/UTC")
         assert len(mine[mine["check"] == "balance.continuity"]) == 23
+        assert len(mine[mine["check"] == "balance.activity_vs_summary"]) == 24
+        assert len(mine[mine["check"] == "balance.payouts_vs_summary"]) == 24
         assert (mine["check"] == "payout.settled").sum() > 100  # automatic payouts on business days
         # the numbers are real, not zeros compared with zeros
         assert mine[mine["check"] == "activity.parts_vs_whole"]["expected"].map(abs).max() > 1000
@@ -106,19 +109,22 @@ def month_of(ts: int) -> pd.Timestamp:
     return pd.Timestamp(year=t.year, month=t.month, day=1, tz="Etc/UTC")
 
 
-# kind, currency, where, extra fields, the one check that must fail
+# kind, currency, where, extra fields, the checks that must fail (in that one interval and currency).
+# A payout missing from the payout reports breaks two identities at once, and both must say so: its
+# settled rows name no listed payout, and the balance summary (whose ending balance did move) no longer
+# agrees with the payouts summary.
 PLANTED = [
-    ("drop_transaction", "usd", "2024-03-10", {}, "activity.summary_vs_itemized"),
-    ("duplicate_row", "eur", "2025-07-20 13:00", {}, "activity.summary_vs_itemized"),
-    ("alter_amount", "jpy", "2024-11-05", {"amount": 7}, "activity.summary_vs_itemized"),
-    ("shift_boundary", "usd", "2025-02-01", {"shift": 2 * 86400}, "activity.summary_vs_itemized"),
-    ("missing_payout", "eur", "2024-09-10", {}, "payout.unmatched_rows"),
+    ("drop_transaction", "usd", "2024-03-10", {}, ("activity.summary_vs_itemized",)),
+    ("duplicate_row", "eur", "2025-07-20 13:00", {}, ("activity.summary_vs_itemized",)),
+    ("alter_amount", "jpy", "2024-11-05", {"amount": 7}, ("activity.summary_vs_itemized",)),
+    ("shift_boundary", "usd", "2025-02-01", {"shift": 2 * 86400}, ("activity.summary_vs_itemized",)),
+    ("missing_payout", "eur", "2024-09-10", {}, ("payout.unmatched_rows", "balance.payouts_vs_summary")),
 ]
 
 
-@pytest.mark.parametrize(("kind", "currency", "where", "extra", "check"), PLANTED,
+@pytest.mark.parametrize(("kind", "currency", "where", "extra", "checks_failing"), PLANTED,
                          ids=[p[0] for p in PLANTED])
-def test_each_planted_discrepancy_fails_exactly_its_check(sb, kind, currency, where, extra, check):
+def test_each_planted_discrepancy_fails_exactly_its_checks(sb, kind, currency, where, extra, checks_failing):
     from reportkit.sandbox.discrepancies import Discrepancy
 
     planted = Discrepancy(kind=kind, currency=currency, at=epoch(where), **extra)
@@ -134,17 +140,24 @@ def test_each_planted_discrepancy_fails_exactly_its_check(sb, kind, currency, wh
     failed = checks.failures()
     ax = plot.differences(checks)
     render(ax, f"sandbox_differences_{kind}")
-    (x, y), = ax.collections[1].get_offsets()  # one red cross, on the broken cell
-    assert ax.get_yticklabels()[int(y)].get_text() == f"{check} · {currency.upper()}"
+    crosses = ax.collections[1].get_offsets()  # one red cross per broken cell
+    labels = {ax.get_yticklabels()[int(y)].get_text() for _, y in crosses}
+    assert labels == {f"{check} · {currency.upper()}" for check in checks_failing}
     cells = {(r.check, r.currency, r.interval_start) for r in failed.itertuples()}
-    assert cells == {(check, currency, month)}
+    assert cells == {(check, currency, month) for check in checks_failing}
     assert set(checks["interval_start"]) >= {start, month, month + pd.DateOffset(months=1)}
-    assert checks.summary().startswith(f"FAIL: {len(failed):,} of {len(checks):,} checks failed: {check} ×")
+    summary = checks.summary()
+    assert summary.startswith(f"FAIL: {len(failed):,} of {len(checks):,} checks failed: ")
+    assert all(check in summary for check in checks_failing)
     if kind == "missing_payout":
-        (row,) = failed.itertuples()
         ledger = sb.ledger
         pid = ledger._payout_table["id"][ledger.bt["payout"][planted.target(ledger)]]
+        (row,) = failed[failed["check"] == "payout.unmatched_rows"].itertuples()
         assert row.key == str(pid) and row.expected == 0 and row.actual > 0
+        # The balance summary's payouts row still holds the payout (the balance did move); the payouts
+        # summary lacks it: the difference is exactly the payout's amount (its bt net is negative).
+        (bal,) = failed[failed["check"] == "balance.payouts_vs_summary"].itertuples()
+        assert bal.difference == row.actual
     elif kind == "alter_amount":
         diffs = dict(zip(failed["key"].str.split(".").str[1], failed["difference"], strict=True))
         assert diffs == {"gross": Decimal(7), "net": Decimal(7)}  # JPY: 7 minor units = 7 yen
@@ -176,9 +189,9 @@ def test_all_five_planted_at_once_over_24_months(sb):
 
     planted = [Discrepancy(kind=kind, currency=currency, at=epoch(where), **extra)
                for kind, currency, where, extra, _ in PLANTED]
-    expected = {(check, d.currency, month_of(d.when(sb.ledger))) for d, (*_, check) in zip(planted, PLANTED,
-                                                                                             strict=True)}
-    assert len(expected) == 5  # five different cells
+    expected = {(check, d.currency, month_of(d.when(sb.ledger)))
+                for d, (*_, failing) in zip(planted, PLANTED, strict=True) for check in failing}
+    assert len(expected) == 6  # five discrepancies, six different cells (a missing payout breaks two)
     sb.faults.plant_discrepancies(planted)
     try:
         checks = reconcile.check_period(sb.client(cache=False, progress=False), START, END, max_concurrent=24)
