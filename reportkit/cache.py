@@ -288,6 +288,7 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]
             if i in decimals
             else rest[name]
             for i, name in enumerate(table.column_names)
+            if i in decimals or name in rest.columns  # (index columns went into rest.index)
         }
         df = pd.DataFrame(cols, index=rest.index, copy=False)
     else:

@@ -202,6 +202,12 @@ def test_corrupt_entry_is_a_miss_and_removed(tmp_path) -> None:
     assert not path.exists()
 
 
+def test_named_index_round_trips(tmp_path) -> None:
+    df = _every_dtype().set_index(pd.Index(["a", "b", "c", "d"], name="k"))
+    write_parquet(df, tmp_path / "i.parquet")
+    pd.testing.assert_frame_equal(read_parquet(tmp_path / "i.parquet")[0], df)
+
+
 def test_write_parquet_for_the_cli(tmp_path) -> None:
     df = _every_dtype()
     out = tmp_path / "out.parquet"
