@@ -82,7 +82,6 @@ def _parser() -> argparse.ArgumentParser:
         "(midnight in --tz) or ISO 8601 with an offset (2025-01-01T00:00:00+01:00); the interval is "
         "[start, end). CSV output is in Stripe's own format (money as exact decimals, timestamps as "
         "'YYYY-MM-DD HH:MM:SS' in each column's timezone); Parquet keeps the exact types.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("report", help="v1 report type (balance.summary.1) or, with --api v2, a v2 name or id")
     r.add_argument("--start", help="interval start, e.g. 2025-01-01 (by_id reports take none)")
