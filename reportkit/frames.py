@@ -8,9 +8,9 @@ Owns :func:`parse`, the one reader of report result files, and the column types 
 kind                    pandas dtype
 ======================  =======================================================================
 money, rate             ``object`` holding :class:`decimal.Decimal` (exact; missing = ``None``).
-                        Read as text, checked against ``-?digits[.digits]``, cast to
-                        ``decimal128(38, s)`` with ``s`` the most decimals in the column, then
-                        converted; every value in a column therefore carries scale ``s``
+                        Read as text (``-?digits[.digits]``), cast to ``decimal128(38, s)`` with
+                        ``s`` the most decimals in the column, then converted (reportkit._columns);
+                        every value in a column therefore carries scale ``s``
                         (JPY ``1500`` in a USD/JPY column reads ``Decimal('1500.00')``, equal in value).
 count                   ``Int64``
 timestamp_utc           ``datetime64[ns, UTC]``
@@ -32,6 +32,10 @@ Only ``.`` is a decimal point: reportkit never sends ``decimal_separator``, and 
 ``decimal_separator=","`` is rejected by name. A file with no header row at all (zero bytes) is a
 :class:`ResultParseError`: Stripe always writes the header, so an empty file is a truncated download.
 A header-only file gives zero rows with the right columns and dtypes.
+
+Speed: pyarrow reads the file on all cores (first without quote-aware block splitting, again with it
+if a quoted value spans a block edge), then the columns convert on a small thread pool; Decimal
+objects are built once per distinct amount. ``benchmarks/bench_frames.py`` measures it.
 
 Unknown report ids still parse: each column takes the kind the catalogue gives that column name
 elsewhere (unsuffixed timestamps are local when their ``_utc`` twin is present), else string.
