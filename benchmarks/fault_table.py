@@ -51,9 +51,10 @@ def _advice(text: str) -> str:
     for pattern in (
         r"(re-running repeats only the failures)",
         r"(Pass clamp=True[^.;]*)",
+        r"(resume with [^;]+\)\))",
+        r"((?:download it again|try again) later with client\.download\([^)]*\))",
+        r"(download it again with client\.download\([^)]*\))",
         r"\[([^\]]+)\]",
-        r"(download it again[^;]*\))",
-        r"(resume with [^;]+)",
         r"(Wait for some of them to finish, then retry)",
         r"(Re-running it usually helps)",
         r"(check the network[^;]*)",
