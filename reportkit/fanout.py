@@ -17,7 +17,6 @@ example a Dask distributed client's ``get_executor()``, when results are large.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,13 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from reportkit.errors import (
-    BatchError,
-    ConfigurationError,
-    RateLimitError,
-    ReportkitError,
-    RunCancelledError,
-)
+from reportkit import runs
+from reportkit.errors import BatchError, ConfigurationError, ReportkitError, RunCancelledError
 from reportkit.intervals import Interval
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +37,6 @@ __all__ = ["DEFAULT_MAX_CONCURRENT", "BatchStats", "run_batch"]
 #: Stripe documents a per-key cap on concurrently running report runs without giving its value;
 #: five is the sandbox's default and a conservative choice for Stripe.
 DEFAULT_MAX_CONCURRENT = 5
-_RUN_CAP_CODE = "report_run_rate_limit_exceeded"
 
 
 class BatchStats:
@@ -154,24 +147,18 @@ def run_batch(
     def cancelled() -> bool:
         return cancel is not None and cancel.is_set()
 
+    def pause(seconds: float) -> None:
+        """Wait for one of our runs to finish (a slot at Stripe), at most ``seconds``; cancel wakes it."""
+        if cancelled():
+            raise RunCancelledError("cancelled before this interval's run was created")
+        with stats.lock:
+            stats.throttled += 1
+            stats.slot_freed.wait(timeout=seconds if stats.running == 0 else seconds * 4)
+
     def create_when_allowed(req: Any) -> Any:
-        delay = 0.5
-        deadline = time.monotonic() + timeout
-        while True:
-            if cancelled():
-                raise RunCancelledError("cancelled before this interval's run was created")
-            try:
-                return client._create_prepared(req)
-            except RateLimitError as exc:
-                if exc.code != _RUN_CAP_CODE or time.monotonic() > deadline:
-                    raise
-                with stats.lock:
-                    stats.throttled += 1
-                    # Wait for one of our runs to finish; if none is running, Stripe's cap is held by
-                    # runs we don't own, so back off instead.
-                    wait = delay if stats.running == 0 else min(delay * 4, 30.0)
-                    stats.slot_freed.wait(timeout=wait * (0.75 + random.random() / 2))
-                delay = min(delay * 2, 10.0)
+        if cancelled():
+            raise RunCancelledError("cancelled before this interval's run was created")
+        return runs.create(client, req, deadline=time.monotonic() + timeout, pause=pause)
 
     def job(i: int, req: Any) -> pd.DataFrame:
         with slots:
@@ -224,8 +211,6 @@ def run_batch(
 
 def _wait_unless_cancelled(client: Client, run: Any, timeout: float, cancel: threading.Event | None) -> Any:
     """``runs.wait`` whose sleeps end early, with :class:`RunCancelledError`, once ``cancel`` is set."""
-    from reportkit import runs
-
     if cancel is None:
         return runs.wait(client, run, timeout=timeout, progress=False)
 

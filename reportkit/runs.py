@@ -10,12 +10,14 @@
   the run's, retries a truncated download, re-retrieves the run for a fresh URL when a v2 URL has
   expired, and parses it with :func:`reportkit.frames.parse`. Provenance lands in
   ``df.attrs["reportkit"]`` (never a key, never a URL).
+- :func:`create` absorbs Stripe's 429 for too many running reports by waiting (until the deadline).
 - :func:`report` = check, (cache), create, wait, download, (cache).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from reportkit.errors import (
     APIError,
     ConfigurationError,
     PermissionDeniedError,
+    RateLimitError,
     ResultParseError,
     RunFailedError,
     RunTimeoutError,
@@ -42,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from reportkit._params import RunRequest
     from reportkit.client import Client
 
-__all__ = ["POLL_FIRST", "POLL_MAX", "POLL_RATIO", "download", "provenance", "report", "wait"]
+__all__ = ["POLL_FIRST", "POLL_MAX", "POLL_RATIO", "create", "download", "provenance", "report", "wait"]
 
 logger = logging.getLogger("reportkit")
 
@@ -282,6 +285,36 @@ def report(
     )
     if hit is not None:
         return hit
-    run = client._create_prepared(req)
-    run = wait(client, run, timeout=timeout, progress=progress)
+    deadline = time.monotonic() + timeout
+    run = create(client, req, deadline=deadline)
+    run = wait(client, run, timeout=max(0.0, deadline - time.monotonic()), progress=progress)
     return download(client, run, request=req)
+
+
+RUN_CAP_CODE = "report_run_rate_limit_exceeded"
+
+
+def create(
+    client: Client,
+    req: RunRequest,
+    *,
+    deadline: float,
+    pause: Callable[[float], Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> ReportRun:
+    """Create the run of a checked request; while the key is at Stripe's cap of concurrently running
+    reports (429 ``report_run_rate_limit_exceeded``, which created nothing), wait and try again
+    (0.5 s doubling to 10 s, with jitter) until ``deadline``. ``pause(seconds)`` waits; the fan-out
+    passes one that wakes early when one of its own runs finishes."""
+    delay = 0.5
+    while True:
+        try:
+            return client._create_prepared(req)
+        except RateLimitError as exc:
+            left = deadline - clock()
+            if exc.code != RUN_CAP_CODE or left <= 0:
+                raise
+            seconds = min(delay * (0.75 + random.random() / 2), left)
+            logger.info("at the concurrent-run cap; trying again in %.1f s", seconds)
+            (pause or time.sleep)(seconds)
+            delay = min(delay * 2, 10.0)
