@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
 
+    try:
+        sb.start()
+    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+        print(f"cannot start the sandbox: port {args.port} (or another) is not free ({exc}); "
+              "pick another with --port", file=sys.stderr, flush=True)
+        return 2
     previous = signal.signal(signal.SIGTERM, on_signal)
-    sb.start()
     try:
         print(f"reportkit sandbox (seed {args.seed})", flush=True)
         print(f"  API URL:       {sb.url}", flush=True)
