@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                     outcome += f" (+{out.recover_runs} run)"
         runs = str(out.runs)
         if out.runs and out.post_keys and not case.spec.batch:
-            runs += f" ({out.post_keys} idempotency key)"
+            runs += f" ({out.post_keys} idempotency key{'s' if out.post_keys != 1 else ''})"
         print(f"| {case.fault} | {outcome.replace('|', '/')} | {runs} | {entries} | {out.figure} |")
         sys.stdout.flush()
     return 0
