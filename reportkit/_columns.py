@@ -18,9 +18,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reportkit import catalog
 from reportkit.errors import ResultParseError
 
-__all__ = ["all_true", "check_pattern", "decimal_array", "first_bad", "first_failing", "to_decimal_objects"]
+__all__ = [
+    "all_true",
+    "check_pattern",
+    "currency_column_for",
+    "decimal_array",
+    "first_bad",
+    "first_failing",
+    "row_exponents",
+    "to_decimal_objects",
+]
+
+#: A row whose currency is missing or unknown keeps the column's scale.
+_NO_EXPONENT = 127
 
 MONEY_RE = r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)$"  # what pyarrow's decimal parser reads, minus +/exponents
 
@@ -114,13 +127,45 @@ def _max_places(col: pa.ChunkedArray) -> int:
     return pc.max(places).as_py() or 0
 
 
-def to_decimal_objects(dec: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """decimal128(p, s) -> numpy object array of Decimal with exponent ``-s`` (None for nulls), vectorised.
+def currency_column_for(money_column: str, columns: Any) -> str | None:
+    """The column holding the currency of ``money_column`` (``customer_facing_amount`` is in
+    ``customer_facing_currency``, tax ``filing_*`` amounts in ``filing_currency``, the rest in
+    ``currency``), or None when the frame has no such column."""
+    if money_column.startswith("customer_facing_"):
+        want = "customer_facing_currency"
+    elif money_column.startswith("filing_"):
+        want = "filing_currency"
+    else:
+        want = "currency"
+    return want if want in columns else None
+
+
+def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Each row's currency exponent (JPY 0, USD 2, KWD 3) as int8; missing or unknown: no exponent."""
+    if isinstance(currency, pa.ChunkedArray):
+        currency = currency.combine_chunks() if currency.num_chunks != 1 else currency.chunk(0)
+    enc = pc.dictionary_encode(currency)
+    codes_known = enc.dictionary.to_pylist()
+    lut = np.array(
+        [catalog.currency_exponent(c) if c and len(c) == 3 else _NO_EXPONENT for c in codes_known]
+        + [_NO_EXPONENT],
+        dtype=np.int8,
+    )
+    codes = pc.fill_null(enc.indices, len(lut) - 1).to_numpy(zero_copy_only=False)
+    return lut[codes]
+
+
+def to_decimal_objects(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | None = None) -> np.ndarray:
+    """decimal128(p, s) -> numpy object array of Decimal (None for nulls), vectorised.
 
     The unscaled integers are read zero-copy (the same bits viewed as ``decimal128(p, 0)``, cast to
     int64), factorised, and a Decimal is built once per distinct value (``Decimal(int) * 1E-scale``,
     exact under a 40-digit context) and spread with a numpy take. Amounts repeat a lot (fees, prices), so
     this beats building one object per row; values beyond int64 go through the canonical text instead.
+
+    ``exponents`` (int8 per row, :func:`row_exponents`): a row whose currency has fewer decimals than
+    the column's scale gets its currency's, when that is exact: yen read as ``Decimal('1500')``, not
+    ``Decimal('1500.00')``, beside dollars ``Decimal('12.30')``, as Stripe's CSV writes them.
     Also used by the cache to read Parquet decimals back.
     """
     if isinstance(dec, pa.Array):
@@ -138,15 +183,41 @@ def to_decimal_objects(dec: pa.ChunkedArray | pa.Array) -> np.ndarray:
     except pa.ArrowInvalid:  # beyond int64: one Decimal per row from the canonical text
         out = np.fromiter(map(Decimal, pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)), object, n)
     else:
-        codes, uniques = _factorize(ints)
-        objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
-        if scale:
-            with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
-                objs = objs * Decimal(1).scaleb(-scale)
+        drop = _dropped_digits(ints, scale, exponents)
+        if drop is None:
+            codes, uniques = _factorize(ints)
+            objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
+            if scale:
+                with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
+                    objs = objs * Decimal(1).scaleb(-scale)
+        else:
+            # Distinct (value, digits dropped) pairs; amounts are far below 2**60, so 8 * v + d is safe.
+            reduced = ints // (10 ** drop.astype(np.int64))
+            codes, uniques = pd.factorize(reduced * 8 + drop)
+            values, dropped = uniques // 8, uniques % 8
+            with localcontext(prec=40):
+                objs = np.fromiter(
+                    (Decimal(v).scaleb(int(d) - scale) for v, d in zip(values.tolist(), dropped.tolist(),
+                                                                      strict=True)),
+                    object,
+                    len(uniques),
+                )
         out = objs.take(codes)
     if nulls:
         out[pc.is_null(dec).to_numpy(zero_copy_only=False)] = None
     return out
+
+
+def _dropped_digits(ints: np.ndarray, scale: int, exponents: np.ndarray | None) -> np.ndarray | None:
+    """Per row, how many trailing zero digits to drop to reach its currency's exponent (None: none)."""
+    if exponents is None or not scale or len(ints) == 0:
+        return None
+    want = np.clip(scale - exponents.astype(np.int16), 0, scale).astype(np.int64)
+    if not want.any():
+        return None
+    exact = ints % (10**want) == 0  # never round: a yen amount with decimals keeps them
+    drop = np.where(exact, want, 0)
+    return drop if drop.any() else None
 
 
 def _factorize(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reportkit import frames
+from reportkit._columns import currency_column_for, row_exponents
 from reportkit.errors import ConfigurationError, ResultParseError, redact
 from reportkit.intervals import Interval, bound
 
@@ -281,10 +282,12 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]
         i: f.name for i, f in enumerate(table.schema) if pa.types.is_decimal(f.type)
     }
     if decimals:
+        names = set(table.column_names)
+        exponents = {c: row_exponents(table.column(c)) for c in _CURRENCY_COLUMNS if c in names}
         rest = table.drop_columns(list(decimals.values())).to_pandas()
         # One frame built from all columns in file order (cheaper than inserting one by one).
         cols = {
-            name: pd.Series(frames.to_decimal_objects(table.column(name)), index=rest.index, name=name)
+            name: pd.Series(_decimals(table, name, exponents), index=rest.index, name=name)
             if i in decimals
             else rest[name]
             for i, name in enumerate(table.column_names)
@@ -313,6 +316,15 @@ def _to_table(df: pd.DataFrame, meta: Mapping[str, Any]) -> pa.Table:
         table = table.add_column(i, pa.field(str(name), arr.type), arr)
     text = redact(json.dumps(meta, default=str))
     return table.replace_schema_metadata({**(pandas_meta or {}), _META: text.encode()})
+
+
+_CURRENCY_COLUMNS = ("currency", "customer_facing_currency", "filing_currency")
+
+
+def _decimals(table: pa.Table, name: str, exponents: dict[str, np.ndarray]) -> np.ndarray:
+    """A decimal column back to Decimal objects; money takes its row's currency decimals, as parsed."""
+    cur = currency_column_for(name, exponents) if frames.column_kinds(None, [name])[name] == "money" else None
+    return frames.to_decimal_objects(table.column(name), exponents[cur] if cur else None)
 
 
 def _decimal_column(col: pd.Series, name: str) -> pa.ChunkedArray:

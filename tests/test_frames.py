@@ -42,8 +42,8 @@ def test_itemized_types_values_and_timezones() -> None:
     assert df["is_link"].dtype == "boolean"
     assert df["gross"].tolist() == [Decimal("12.34"), Decimal("-0.50"), Decimal("1500"), None]
     assert all(isinstance(v, Decimal) for v in df["net"].iloc[:3])
-    # one scale per column: the most decimals present (JPY 1500 reads 1500.00, equal in value)
-    assert [str(v) for v in df["fee"].iloc[:3]] == ["0.66", "0.00", "45.00"]
+    # each value takes its row's currency decimals where exact (JPY 45 whole yen, USD in cents)
+    assert [str(v) for v in df["fee"].iloc[:3]] == ["0.66", "0.00", "45"]  # JPY row: whole yen
     assert df["net"].iloc[:3].sum() == Decimal("1466.18")
     assert df["description"].tolist()[:3] == ["Order 7, two items", 'say "hi"\nline 2', "NA"]
     assert df["description"].isna().tolist() == [False, False, False, True]
@@ -266,7 +266,8 @@ def test_scale_found_beyond_the_first_values() -> None:
     """The fast path guesses the scale from the first values; a later value with more decimals wins."""
     rows = "".join("jpy,1500\n" for _ in range(5000)) + "usd,0.125\nusd,2.\n"
     df = frames.parse(f"currency,net\n{rows}".encode(), report=BCFA)
-    assert [str(v) for v in df["net"].iloc[[0, -2, -1]]] == ["1500.000", "0.125", "2.000"]
+    # the column scale is 3; yen drop to whole units, dollars to cents where exact
+    assert [str(v) for v in df["net"].iloc[[0, -2, -1]]] == ["1500", "0.125", "2.00"]
     assert df["net"].sum() == Decimal("7500002.125")
 
 
@@ -285,3 +286,34 @@ def test_quoted_newlines_across_a_block_edge(tmp_path) -> None:
     assert df["description"].iloc[-2] == long_text
     assert df["net"].iloc[-2:].tolist() == [Decimal("2.50"), Decimal("-3.50")]
     assert df["net"].sum() == Decimal("39999.00")
+
+
+def test_each_amount_keeps_its_own_currencys_decimals():
+    """Yen are whole, dollars in cents, in one column: as Stripe writes them, exact either way."""
+    from decimal import Decimal
+
+    data = (
+        b"balance_transaction_id,currency,gross,fee,net,customer_facing_amount,customer_facing_currency\n"
+        b"txn_1,jpy,1500,54,1446,1500,jpy\n"
+        b"txn_2,usd,12.30,0.66,11.64,10.00,eur\n"
+        b"txn_3,JPY,7.50,0,7.50,,\n"
+        b"txn_4,,3.10,0,3.10,2,jpy\n"
+    )
+    df = frames.parse(data, report="balance_change_from_activity.itemized.2")
+    assert [str(v) for v in df["gross"]] == ["1500", "12.30", "7.50", "3.10"]  # inexact yen keep decimals
+    assert [str(v) for v in df["fee"]] == ["54", "0.66", "0", "0.00"]  # no currency: the column's scale
+    assert [str(v) if v is not None else None for v in df["customer_facing_amount"]] == [
+        "1500", "10.00", None, "2"
+    ]
+    assert df["net"].sum() == Decimal("1468.24")
+
+
+def test_per_currency_decimals_survive_the_cache(tmp_path):
+    from reportkit.cache import read_parquet, write_parquet
+
+    data = b"currency,gross,fee,net\njpy,1500,54,1446\nusd,12.30,0.66,11.64\n"
+    df = frames.parse(data, report="balance_change_from_activity.itemized.2")
+    write_parquet(df, tmp_path / "x.parquet")
+    back, _ = read_parquet(tmp_path / "x.parquet")
+    assert [str(v) for v in back["net"]] == ["1446", "11.64"]
+    pd.testing.assert_frame_equal(back, df)
