@@ -145,6 +145,9 @@ def balance(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None = 
     ax.plot(iv["start"], val["starting_balance"], color=CATEGORY_COLORS["starting_balance"], marker="s",
             markersize=9, markerfacecolor="none", linestyle="--", linewidth=1, label="Starting balance")
     _style(ax, f"Balance roll-forward, {currency.upper()}", currency, "Amount", iv)
+    # Headroom above the tallest bar, so the legend row never covers data.
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.14 * (hi - lo))
     ax.legend(loc="upper left", frameon=False, ncols=4)
     return ax
 
