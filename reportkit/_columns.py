@@ -192,16 +192,15 @@ def to_decimal_objects(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | 
                     objs = objs * Decimal(1).scaleb(-scale)
         else:
             # Distinct (value, digits dropped) pairs; amounts are far below 2**60, so 8 * v + d is safe.
-            reduced = ints // (10 ** drop.astype(np.int64))
-            codes, uniques = pd.factorize(reduced * 8 + drop)
+            reduced = ints // (10**drop)
+            codes, uniques = _factorize(reduced * 8 + drop)
             values, dropped = uniques // 8, uniques % 8
+            objs = np.empty(len(uniques), dtype=object)
             with localcontext(prec=40):
-                objs = np.fromiter(
-                    (Decimal(v).scaleb(int(d) - scale) for v, d in zip(values.tolist(), dropped.tolist(),
-                                                                      strict=True)),
-                    object,
-                    len(uniques),
-                )
+                for d in np.unique(dropped).tolist():  # a few groups: one vectorised multiply each
+                    at = np.flatnonzero(dropped == d)
+                    group = np.fromiter(map(Decimal, values[at].tolist()), object, len(at))
+                    objs[at] = group * Decimal(1).scaleb(d - scale)
         out = objs.take(codes)
     if nulls:
         out[pc.is_null(dec).to_numpy(zero_copy_only=False)] = None
