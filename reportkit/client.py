@@ -108,6 +108,11 @@ class Client:
         return self._settings.livemode
 
     @property
+    def cache(self) -> Any:
+        """The result cache, a :class:`reportkit.cache.Cache` (``list()``, ``clear()``), or None when off."""
+        return self._cache
+
+    @property
     def api_base(self) -> str:
         return self._settings.api_base
 

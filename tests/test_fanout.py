@@ -153,3 +153,18 @@ def test_progress_callback_counts_every_interval(sandbox_factory, tmp_path):
     client.reports("balance.summary.1", YEAR[:3], on_progress=seen.append, progress=False)
     assert seen[-1] == {"total": 3, "done": 3, "failed": 0, "cached": 1, "throttled": 0, "running": 0}
     assert max(s["running"] for s in seen) >= 1
+
+
+def test_client_cache_lists_and_clears(sandbox_factory, tmp_path):
+    sb = sandbox_factory()
+    client = sb.client(cache=tmp_path)
+    client.reports("balance.summary.1", YEAR[:3], progress=False)
+    client.report("payouts.summary.1", "2024-01-01", "2024-02-01", progress=False)
+    listed = client.cache.list()
+    assert len(listed) == 4
+    assert sorted(listed["report"].unique()) == ["balance.summary.1", "payouts.summary.1"]
+    assert (listed["rows"] > 0).all()
+    assert client.cache.clear(report="payouts.summary.1") == 1
+    assert len(client.cache.list()) == 3
+    assert client.cache.clear() == 3 and len(client.cache.list()) == 0
+    assert sb.client(cache=False).cache is None
