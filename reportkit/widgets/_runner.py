@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -77,63 +76,41 @@ def run_one(
     return client.download(run)
 
 
-class _CountingPool(ThreadPoolExecutor):
-    """The download pool handed to client.reports: counts finished downloads for the progress bar."""
-
-    def __init__(self, on_done: Callable[[], None]) -> None:
-        super().__init__(max_workers=2, thread_name_prefix="reportkit-form-dl")
-        self._on_done = on_done
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        fut = super().submit(fn, *args, **kwargs)
-        fut.add_done_callback(lambda _: self._on_done())
-        return fut
-
-
 def run_split(
     client: Any, req: dict[str, Any], *, cancel: threading.Event, timeout: float, hooks: Hooks
 ) -> pd.DataFrame:
-    """``client.reports`` over ``rk.intervals(start, end, freq=split, tz=timezone)``; cancellable."""
+    """``client.reports`` over ``rk.intervals(start, end, freq=split, tz=timezone)``; cancellable.
+
+    The batch's own ``cancel`` event and ``on_progress`` counters drive the form: Cancel stops creating
+    and waiting at once (runs already created carry on at Stripe; finished intervals are cached)."""
+    from reportkit.errors import BatchError, RunCancelledError
     from reportkit.intervals import intervals
 
     t0 = time.monotonic()
     ivs = list(intervals(req["start"], req["end"], freq=req["split"], tz=req["timezone"]))
     n = len(ivs)
-    done = [0]
-    lock = threading.Lock()
-    box: dict[str, Any] = {}
 
-    def downloaded() -> None:
-        with lock:
-            done[0] += 1
-            hooks.step(min(done[0], n), n)
-
-    pool = _CountingPool(downloaded)
-
-    def batch() -> None:
-        try:
-            box["df"] = client.reports(
-                req["report"], ivs, progress=False, executor=pool, timeout=timeout, **kwargs_of(req)
-            )
-        except BaseException as exc:  # handed to the waiting worker below
-            box["error"] = exc
-        finally:
-            pool.shutdown(wait=False)
+    def progress(counts: dict[str, int]) -> None:
+        hooks.step(min(counts["done"], n), n)
+        hooks.status(
+            f"{n} runs of {req['report']}: {counts['done']} done, {counts['running']} running, "
+            f"{counts['failed']} failed, {counts['cached']} from the cache ({elapsed(t0)})…"
+        )
 
     hooks.step(0, n)
-    inner = threading.Thread(target=batch, name="reportkit-form-batch", daemon=True)
-    inner.start()
-    while inner.is_alive():
-        hooks.status(f"{n} runs of {req['report']}: {done[0]} downloaded ({elapsed(t0)})…")
-        if cancel.wait(0.5):
+    try:
+        return client.reports(
+            req["report"], ivs, progress=False, timeout=timeout, cancel=cancel, on_progress=progress,
+            **kwargs_of(req),
+        )
+    except BatchError as exc:
+        if cancel.is_set() and any(isinstance(e, RunCancelledError) for e in exc.errors.values()):
+            left = sum(isinstance(e, RunCancelledError) for e in exc.errors.values())
             raise Cancelled(
-                f"stopped waiting for {n - done[0]} of {n} intervals; runs already created carry on at "
-                "Stripe and the intervals that finish are cached, so Run again picks them up"
-            )
-    if "error" in box:
-        raise box["error"]
-    hooks.step(n, n)
-    return box["df"]
+                f"stopped {left} of {n} intervals; runs already created carry on at Stripe and the "
+                "intervals that finished are cached, so Run again picks them up"
+            ) from None
+        raise
 
 
 def _size(run: Any) -> str:
