@@ -185,26 +185,25 @@ def to_decimal_objects(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | 
     else:
         drop = _dropped_digits(ints, scale, exponents)
         if drop is None:
-            codes, uniques = _factorize(ints)
-            objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
-            if scale:
-                with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
-                    objs = objs * Decimal(1).scaleb(-scale)
-        else:
-            # Distinct (value, digits dropped) pairs; amounts are far below 2**60, so 8 * v + d is safe.
-            reduced = ints // (10**drop)
-            codes, uniques = _factorize(reduced * 8 + drop)
-            values, dropped = uniques // 8, uniques % 8
-            objs = np.empty(len(uniques), dtype=object)
-            with localcontext(prec=40):
-                for d in np.unique(dropped).tolist():  # a few groups: one vectorised multiply each
-                    at = np.flatnonzero(dropped == d)
-                    group = np.fromiter(map(Decimal, values[at].tolist()), object, len(at))
-                    objs[at] = group * Decimal(1).scaleb(d - scale)
-        out = objs.take(codes)
+            out = _objects(ints, scale)
+        else:  # each group of rows by digits dropped (most rows: none) at its own scale
+            out = np.empty(n, dtype=object)
+            for d in np.unique(drop).tolist():
+                rows = drop == d
+                out[rows] = _objects(ints[rows] // 10**d, scale - d)
     if nulls:
         out[pc.is_null(dec).to_numpy(zero_copy_only=False)] = None
     return out
+
+
+def _objects(ints: np.ndarray, scale: int) -> np.ndarray:
+    """Decimal objects ``int * 10**-scale``, one built per distinct value and spread with a take."""
+    codes, uniques = _factorize(ints)
+    objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
+    if scale:
+        with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
+            objs = objs * Decimal(1).scaleb(-scale)
+    return objs.take(codes)
 
 
 def _dropped_digits(ints: np.ndarray, scale: int, exponents: np.ndarray | None) -> np.ndarray | None:
