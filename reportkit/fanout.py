@@ -112,10 +112,10 @@ def run_batch(
             f"timeout must be a number of seconds >= 0 (e.g. timeout=3600), got {timeout!r}"
         )
 
-    # Check every request before creating anything (a typo found at the seventh interval must not
-    # leave six runs behind), answering what the cache holds without touching the network.
     # Local columns in the intervals' own timezone unless told otherwise.
     parameters.setdefault("timezone", _tz_name(ivs[0]))
+    # Check every request before creating anything (a typo found at the seventh interval must not
+    # leave six runs behind), answering what the cache holds without touching the network.
     stats = BatchStats(len(ivs))
     results: dict[int, pd.DataFrame] = {}
     todo: dict[int, Any] = {}
@@ -132,7 +132,6 @@ def run_batch(
     bar = _progress_bar(len(ivs), f"{report} x{len(ivs)}", progress)
     bar.update(stats.done)
     errors: dict[Interval, BaseException] = {}
-    run_ids: dict[int, str] = {}
     own_pool = executor is None and bool(todo)
     download_pool: Executor | None = executor or (
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="rk-dl") if todo else None
@@ -160,12 +159,11 @@ def run_batch(
             raise RunCancelledError("cancelled before this interval's run was created")
         return runs.create(client, req, deadline=time.monotonic() + timeout, pause=pause)
 
-    def job(i: int, req: Any) -> pd.DataFrame:
+    def job(req: Any) -> pd.DataFrame:
         with slots:
             run = create_when_allowed(req)
             with stats.lock:
                 stats.running += 1
-                run_ids[i] = run.id
             notify()
             try:
                 run = _wait_unless_cancelled(client, run, timeout, cancel)
@@ -178,7 +176,7 @@ def run_batch(
 
     workers = ThreadPoolExecutor(max_workers=min(cap + 2, max(1, len(todo))), thread_name_prefix="rk-run")
     try:
-        futures = {workers.submit(job, i, req): i for i, req in todo.items()}
+        futures = {workers.submit(job, req): i for i, req in todo.items()}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
@@ -197,7 +195,7 @@ def run_batch(
             download_pool.shutdown(wait=True)
         bar.close()
 
-    frames = _combine(ivs, results, report=report, api=api, run_ids=run_ids, stats=stats)
+    frames = _combine(ivs, results, report=report, api=api, stats=stats)
     if errors:
         names = ", ".join(f"{iv.label} ({type(e).__name__}: {e})" for iv, e in errors.items())
         raise BatchError(
@@ -227,7 +225,6 @@ def _combine(
     *,
     report: str,
     api: str,
-    run_ids: dict[int, str],
     stats: BatchStats,
 ) -> pd.DataFrame:
     order = [i for i in range(len(ivs)) if i in results]
