@@ -214,10 +214,14 @@ class Client:
         **parameters: Any,
     ) -> _params.RunRequest:
         """Check a request (catalogue, dates, columns, then the server's data window); create nothing."""
-        req = _params.prepare(
-            report, interval_start, interval_end, api=api, livemode=self.livemode, **parameters
-        )
+        req = self._request(report, interval_start, interval_end, api, parameters)
         return self._check_window(req, clamp=clamp)
+
+    def _request(
+        self, report: str, start: Any, end: Any, api: str, parameters: dict[str, Any]
+    ) -> _params.RunRequest:
+        """The local checks (catalogue, dates, columns): no network."""
+        return _params.prepare(report, start, end, api=api, livemode=self.livemode, **parameters)
 
     def _check_window(self, req: _params.RunRequest, *, clamp: bool = False) -> _params.RunRequest:
         """The server's data window check (one report-type fetch per minute and type)."""
@@ -242,9 +246,7 @@ class Client:
         notebook re-runs offline, and fast. With ``clamp=True`` the interval depends on the server's
         window, so the cache is consulted after the check.
         """
-        req = _params.prepare(
-            report, interval_start, interval_end, api=api, livemode=self.livemode, **parameters
-        )
+        req = self._request(report, interval_start, interval_end, api, parameters)
         if not clamp:
             hit = self._cache_get(req)
             if hit is not None:
