@@ -1,0 +1,705 @@
+"""The exact money dtype: ``DecimalDtype`` ("decimal"), a pandas extension array of decimal numbers.
+
+Every money and rate column reportkit returns has this dtype. Each value is ``unscaled * 10**-scale``
+held as numpy ``int64`` unscaled integers, an ``int8`` scale per row (yen ``Decimal('1500')`` at
+scale 0 beside dollars ``Decimal('12.30')`` at scale 2, as Stripe's CSV writes them) and a missing
+mask. Nothing is ever a binary float: an element is a :class:`decimal.Decimal`, built on access, and
+a whole column's Decimals are built once per distinct value only when something asks for them.
+
+The arithmetic is :mod:`decimal`'s, exactly: ``+``, ``-``, ``*`` by integers or decimals, ``sum``,
+``cumsum``, ``groupby().sum()``, comparisons, ``min``/``max`` and sorting run on the integers
+(a result's scale is the larger of its operands', as Decimal's is); anything else (division,
+rounding, ``mean``, an integer overflow) runs on the Decimal objects with the current context and
+comes back as this dtype when the results fit (else as an ``object`` array of Decimals).
+Mixing in floats raises ``TypeError``, as ``Decimal + float`` does. Floats come out only through
+``astype(float)`` (correctly rounded), for charts.
+
+Missing values are ``pd.NA``. Limits: unscaled values fit int64 (Stripe's amounts are int64 minor
+units), scales 0..38; a negative zero reads back as zero. Arrow/Parquet: ``decimal128(38, s)`` with
+``s`` the column's largest scale (the per-row scale comes back from the currency column, see
+:func:`reportkit._columns.to_decimal_array`).
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from collections.abc import Callable, Sequence
+from decimal import Context, Decimal, localcontext
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pandas.api.extensions import (
+    ExtensionArray,
+    ExtensionDtype,
+    no_default,
+    register_extension_dtype,
+    take,
+)
+
+__all__ = ["DecimalArray", "DecimalDtype", "decimal_objects"]
+
+_EXACT = Context(prec=100)  # scaleb/int conversions of at most 38+19 digits: never rounded
+_MAX_SCALE = 38
+_LIMIT = 2**62  # a float estimate below this means the int64 computation cannot overflow
+_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+
+
+def make_decimal(unscaled: int, scale: int) -> Decimal:
+    """``unscaled * 10**-scale`` with exponent ``-scale`` (the string constructor never rounds)."""
+    return Decimal(f"{unscaled}E-{scale}")
+
+
+def decimal_objects(ints: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """An object array of Decimals ``ints * 10**-scales``: one object built per distinct value."""
+    out = np.empty(len(ints), dtype=object)
+    if len(ints) == 0:
+        return out
+    lo, hi = int(scales.min()), int(scales.max())
+    if lo == hi:
+        return _objects(ints, lo)
+    for s in np.unique(scales).tolist():
+        rows = scales == s
+        out[rows] = _objects(ints[rows], s)
+    return out
+
+
+def _objects(ints: np.ndarray, scale: int) -> np.ndarray:
+    codes, uniques = _factorize(ints)
+    objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
+    if scale:
+        with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
+            objs = objs * Decimal(1).scaleb(-scale)
+    return objs.take(codes)
+
+
+def _factorize(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) of int64 values: a bincount table when their span is small (amounts in minor
+    units usually are), else pandas' hash table."""
+    lo, hi = int(ints.min()), int(ints.max())
+    if hi - lo > 4 * len(ints) + 1024:
+        return pd.factorize(ints)
+    shifted = ints - lo
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    slot = np.cumsum(present) - 1
+    return slot[shifted], np.flatnonzero(present) + lo
+
+
+def _pair(value: Any) -> tuple[int, int] | None:
+    """A scalar -> (unscaled, scale), or None when it is missing. Floats are refused."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        raise TypeError("a decimal column does not hold booleans")
+    if isinstance(value, numbers.Integral):
+        dec = Decimal(int(value))
+    elif isinstance(value, Decimal):
+        dec = value
+    elif isinstance(value, str):
+        try:
+            dec = Decimal(value.strip())
+        except ArithmeticError:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+    else:
+        raise TypeError(
+            f"a decimal column holds Decimal or int values, not {type(value).__name__} {value!r} "
+            "(money is never a float: convert with Decimal(str(x)))"
+        )
+    if dec.is_nan():
+        return None
+    if not dec.is_finite():
+        raise ValueError(f"{dec} is not a finite decimal")
+    exp = dec.as_tuple().exponent
+    scale = max(-int(exp), 0)
+    if scale > _MAX_SCALE:
+        raise ValueError(f"{dec} has more than {_MAX_SCALE} decimals")
+    unscaled = int(dec.scaleb(scale, _EXACT))
+    if not -(2**63) < unscaled < 2**63:
+        raise ValueError(f"{dec} does not fit 64-bit integers at scale {scale}")
+    return unscaled, scale
+
+
+def _at_scale(ints: np.ndarray, scales: np.ndarray, scale: int | np.ndarray) -> np.ndarray | None:
+    """``ints`` rescaled to ``scale`` (>= each row's) as int64, or None if that could overflow."""
+    shift = np.asarray(scale, dtype=np.int64) - scales
+    if not shift.any():
+        return ints.astype(np.int64, copy=False)
+    top = int(shift.max())
+    if top > 18 or len(ints) and float(np.abs(ints).max()) * 10.0**top >= _LIMIT:
+        return None
+    return ints * _POW10[shift]
+
+
+@register_extension_dtype
+class DecimalDtype(ExtensionDtype):
+    """pandas dtype ``"decimal"``: exact decimal numbers (see :mod:`reportkit.dtype`)."""
+
+    name = "decimal"
+    type = Decimal
+    na_value = pd.NA
+    _is_numeric = True
+    _metadata = ()
+
+    @classmethod
+    def construct_array_type(cls) -> type[DecimalArray]:
+        return DecimalArray
+
+    def __from_arrow__(self, array: pa.Array | pa.ChunkedArray) -> DecimalArray:
+        return DecimalArray.from_arrow(array)
+
+    def __repr__(self) -> str:
+        return "DecimalDtype()"
+
+
+class DecimalArray(ExtensionArray):
+    """Exact decimals: int64 unscaled values, an int8 scale per row and a missing mask."""
+
+    __array_priority__ = 1000
+    _dtype = DecimalDtype()
+
+    def __init__(self, ints: np.ndarray, scales: np.ndarray, mask: np.ndarray) -> None:
+        self._ints = np.asarray(ints, dtype=np.int64)
+        self._scales = np.asarray(scales, dtype=np.int8)
+        self._mask = np.asarray(mask, dtype=bool)
+        self._objs: np.ndarray | None = None
+        if not (len(self._ints) == len(self._scales) == len(self._mask)):
+            raise ValueError("ints, scales and mask must have the same length")
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def _from_sequence(cls, scalars: Any, *, dtype: Any = None, copy: bool = False) -> DecimalArray:
+        if isinstance(scalars, DecimalArray):
+            return scalars.copy() if copy else scalars
+        if isinstance(scalars, pa.Array | pa.ChunkedArray) and pa.types.is_decimal(scalars.type):
+            return cls.from_arrow(scalars)
+        if isinstance(scalars, np.ndarray) and scalars.dtype.kind in "iu":
+            n = len(scalars)
+            return cls(scalars.astype(np.int64), np.zeros(n, np.int8), np.zeros(n, bool))
+        if isinstance(scalars, np.ndarray) and scalars.dtype.kind == "f":
+            raise TypeError("a decimal column cannot be built from floats (convert with Decimal(str(x)))")
+        values = list(scalars)
+        ints = np.zeros(len(values), np.int64)
+        scales = np.zeros(len(values), np.int8)
+        mask = np.zeros(len(values), bool)
+        for i, v in enumerate(values):
+            p = _pair(v)
+            if p is None:
+                mask[i] = True
+            else:
+                ints[i], scales[i] = p
+        return cls(ints, scales, mask)
+
+    @classmethod
+    def _from_sequence_of_strings(
+        cls, strings: Any, *, dtype: Any = None, copy: bool = False
+    ) -> DecimalArray:
+        return cls._from_sequence(strings, dtype=dtype, copy=copy)
+
+    @classmethod
+    def _from_factorized(cls, values: np.ndarray, original: DecimalArray) -> DecimalArray:
+        return cls._from_sequence(values)
+
+    @classmethod
+    def from_arrow(cls, array: pa.Array | pa.ChunkedArray, scales: np.ndarray | None = None) -> DecimalArray:
+        """``decimal128(p, s)`` -> DecimalArray at scale ``s`` (or the per-row ``scales`` given, which
+        must each be <= ``s`` and drop only zero digits). Raises OverflowError beyond int64."""
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        scale = array.type.scale
+        mask = np.zeros(len(array), bool)
+        if array.null_count:
+            mask = array.is_null().to_numpy(zero_copy_only=False)
+            array = array.fill_null(pa.scalar(Decimal(0), array.type))
+        try:
+            ints = array.view(pa.decimal128(array.type.precision, 0)).cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid:
+            raise OverflowError("decimal values beyond 64-bit integers") from None
+        if scales is None:
+            return cls(ints, np.full(len(ints), scale, np.int8), mask)
+        drop = scale - scales.astype(np.int64)
+        return cls(ints // _POW10[drop], scales, mask)
+
+    # --- the ExtensionArray interface ---------------------------------------------------------
+    @property
+    def dtype(self) -> DecimalDtype:
+        return self._dtype
+
+    def __len__(self) -> int:
+        return len(self._ints)
+
+    @property
+    def nbytes(self) -> int:
+        return self._ints.nbytes + self._scales.nbytes + self._mask.nbytes
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, numbers.Integral):
+            if self._mask[item]:
+                return pd.NA
+            return make_decimal(int(self._ints[item]), int(self._scales[item]))
+        item = pd.api.indexers.check_array_indexer(self, item)
+        out = type(self)(self._ints[item], self._scales[item], self._mask[item])
+        if isinstance(item, slice):  # a view: read-only stays read-only
+            out._readonly = self._readonly
+        return out
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._readonly:
+            raise ValueError("Cannot modify read-only array")
+        key = pd.api.indexers.check_array_indexer(self, key)
+        if pd.api.types.is_list_like(value) and not isinstance(value, Decimal | str):
+            other = value if isinstance(value, DecimalArray) else DecimalArray._from_sequence(value)
+            ints, scales, mask = other._ints, other._scales, other._mask
+        else:
+            p = _pair(value)
+            ints, scales, mask = (0, 0, True) if p is None else (p[0], p[1], False)
+        self._ints[key], self._scales[key], self._mask[key] = ints, scales, mask
+        self._objs = None
+
+    def __iter__(self):
+        return iter(self.to_objects(pd.NA))
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, Decimal) and item.is_nan():
+            return False  # the missing value is pd.NA; Decimal('NaN') is never held
+        return bool(super().__contains__(item))
+
+    def isna(self) -> np.ndarray:
+        return self._mask.copy()
+
+    def copy(self) -> DecimalArray:
+        return type(self)(self._ints.copy(), self._scales.copy(), self._mask.copy())
+
+    def take(
+        self, indices: Sequence[int], *, allow_fill: bool = False, fill_value: Any = None
+    ) -> DecimalArray:
+        if allow_fill and fill_value is not None and fill_value is not pd.NA:
+            p = _pair(fill_value)
+        else:
+            p = None
+        ints = take(self._ints, indices, allow_fill=allow_fill, fill_value=0 if p is None else p[0])
+        scales = take(self._scales, indices, allow_fill=allow_fill, fill_value=0 if p is None else p[1])
+        mask = take(self._mask, indices, allow_fill=allow_fill, fill_value=p is None)
+        return type(self)(ints, scales, mask)
+
+    @classmethod
+    def _concat_same_type(cls, to_concat: Sequence[DecimalArray]) -> DecimalArray:
+        return cls(
+            np.concatenate([a._ints for a in to_concat]),
+            np.concatenate([a._scales for a in to_concat]),
+            np.concatenate([a._mask for a in to_concat]),
+        )
+
+    def _values_for_factorize(self) -> tuple[np.ndarray, Any]:
+        return self.to_objects(None), None
+
+    def _values_for_argsort(self) -> np.ndarray:
+        at = _at_scale(self._ints, self._scales, int(self._scales.max(initial=0)))
+        return at if at is not None else self.to_objects(Decimal(0))
+
+    def to_objects(self, na_value: Any = pd.NA) -> np.ndarray:
+        """An object array of Decimals (missing: ``na_value``); built once and kept."""
+        if self._objs is None:
+            self._objs = decimal_objects(self._ints, self._scales)
+        out = self._objs.copy()
+        if self._mask.any():
+            out[self._mask] = na_value
+        return out
+
+    def to_numpy(self, dtype: Any = None, copy: bool = False, na_value: Any = no_default) -> np.ndarray:
+        """A new numpy array: Decimals (missing: ``na_value``, default ``pd.NA``), or floats when
+        ``dtype`` is a float type (missing: NaN unless ``na_value`` says otherwise)."""
+        if dtype is not None and np.dtype(dtype).kind == "f":
+            out = self._floats(np.dtype(dtype))
+            if na_value is not no_default:
+                out[self._mask] = na_value
+            return out
+        out = self.to_objects(pd.NA if na_value is no_default else na_value)
+        return out if dtype is None or np.dtype(dtype) == object else out.astype(dtype)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("a decimal array has no zero-copy numpy form (its Decimals are built)")
+        if dtype is not None and np.dtype(dtype).kind == "f":
+            return self._floats(np.dtype(dtype))
+        if dtype is not None and np.dtype(dtype) != object:
+            return np.asarray(self.to_objects(), dtype=dtype)
+        return self.to_objects()
+
+    def __arrow_array__(self, type: pa.DataType | None = None) -> pa.Array:
+        scale = int(self._scales[~self._mask].max(initial=0))
+        at = _at_scale(self._ints, self._scales, scale)
+        if at is None:
+            arr = pa.array(self.to_objects(None), pa.decimal128(38, scale))
+        else:
+            ints = pa.array(at, pa.int64(), mask=self._mask if self._mask.any() else None)
+            arr = ints.cast(pa.decimal128(38, 0)).view(pa.decimal128(38, scale))
+        return arr.cast(type) if type is not None and type != arr.type else arr
+
+    def _floats(self, dtype: np.dtype | None = None) -> np.ndarray:
+        # ints and 10**s (s <= 22) are exact doubles, so one IEEE division is correctly rounded
+        out = self._ints.astype(np.float64) / np.float64(10.0) ** self._scales.astype(np.float64)
+        big = np.abs(self._ints) >= 2**53
+        if big.any():
+            out[big] = [float(v) for v in self.to_objects()[big]]
+        out[self._mask] = np.nan
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def astype(self, dtype: Any, copy: bool = True) -> Any:
+        dtype = pd.api.types.pandas_dtype(dtype)
+        if isinstance(dtype, DecimalDtype):
+            return self.copy() if copy else self
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":
+            return self._floats(dtype)
+        if isinstance(dtype, pd.Float64Dtype | pd.Float32Dtype):
+            return pd.array(self._floats(), dtype=dtype)
+        if isinstance(dtype, pd.StringDtype):
+            return pd.array([None if v is None else str(v) for v in self.to_objects(None)], dtype=dtype)
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            return self.to_objects()
+        return super().astype(dtype, copy=copy)
+
+    def value_counts(self, dropna: bool = True) -> pd.Series:
+        counts = pd.Series(self.to_objects(None), dtype=object).value_counts(dropna=dropna)
+        index = pd.Index(DecimalArray._from_sequence(counts.index), name=counts.index.name)
+        return pd.Series(counts.to_numpy(), index=index, name="count", dtype="Int64")
+
+    def _formatter(self, boxed: bool = False) -> Callable[[Any], str]:
+        return str if boxed else repr
+
+    # --- reductions ---------------------------------------------------------------------------
+    def _exact_sum(self, ints: np.ndarray, scales: np.ndarray) -> Decimal:
+        if len(ints) == 0:
+            return Decimal(0)
+        scale = int(scales.max())
+        at = _at_scale(ints, scales, scale)
+        if at is not None and float(np.abs(at).sum(dtype=np.float64)) < _LIMIT:
+            return make_decimal(int(at.sum()), scale)
+        total = 0
+        for s in np.unique(scales).tolist():
+            total += int(ints[scales == s].astype(object).sum()) * 10 ** (scale - s)
+        return make_decimal(total, scale)
+
+    def _reduce(self, name: str, *, skipna: bool = True, keepdims: bool = False, **kwargs: Any) -> Any:
+        if not skipna and self._mask.any() and name not in ("any", "all"):
+            result: Any = pd.NA
+        else:
+            keep = ~self._mask
+            ints, scales = self._ints[keep], self._scales[keep]
+            result = _reduce(self, name, ints, scales, **kwargs)
+        if keepdims:
+            try:
+                return type(self)._from_sequence([result])
+            except (TypeError, ValueError):  # e.g. a 28-digit std: Decimals in an object array
+                return pd.array(np.array([result], dtype=object))
+        return result
+
+    def _accumulate(self, name: str, *, skipna: bool = True, **kwargs: Any) -> DecimalArray:
+        if name != "cumsum":
+            objs = self.to_objects(None)
+            out = np.empty(len(self), dtype=object)
+            acc = None
+            fn = {"cummin": min, "cummax": max, "cumprod": operator.mul}.get(name)
+            if fn is None:
+                raise TypeError(f"decimal dtype does not support {name}")
+            for i, v in enumerate(objs):
+                if v is None:
+                    out[i] = None
+                    if not skipna:
+                        acc = pd.NA
+                    continue
+                acc = v if acc is None else (pd.NA if acc is pd.NA else fn(acc, v))
+                out[i] = None if acc is pd.NA else acc
+            if name == "cumprod":  # products outgrow 64-bit values: Decimals in an object array
+                return pd.array(np.where(out == None, pd.NA, out), dtype=object)  # noqa: E711
+            return type(self)._from_sequence(out)
+        mask = self._mask.copy()
+        if not skipna and mask.any():
+            mask[int(np.argmax(mask)):] = True
+        ints = np.where(self._mask, 0, self._ints)
+        scales = np.where(self._mask, 0, self._scales).astype(np.int8)
+        prefix = np.maximum.accumulate(scales) if len(scales) else scales
+        top = int(scales.max(initial=0))
+        at = _at_scale(ints, scales, top)
+        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= _LIMIT:
+            return type(self)._from_sequence(_objects_cumsum(self.to_objects(None), mask))
+        sums = np.cumsum(at) // _POW10[top - prefix.astype(np.int64)]
+        return type(self)(np.where(mask, 0, sums), np.where(mask, 0, prefix), mask)
+
+    def _groupby_op(self, *, how: str, has_dropped_na: bool, min_count: int, ngroups: int,
+                    ids: np.ndarray, **kwargs: Any) -> Any:
+        if how != "sum":
+            raise NotImplementedError(how)  # pandas then aggregates the Decimals group by group
+        keep = (ids >= 0) & ~self._mask
+        top = int(self._scales[keep].max(initial=0))
+        at = _at_scale(self._ints[keep], self._scales[keep], top)
+        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= _LIMIT:
+            raise NotImplementedError(how)
+        g = ids[keep]
+        sums = np.zeros(ngroups, np.int64)
+        np.add.at(sums, g, at)
+        scales = np.zeros(ngroups, np.int8)
+        np.maximum.at(scales, g, self._scales[keep])
+        counts = np.bincount(g, minlength=ngroups)
+        mask = counts < min_count if min_count > 0 else np.zeros(ngroups, bool)
+        if not kwargs.get("skipna", True):
+            gone = (ids >= 0) & self._mask
+            mask |= np.bincount(ids[gone], minlength=ngroups) > 0
+        return type(self)(sums // _POW10[top - scales.astype(np.int64)], scales, mask)
+
+    def _quantile(self, qs: np.ndarray, interpolation: str) -> DecimalArray:
+        values = sorted(self.to_objects(None)[~self._mask])
+        out: list[Any] = []
+        for q in qs.tolist():
+            if not values:
+                out.append(None)
+                continue
+            pos = (len(values) - 1) * Decimal(repr(q))
+            lo = int(pos)
+            frac = pos - lo
+            hi = min(lo + 1, len(values) - 1)
+            a, b = values[lo], values[hi]
+            pick = {"lower": a, "higher": b, "nearest": a if frac < Decimal("0.5") or (
+                frac == Decimal("0.5") and lo % 2 == 0) else b, "midpoint": (a + b) / 2}
+            out.append(pick.get(interpolation, a + (b - a) * frac))
+        return type(self)._from_sequence(out)
+
+    # --- arithmetic and comparisons -----------------------------------------------------------
+    def _operand(self, other: Any) -> DecimalArray | None:
+        """``other`` as a DecimalArray of this length when the integer path can take it, else None."""
+        if isinstance(other, DecimalArray):
+            return other
+        if isinstance(other, Decimal | numbers.Integral) and not isinstance(other, bool | np.bool_):
+            try:
+                p = _pair(other)
+            except ValueError:
+                return None
+            if p is None:
+                return None
+            n = len(self)
+            return DecimalArray(np.full(n, p[0], np.int64), np.full(n, p[1], np.int8), np.zeros(n, bool))
+        if isinstance(other, np.ndarray) and other.dtype.kind in "iu":
+            return DecimalArray._from_sequence(other)
+        return None
+
+    def _arith(self, other: Any, op: Callable) -> Any:
+        if isinstance(other, pd.Series | pd.Index | pd.DataFrame):
+            return NotImplemented
+        right = self._operand(other)
+        base = getattr(op, "__name__", "").strip("_").removeprefix("r")
+        if right is not None and len(right) == len(self) and base in ("add", "sub", "mul"):
+            result = _int_arith(self, right, op, base)
+            if result is not None:
+                return result
+        left = self.to_objects(None)
+        if isinstance(other, DecimalArray):
+            other = other.to_objects(None)
+        elif isinstance(other, ExtensionArray):
+            other = np.asarray(other, dtype=object)
+        objs = _object_op(op, left, other)
+        if base in ("truediv", "pow"):  # Decimal results in the current context, not fixed-point values
+            return objs
+        try:
+            return type(self)._from_sequence(objs)
+        except ValueError as e:
+            raise OverflowError(
+                f"decimal {base}: {e}; for unbounded Decimal arithmetic use .astype(object)"
+            ) from None
+
+    def _compare(self, other: Any, op: Callable) -> Any:
+        if isinstance(other, pd.Series | pd.Index | pd.DataFrame):
+            return NotImplemented
+        right = self._operand(other)
+        mask = self._mask.copy()
+        if right is not None and len(right) == len(self):
+            top = int(max(self._scales.max(initial=0), right._scales.max(initial=0)))
+            a = _at_scale(self._ints, self._scales, top)
+            b = _at_scale(right._ints, right._scales, top)
+            if a is not None and b is not None:
+                return _missing_as(op(a, b), mask | right._mask, op)
+        left = self.to_objects(None)
+        if isinstance(other, ExtensionArray):
+            mask |= np.asarray(other.isna())
+            other = np.asarray(other, dtype=object)
+        elif pd.api.types.is_list_like(other):
+            other = np.asarray(other, dtype=object)
+            mask |= pd.isna(other)
+        elif other is None or other is pd.NA:
+            mask[:] = True
+        result = np.zeros(len(self), bool)
+        rows = ~mask
+        if pd.api.types.is_list_like(other):
+            result[rows] = [op(x, y) for x, y in zip(left[rows], other[rows], strict=True)]
+        elif rows.any():
+            result[rows] = [op(x, other) for x in left[rows]]
+        return _missing_as(result, mask, op)
+
+    def __neg__(self) -> DecimalArray:
+        return type(self)(-self._ints, self._scales.copy(), self._mask.copy())
+
+    def __pos__(self) -> DecimalArray:
+        return self.copy()
+
+    def __abs__(self) -> DecimalArray:
+        return type(self)(np.abs(self._ints), self._scales.copy(), self._mask.copy())
+
+    def round(self, decimals: int = 0, *args: Any, **kwargs: Any) -> DecimalArray:
+        objs = self.to_objects(None)
+        return type(self)._from_sequence([None if v is None else round(v, decimals) for v in objs])
+
+
+def _install_ops() -> None:
+    def arith(op: Callable) -> Callable:
+        def method(self: DecimalArray, other: Any) -> Any:
+            return self._arith(other, op)
+        return method
+
+    def compare(op: Callable) -> Callable:
+        def method(self: DecimalArray, other: Any) -> Any:
+            return self._compare(other, op)
+        return method
+
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+        op = getattr(operator, name)
+        setattr(DecimalArray, f"__{name}__", arith(op))
+        rop = _reflected(op, name)
+        setattr(DecimalArray, f"__r{name}__", arith(rop))
+    DecimalArray.__divmod__ = lambda self, other: (self // other, self % other)
+    DecimalArray.__rdivmod__ = lambda self, other: (other // self, other % self)
+    for name in ("sum", "min", "max", "mean", "median", "prod", "std", "var", "sem", "skew", "kurt",
+                 "any", "all"):
+        setattr(DecimalArray, name, _reduction(name))
+    for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+        setattr(DecimalArray, f"__{name}__", compare(getattr(operator, name)))
+
+
+def _reduction(name: str) -> Callable:
+    def method(self: DecimalArray, *, skipna: bool = True, **kwargs: Any) -> Any:
+        return self._reduce(name, skipna=skipna, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"The exact {name} of the values (missing values skipped unless skipna=False)."
+    return method
+
+
+def _reflected(op: Callable, name: str) -> Callable:
+    def rop(a: Any, b: Any) -> Any:
+        return op(b, a)
+    rop.__name__ = f"r{name}"
+    return rop
+
+
+def _missing_as(result: np.ndarray, mask: np.ndarray, op: Callable) -> np.ndarray:
+    """Comparisons with a missing value are False (``!=``: True), as with NaN."""
+    if mask.any():
+        result[mask] = op is operator.ne
+    return result
+
+
+def _object_op(op: Callable, left: np.ndarray, right: Any) -> np.ndarray:
+    """``op`` element by element on Decimals; a missing side gives a missing result."""
+    n = len(left)
+    rights = right if pd.api.types.is_list_like(right) else [right] * n
+    out = np.empty(n, dtype=object)
+    for i, (a, b) in enumerate(zip(left, rights, strict=True)):
+        missing = a is None or b is None or b is pd.NA or (isinstance(b, float) and b != b)
+        out[i] = pd.NA if missing else op(a, b)
+    return out
+
+
+def _int_arith(left: DecimalArray, right: DecimalArray, op: Callable, base: str) -> DecimalArray | None:
+    """``+``, ``-``, ``*`` on the unscaled integers (Decimal's own result scales), or None on overflow."""
+    mask = left._mask | right._mask
+    li = np.where(mask, 0, left._ints)
+    ri = np.where(mask, 0, right._ints)
+    if base == "mul":
+        scales = left._scales.astype(np.int64) + right._scales
+        if float(np.abs(li).max(initial=0)) * float(np.abs(ri).max(initial=0)) >= _LIMIT or scales.max(
+            initial=0
+        ) > _MAX_SCALE:
+            return None
+        return DecimalArray(li * ri, np.where(mask, 0, scales), mask)
+    scales = np.maximum(left._scales, right._scales)
+    a = _at_scale(li, left._scales, scales)
+    b = _at_scale(ri, right._scales, scales)
+    if a is None or b is None or float(np.abs(a).max(initial=0)) + float(np.abs(b).max(initial=0)) >= _LIMIT:
+        return None
+    return DecimalArray(op(a, b), np.where(mask, 0, scales), mask)
+
+
+def _objects_cumsum(objs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = np.empty(len(objs), dtype=object)
+    acc = Decimal(0)
+    for i, v in enumerate(objs):
+        if v is not None:
+            acc = acc + v
+        out[i] = None if mask[i] else acc
+    return out
+
+
+def _reduce(arr: DecimalArray, name: str, ints: np.ndarray, scales: np.ndarray, **kwargs: Any) -> Any:
+    """One reduction over the present values (exact; NA when there are none and it needs some)."""
+    n = len(ints)
+    if name == "sum":
+        return arr._exact_sum(ints, scales) if n >= kwargs.get("min_count", 0) else pd.NA
+    if name == "count":
+        return n
+    if name in ("any", "all"):
+        return bool((ints != 0).any() if name == "any" else (ints != 0).all())
+    if n == 0:
+        return pd.NA
+    if name in ("min", "max"):
+        top = int(scales.max())
+        at = _at_scale(ints, scales, top)
+        if at is not None:
+            i = int(at.argmin() if name == "min" else at.argmax())
+            return make_decimal(int(ints[i]), int(scales[i]))
+        objs = decimal_objects(ints, scales)
+        return min(objs) if name == "min" else max(objs)
+    objs = decimal_objects(ints, scales)
+    if name == "mean":
+        return arr._exact_sum(ints, scales) / n
+    if name == "median":
+        s = sorted(objs)
+        return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+    if name == "prod":
+        out = Decimal(1)
+        for v in objs:
+            out *= v
+        return out
+    if name in ("var", "std", "sem"):
+        ddof = kwargs.get("ddof", 1)
+        if n - ddof <= 0:
+            return pd.NA
+        mean = arr._exact_sum(ints, scales) / n
+        var = sum((v - mean) ** 2 for v in objs) / (n - ddof)
+        if name == "var":
+            return var
+        return var.sqrt() if name == "std" else (var / n).sqrt()
+    if name in ("skew", "kurt"):
+        return _moment_stat(name, list(objs), arr._exact_sum(ints, scales) / n)
+    raise TypeError(f"decimal dtype does not support {name}")
+
+
+def _moment_stat(name: str, values: list[Decimal], mean: Decimal) -> Any:
+    """Sample skewness / excess kurtosis with pandas' (bias-corrected) formulas, in Decimal."""
+    n = len(values)
+    d = [v - mean for v in values]
+    m2 = sum(x * x for x in d) / n
+    if name == "skew":
+        if n < 3:
+            return pd.NA
+        if m2 == 0:
+            return Decimal(0)
+        m3 = sum(x * x * x for x in d) / n
+        return (Decimal(n * (n - 1)).sqrt() / (n - 2)) * m3 / m2 ** Decimal("1.5")
+    if n < 4:
+        return pd.NA
+    if m2 == 0:
+        return Decimal(0)
+    m4 = sum(x**4 for x in d) / n
+    adj = Decimal(3 * (n - 1) ** 2) / ((n - 2) * (n - 3))
+    return Decimal((n + 1) * (n - 1)) / ((n - 2) * (n - 3)) * m4 / (m2 * m2) - adj
+
+
+_install_ops()
