@@ -1,24 +1,24 @@
-"""Vectorised column checks and exact decimal columns: text -> decimal128 -> Decimal objects.
+"""Vectorised column checks and exact decimal columns: text -> decimal128 -> the decimal dtype.
 
 Owns the two conversions money needs everywhere (:mod:`reportkit.frames` reading CSV text,
 :mod:`reportkit.cache` reading Parquet back): :func:`decimal_array` (text to ``decimal128(38, s)``,
-``s`` the column's scale, refusing anything inexact) and :func:`to_decimal_objects` (``decimal128`` to
-a numpy object array of :class:`~decimal.Decimal`, one object per distinct value). Plus the checks
-that name the first bad value of a column (:func:`check_pattern`, :func:`first_bad`,
+``s`` the column's scale, refusing anything inexact) and :func:`to_decimal_array` (``decimal128`` to
+the exact ``decimal`` pandas dtype of :mod:`reportkit.dtype`, without building Decimal objects).
+Plus the checks that name the first bad value of a column (:func:`check_pattern`, :func:`first_bad`,
 :func:`first_failing`), so every error says which column, which value and which data row.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportkit import catalog
+from reportkit.dtype import DecimalArray
 from reportkit.errors import ResultParseError
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "first_bad",
     "first_failing",
     "row_exponents",
-    "to_decimal_objects",
+    "to_decimal_array",
 ]
 
 #: A row whose currency is missing or unknown keeps the column's scale.
@@ -72,20 +72,25 @@ def check_pattern(col: pa.ChunkedArray, name: str, pattern: str, what: str) -> N
 
 
 def decimal_array(col: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
-    """Decimal text -> decimal128(38, s), ``s`` = the most decimals any value has (exact, vectorised).
+    """Decimal text -> decimal64(18, s) (or decimal128(38, s) when a value needs more than 18 digits),
+    ``s`` = the most decimals any value has (exact, vectorised).
 
     Fast path: ``s`` is guessed from the first values and the whole column cast at it; the cast
     refuses anything that is not a decimal and any digit it would drop, so when it succeeds the guess
-    was the column's scale. Only digits, ``.`` and ``-`` may appear (one numpy pass over the bytes), so
-    ``+5`` and ``1e3`` are refused whichever path runs. Only when the cast fails (or a value is long
+    was the column's scale. Only digits, ``.`` and ``-`` may appear (one C-level pass over the bytes),
+    so ``+5`` and ``1e3`` are refused whichever path runs. Only when the cast fails (or a value is long
     enough to hit pyarrow 26's silent wrap-around of 40+ digit strings) do the strict checks run:
     ``-?digits[.digits]``, the real scale, at most 38 digits, naming the first bad value.
     """
-    if (pc.max(pc.binary_length(col)).as_py() or 0) < 39 and _only_bytes(col, b"0123456789.-"):
-        try:
-            return col.cast(pa.decimal128(38, _max_places(col.slice(0, 4096))))
-        except pa.ArrowInvalid:
-            pass
+    longest = pc.max(pc.binary_length(col)).as_py() or 0
+    if longest < 39 and _only_bytes(col, b"0123456789.-"):
+        scale = _max_places(col.slice(0, 4096))
+        narrow = (pa.decimal64(18, scale),) if scale <= 18 and longest <= 19 else ()
+        for typ in (*narrow, pa.decimal128(38, scale)):
+            try:
+                return col.cast(typ)
+            except pa.ArrowInvalid:
+                continue
     check_pattern(col, name, MONEY_RE, "a decimal number")
     length = pc.utf8_length(col)
     dot = pc.find_substring(col, ".")
@@ -100,22 +105,15 @@ def decimal_array(col: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
     return col.cast(pa.decimal128(38, scale))
 
 
-_LUTS: dict[bytes, np.ndarray] = {}
-
-
 def _only_bytes(col: pa.ChunkedArray, allowed: bytes) -> bool:
-    """Whether the column's text uses only ``allowed`` bytes: one numpy pass over the data buffers."""
-    lut = _LUTS.get(allowed)
-    if lut is None:
-        lut = _LUTS[allowed] = np.ones(256, dtype=bool)
-        lut[list(allowed)] = False
+    """Whether the column's text uses only ``allowed`` bytes: ``bytes.translate`` over each data buffer."""
     for chunk in col.chunks:
         if len(chunk) == 0:
             continue
         width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
         lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
-        if hi > lo and lut[np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[lo:hi]].any():
+        if hi > lo and bytes(memoryview(chunk.buffers()[2])[lo:hi]).translate(None, allowed):
             return False
     return True
 
@@ -155,78 +153,24 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return lut[codes]
 
 
-def to_decimal_objects(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | None = None) -> np.ndarray:
-    """decimal128(p, s) -> numpy object array of Decimal (None for nulls), vectorised.
+def to_decimal_array(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | None = None) -> Any:
+    """decimal64/decimal128(p, s) -> the exact ``decimal`` dtype's array (:mod:`reportkit.dtype`), vectorised.
 
     The unscaled integers are read zero-copy (the same bits viewed as ``decimal128(p, 0)``, cast to
-    int64), factorised, and a Decimal is built once per distinct value (``Decimal(int) * 1E-scale``,
-    exact under a 40-digit context) and spread with a numpy take. Amounts repeat a lot (fees, prices), so
-    this beats building one object per row; values beyond int64 go through the canonical text instead.
-
-    ``exponents`` (int8 per row, :func:`row_exponents`): a row whose currency has fewer decimals than
-    the column's scale gets its currency's, when that is exact: yen read as ``Decimal('1500')``, not
-    ``Decimal('1500.00')``, beside dollars ``Decimal('12.30')``, as Stripe's CSV writes them.
+    int64); no Decimal object is built until something asks for one. ``exponents`` (int8 per row,
+    :func:`row_exponents`): a row whose currency has fewer decimals than the column's scale gets its
+    currency's, when that is exact: yen read as ``Decimal('1500')``, not ``Decimal('1500.00')``, beside
+    dollars ``Decimal('12.30')``, as Stripe's CSV writes them. Values beyond int64 at the column's
+    scale (never Stripe amounts) come back as an ``object`` array of Decimals instead.
     Also used by the cache to read Parquet decimals back.
     """
     if isinstance(dec, pa.Array):
         dec = pa.chunked_array([dec], dec.type)
-    if not pa.types.is_decimal128(dec.type):
-        return dec.to_numpy(zero_copy_only=False)  # decimal256 (or null): pyarrow's own conversion
-    scale = dec.type.scale
-    n = len(dec)
-    nulls = dec.null_count
-    arr = dec.combine_chunks() if dec.num_chunks != 1 else dec.chunk(0)
-    if nulls:
-        arr = pc.fill_null(arr, pa.scalar(Decimal(0), arr.type))
+    if not (pa.types.is_decimal128(dec.type) or pa.types.is_decimal64(dec.type)):
+        return dec.to_numpy(zero_copy_only=False)  # decimal256 (or null): pyarrow's own Decimals
     try:
-        ints = arr.view(pa.decimal128(arr.type.precision, 0)).cast(pa.int64()).to_numpy()
-    except pa.ArrowInvalid:  # beyond int64: one Decimal per row from the canonical text
-        out = np.fromiter(map(Decimal, pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)), object, n)
-    else:
-        drop = _dropped_digits(ints, scale, exponents)
-        if drop is None:
-            out = _objects(ints, scale)
-        else:  # each group of rows by digits dropped (most rows: none) at its own scale
-            out = np.empty(n, dtype=object)
-            for d in np.unique(drop).tolist():
-                rows = drop == d
-                out[rows] = _objects(ints[rows] // 10**d, scale - d)
-    if nulls:
-        out[pc.is_null(dec).to_numpy(zero_copy_only=False)] = None
-    return out
-
-
-def _objects(ints: np.ndarray, scale: int) -> np.ndarray:
-    """Decimal objects ``int * 10**-scale``, one built per distinct value and spread with a take."""
-    codes, uniques = _factorize(ints)
-    objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
-    if scale:
-        with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
-            objs = objs * Decimal(1).scaleb(-scale)
-    return objs.take(codes)
-
-
-def _dropped_digits(ints: np.ndarray, scale: int, exponents: np.ndarray | None) -> np.ndarray | None:
-    """Per row, how many trailing zero digits to drop to reach its currency's exponent (None: none)."""
-    if exponents is None or not scale or len(ints) == 0:
-        return None
-    want = np.clip(scale - exponents.astype(np.int16), 0, scale).astype(np.int64)
-    if not want.any():
-        return None
-    exact = ints % (10**want) == 0  # never round: a yen amount with decimals keeps them
-    drop = np.where(exact, want, 0)
-    return drop if drop.any() else None
-
-
-def _factorize(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, uniques) of int64 values: a bincount table when their span is small (amounts in minor
-    units usually are), else pandas' hash table."""
-    if len(ints) == 0:
-        return np.zeros(0, dtype=np.intp), ints
-    lo, hi = int(ints.min()), int(ints.max())
-    if hi - lo > 4 * len(ints) + 1024:
-        return pd.factorize(ints)
-    shifted = ints - lo
-    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
-    slot = np.cumsum(present) - 1
-    return slot[shifted], np.flatnonzero(present) + lo
+        return DecimalArray.from_arrow(dec, exponents)
+    except OverflowError:  # one Decimal per row from the canonical text
+        arr = dec.combine_chunks() if dec.num_chunks != 1 else dec.chunk(0)
+        text = pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)
+        return np.array([None if t is None else Decimal(t) for t in text], dtype=object)

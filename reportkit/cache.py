@@ -6,8 +6,9 @@ Owns the on-disk format of results (also used by ``reportkit report -o out.parqu
 (``b"reportkit"``: the key fields, ``df.attrs``, rows, created time). Never a secret key: the account
 is a salted one-way fingerprint, and the metadata text goes through :func:`reportkit.errors.redact`.
 
-Exact round trip: money columns (object dtype of :class:`~decimal.Decimal`) are written as
-``decimal128(38, s)`` with ``s`` the column's scale and read back to Decimals; tz-aware timestamps,
+Exact round trip: money columns (the ``decimal`` dtype, or ``object`` columns of
+:class:`~decimal.Decimal`) are written as ``decimal128(38, s)`` with ``s`` the column's scale and
+read back as the ``decimal`` dtype; tz-aware timestamps,
 ``Int64``, ``boolean`` and ``string`` columns keep their dtypes (pandas' own Parquet metadata).
 
 Atomic: a file is written under a temporary name in the same directory, fsynced, then
@@ -56,6 +57,7 @@ import pyarrow.parquet as pq
 
 from reportkit import frames
 from reportkit._columns import currency_column_for, row_exponents
+from reportkit.dtype import DecimalArray, DecimalDtype
 from reportkit.errors import ConfigurationError, ResultParseError, redact
 from reportkit.intervals import Interval, bound
 
@@ -281,6 +283,7 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]
     # year of monthly summaries comes back in milliseconds.
     table = pq.ParquetFile(path).read(use_threads=os.path.getsize(path) > _THREADED_READ)
     meta = json.loads((table.schema.metadata or {}).get(_META, b"{}"))
+    as_objects = set(meta.pop("object_decimals", []))  # columns written from object Decimals
     decimals = {
         i: f.name for i, f in enumerate(table.schema) if pa.types.is_decimal(f.type)
     }
@@ -290,7 +293,9 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]
         rest = table.drop_columns(list(decimals.values())).to_pandas()
         # One frame built from all columns in file order (cheaper than inserting one by one).
         cols = {
-            name: pd.Series(_decimals(table, name, exponents), index=rest.index, name=name)
+            name: pd.Series(
+                _decimals(table, name, exponents, name in as_objects), index=rest.index, name=name
+            )
             if i in decimals
             else rest[name]
             for i, name in enumerate(table.column_names)
@@ -307,9 +312,13 @@ def _to_table(df: pd.DataFrame, meta: Mapping[str, Any]) -> pa.Table:
     bare = df.copy(deep=False)  # no data copied; attrs travel only in our (redacted) metadata,
     bare.attrs = {}  # not in the pandas metadata pyarrow would otherwise copy them into
     decimals = {}
+    as_objects = []
     for i, (name, col) in enumerate(bare.items()):
-        if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "decimal":
+        if isinstance(col.dtype, DecimalDtype):
+            decimals[i] = (name, pa.chunked_array([col.array.__arrow_array__()]))
+        elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "decimal":
             decimals[i] = (name, _decimal_column(col, str(name)))
+            as_objects.append(str(name))
     try:
         table = pa.Table.from_pandas(bare.drop(columns=[n for n, _ in decimals.values()]))
     except (pa.ArrowException, TypeError, ValueError) as e:
@@ -317,17 +326,19 @@ def _to_table(df: pd.DataFrame, meta: Mapping[str, Any]) -> pa.Table:
     pandas_meta = table.schema.metadata
     for i, (name, arr) in decimals.items():  # in position order, so each lands where it was
         table = table.add_column(i, pa.field(str(name), arr.type), arr)
-    text = redact(json.dumps(meta, default=str))
+    text = redact(json.dumps({**meta, "object_decimals": as_objects} if as_objects else meta, default=str))
     return table.replace_schema_metadata({**(pandas_meta or {}), _META: text.encode()})
 
 
 _CURRENCY_COLUMNS = ("currency", "customer_facing_currency", "filing_currency")
 
 
-def _decimals(table: pa.Table, name: str, exponents: dict[str, np.ndarray]) -> np.ndarray:
-    """A decimal column back to Decimal objects; money takes its row's currency decimals, as parsed."""
+def _decimals(table: pa.Table, name: str, exponents: dict[str, np.ndarray], as_objects: bool) -> Any:
+    """A decimal column back to the decimal dtype (or to object Decimals, missing None, when it was
+    written from those); money takes its row's currency decimals, as parsed."""
     cur = currency_column_for(name, exponents) if frames.column_kinds(None, [name])[name] == "money" else None
-    return frames.to_decimal_objects(table.column(name), exponents[cur] if cur else None)
+    values = frames.to_decimal_array(table.column(name), exponents[cur] if cur else None)
+    return values.to_objects(None) if as_objects and isinstance(values, DecimalArray) else values
 
 
 def _decimal_column(col: pd.Series, name: str) -> pa.ChunkedArray:
@@ -339,7 +350,8 @@ def _decimal_column(col: pd.Series, name: str) -> pa.ChunkedArray:
         values = np.where(missing, Decimal(0), values)
     text = pa.array(list(map(format, values, itertools.repeat("f"))), pa.string(), mask=missing)
     try:
-        return frames.decimal_array(pa.chunked_array([text]), name)
+        dec = frames.decimal_array(pa.chunked_array([text]), name)
+        return dec.cast(pa.decimal128(38, dec.type.scale))  # Parquet readers everywhere know decimal128
     except ResultParseError as e:  # NaN or Infinity: not money
         raise TypeError(f"cannot store column {name!r}: {e}") from None
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit import errors
+from reportkit.dtype import DecimalDtype
 
 __all__ = ["EXIT_CHECKS", "EXIT_NETWORK", "EXIT_OK", "EXIT_OTHER", "EXIT_RUN", "EXIT_USAGE", "main"]
 
@@ -187,8 +188,8 @@ def write_csv(df: Any, out: Any) -> None:
             text[name] = col.dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_bool_dtype(col.dtype):
             text[name] = col.map({True: "true", False: "false"}).astype(object)
-        elif col.dtype == object:  # Decimal money: fixed-point text, never 1E+2 or 0E-8
-            text[name] = col.map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
+        elif col.dtype == object or isinstance(col.dtype, DecimalDtype):  # fixed point, never 1E+2 / 0E-8
+            text[name] = col.astype(object).map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
         else:
             text[name] = col
     pd.DataFrame(text).to_csv(out, index=False, lineterminator="\n")

@@ -39,7 +39,7 @@ from pandas.api.extensions import (
     take,
 )
 
-__all__ = ["DecimalArray", "DecimalDtype", "decimal_objects"]
+__all__ = ["DecimalArray", "DecimalDtype", "decimal_objects", "types_mapper"]
 
 _EXACT = Context(prec=100)  # scaleb/int conversions of at most 38+19 digits: never rounded
 _MAX_SCALE = 38
@@ -85,6 +85,14 @@ def _factorize(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     present = np.bincount(shifted, minlength=hi - lo + 1) > 0
     slot = np.cumsum(present) - 1
     return slot[shifted], np.flatnonzero(present) + lo
+
+
+def types_mapper(arrow_type: pa.DataType) -> ExtensionDtype | None:
+    """For ``pyarrow.parquet.read_table(path).to_pandas(types_mapper=types_mapper)``: Arrow decimals
+    become this dtype (``pd.read_parquet`` gives ``object`` Decimals; reportkit's cache gives this)."""
+    if pa.types.is_decimal128(arrow_type) or pa.types.is_decimal64(arrow_type):
+        return DecimalDtype()
+    return None
 
 
 def _pair(value: Any) -> tuple[int, int] | None:
@@ -203,8 +211,10 @@ class DecimalArray(ExtensionArray):
 
     @classmethod
     def from_arrow(cls, array: pa.Array | pa.ChunkedArray, scales: np.ndarray | None = None) -> DecimalArray:
-        """``decimal128(p, s)`` -> DecimalArray at scale ``s`` (or the per-row ``scales`` given, which
-        must each be <= ``s`` and drop only zero digits). Raises OverflowError beyond int64."""
+        """``decimal64`` or ``decimal128(p, s)`` -> DecimalArray at scale ``s``. ``scales`` (int per
+        row) asks for fewer decimals per row: a row drops trailing zero digits down to its scale, never
+        a non-zero digit (yen ``1500.00`` -> ``1500``; ``12.5`` at scale 0 stays ``12.5``).
+        OverflowError beyond int64."""
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
         scale = array.type.scale
@@ -212,14 +222,20 @@ class DecimalArray(ExtensionArray):
         if array.null_count:
             mask = array.is_null().to_numpy(zero_copy_only=False)
             array = array.fill_null(pa.scalar(Decimal(0), array.type))
-        try:
-            ints = array.view(pa.decimal128(array.type.precision, 0)).cast(pa.int64()).to_numpy()
-        except pa.ArrowInvalid:
-            raise OverflowError("decimal values beyond 64-bit integers") from None
-        if scales is None:
+        if pa.types.is_decimal64(array.type):  # the storage is int64 already
+            ints = array.view(pa.int64()).to_numpy()
+        else:
+            try:
+                ints = array.view(pa.decimal128(array.type.precision, 0)).cast(pa.int64()).to_numpy()
+            except pa.ArrowInvalid:
+                raise OverflowError("decimal values beyond 64-bit integers") from None
+        if scales is None or not scale:
             return cls(ints, np.full(len(ints), scale, np.int8), mask)
-        drop = scale - scales.astype(np.int64)
-        return cls(ints // _POW10[drop], scales, mask)
+        want = np.clip(scale - scales.astype(np.int64), 0, min(scale, 18))
+        if not want.any():
+            return cls(ints, np.full(len(ints), scale, np.int8), mask)
+        drop = np.where(ints % _POW10[want] == 0, want, 0)
+        return cls(ints // _POW10[drop], (scale - drop).astype(np.int8), mask)
 
     # --- the ExtensionArray interface ---------------------------------------------------------
     @property

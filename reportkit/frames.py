@@ -7,11 +7,13 @@ Owns :func:`parse`, the one reader of report result files, and the column types 
 ======================  =======================================================================
 kind                    pandas dtype
 ======================  =======================================================================
-money, rate             ``object`` holding :class:`decimal.Decimal` (exact; missing = ``None``).
-                        Read as text (``-?digits[.digits]``), cast to ``decimal128(38, s)`` with
-                        ``s`` the most decimals in the column, then converted (reportkit._columns);
-                        each value then takes its row's currency's decimals where that is exact
+money, rate             ``decimal`` (:class:`reportkit.dtype.DecimalDtype`): exact decimals, each
+                        element a :class:`decimal.Decimal`; missing = ``pd.NA``. Read as text
+                        (``-?digits[.digits]``), cast to ``decimal128(38, s)`` with ``s`` the most
+                        decimals in the column, then kept as int64 unscaled values (reportkit._columns);
+                        each value takes its row's currency's decimals where that is exact
                         (JPY ``Decimal('1500')`` beside USD ``Decimal('12.30')``), as Stripe writes them.
+                        (Values beyond int64 at the column's scale: ``object`` Decimals.)
 count                   ``Int64``
 timestamp_utc           ``datetime64[ns, UTC]``
 timestamp_local         ``datetime64[ns, <timezone>]``. When the ``<name>_utc`` twin is in the file,
@@ -34,8 +36,8 @@ Only ``.`` is a decimal point: reportkit never sends ``decimal_separator``, and 
 A header-only file gives zero rows with the right columns and dtypes.
 
 Speed: pyarrow reads the file on all cores (first without quote-aware block splitting, again with it
-if a quoted value spans a block edge), then the columns convert on a small thread pool; Decimal
-objects are built once per distinct amount. ``benchmarks/bench_frames.py`` measures it.
+if a quoted value spans a block edge), then the columns convert on a small thread pool; money
+stays as integers until a Decimal is asked for. ``benchmarks/bench_frames.py`` measures it.
 
 Unknown report ids still parse: each column takes the kind the catalogue gives that column name
 elsewhere (unsuffixed timestamps are local when their ``_utc`` twin is present), else string.
@@ -69,11 +71,11 @@ from reportkit._columns import (
     first_bad,
     first_failing,
     row_exponents,
-    to_decimal_objects,
+    to_decimal_array,
 )
 from reportkit.errors import ConfigurationError, ResultParseError
 
-__all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "to_decimal_objects"]
+__all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "to_decimal_array"]
 
 #: The dtype of id, currency, category, text, metadata and unknown columns.
 STRING_DTYPE = pd.StringDtype("pyarrow")
@@ -148,7 +150,7 @@ def _convert(
     kind = kinds[name]
     if kind == "money":
         cur = currency_column_for(name, exponents)
-        return None, to_decimal_objects(decimal_array(col, name), exponents[cur] if cur else None)
+        return None, to_decimal_array(decimal_array(col, name), exponents[cur] if cur else None)
     if kind == "rate":
         return None, _decimals(col, name)
     if kind == "timestamp_utc":
@@ -307,8 +309,8 @@ def _check_header(
         )
 
 
-def _decimals(col: pa.ChunkedArray, name: str) -> np.ndarray:
-    return to_decimal_objects(decimal_array(col, name))
+def _decimals(col: pa.ChunkedArray, name: str) -> Any:
+    return to_decimal_array(decimal_array(col, name))
 
 
 def _timestamps(col: pa.ChunkedArray, name: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> pa.ChunkedArray:
@@ -372,4 +374,4 @@ def _types_mapper(t: pa.DataType) -> Any:
 def _as_series(values: Any, index: pd.RangeIndex) -> pd.Series:
     if isinstance(values, pd.Series):
         return values.set_axis(index)
-    return pd.Series(values, index=index, dtype=object, copy=False)
+    return pd.Series(values, index=index, copy=False)

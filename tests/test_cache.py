@@ -222,12 +222,12 @@ WRITER = textwrap.dedent("""
     import sys
     import numpy as np, pandas as pd, pyarrow as pa
     from reportkit.cache import Cache
-    from reportkit.frames import to_decimal_objects
+    from reportkit.frames import to_decimal_array
     n = 1_000_000
     rng = np.random.default_rng(1)
     cents = pa.array(rng.integers(-10**5, 10**5, n)).cast(pa.decimal128(38, 0))
     df = pd.DataFrame({
-        "net": to_decimal_objects(cents.view(pa.decimal128(38, 2))),
+        "net": to_decimal_array(cents.view(pa.decimal128(38, 2))),
         "id": pd.Series(rng.integers(0, 2**62, n).astype(str), dtype="string[pyarrow]"),
         "x": rng.random(n),
     })

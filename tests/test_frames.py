@@ -36,11 +36,11 @@ def test_itemized_types_values_and_timezones() -> None:
     assert str(df["created_utc"].dtype) == "datetime64[ns, UTC]"
     assert str(df["created"].dtype) == f"datetime64[ns, {NY}]"
     for col in ("gross", "fee", "net"):
-        assert df[col].dtype == object
+        assert df[col].dtype == "decimal"  # reportkit.dtype.DecimalDtype: exact, Decimal elements
     for col in ("balance_transaction_id", "currency", "reporting_category", "description"):
         assert df[col].dtype == frames.STRING_DTYPE
     assert df["is_link"].dtype == "boolean"
-    assert df["gross"].tolist() == [Decimal("12.34"), Decimal("-0.50"), Decimal("1500"), None]
+    assert df["gross"].tolist() == [Decimal("12.34"), Decimal("-0.50"), Decimal("1500"), pd.NA]
     assert all(isinstance(v, Decimal) for v in df["net"].iloc[:3])
     # each value takes its row's currency decimals where exact (JPY 45 whole yen, USD in cents)
     assert [str(v) for v in df["fee"].iloc[:3]] == ["0.66", "0.00", "45"]  # JPY row: whole yen
@@ -73,7 +73,7 @@ def test_header_only_gives_typed_empty_frame() -> None:
                       report="balance_change_from_activity.summary.1")
     assert df.shape == (0, 6)
     assert df["count"].dtype == "Int64"
-    assert df["gross"].dtype == object
+    assert df["gross"].dtype == "decimal"
     assert df["currency"].dtype == frames.STRING_DTYPE
     df = frames.parse(b"created_utc,created\r\n", report=BCFA, timezone=NY)
     assert str(df["created"].dtype) == f"datetime64[ns, {NY}]"
@@ -212,6 +212,8 @@ def test_rate_columns_are_decimals() -> None:
 def test_values_beyond_int64_stay_exact() -> None:
     data = b"currency,net\nusd,123456789012345678901234.56\nusd,-1\n"
     df = frames.parse(data, report=BCFA)
+    # beyond 64-bit unscaled integers (never a Stripe amount): an object column of exact Decimals
+    assert df["net"].dtype == object
     assert df["net"].tolist() == [Decimal("123456789012345678901234.56"), Decimal("-1")]
 
 
@@ -257,7 +259,7 @@ def test_large_multi_block_file_matches_row_by_row(tmp_path) -> None:
         rows = list(csv.DictReader(f))
     assert len(df) == n
     for col in ("gross", "fee", "net"):
-        assert df[col].tolist() == [Decimal(r[col]) if r[col] else None for r in rows]
+        assert df[col].tolist() == [Decimal(r[col]) if r[col] else pd.NA for r in rows]
     assert df["fee"].isna().sum() == len(range(0, n, 11))
     assert df["description"].tolist() == [r["description"] for r in rows]  # newlines inside quotes kept
 
@@ -302,7 +304,7 @@ def test_each_amount_keeps_its_own_currencys_decimals():
     df = frames.parse(data, report="balance_change_from_activity.itemized.2")
     assert [str(v) for v in df["gross"]] == ["1500", "12.30", "7.50", "3.10"]  # inexact yen keep decimals
     assert [str(v) for v in df["fee"]] == ["54", "0.66", "0", "0.00"]  # no currency: the column's scale
-    assert [str(v) if v is not None else None for v in df["customer_facing_amount"]] == [
+    assert [str(v) if v is not pd.NA else None for v in df["customer_facing_amount"]] == [
         "1500", "10.00", None, "2"
     ]
     assert df["net"].sum() == Decimal("1468.24")
