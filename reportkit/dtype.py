@@ -229,13 +229,19 @@ class DecimalArray(ExtensionArray):
                 ints = array.view(pa.decimal128(array.type.precision, 0)).cast(pa.int64()).to_numpy()
             except pa.ArrowInvalid:
                 raise OverflowError("decimal values beyond 64-bit integers") from None
+        out_scales = np.full(len(ints), scale, np.int8)
         if scales is None or not scale:
-            return cls(ints, np.full(len(ints), scale, np.int8), mask)
-        want = np.clip(scale - scales.astype(np.int64), 0, min(scale, 18))
-        if not want.any():
-            return cls(ints, np.full(len(ints), scale, np.int8), mask)
-        drop = np.where(ints % _POW10[want] == 0, want, 0)
-        return cls(ints // _POW10[drop], (scale - drop).astype(np.int8), mask)
+            return cls(ints, out_scales, mask)
+        rows = np.flatnonzero(scales < scale)  # usually few: yen among dollars
+        if not len(rows):
+            return cls(ints, out_scales, mask)
+        want = np.minimum(scale - scales[rows].astype(np.int64), min(scale, 18))
+        exact = ints[rows] % _POW10[want] == 0
+        rows, want = rows[exact], want[exact]
+        ints = ints.copy()
+        ints[rows] //= _POW10[want]
+        out_scales[rows] = scale - want
+        return cls(ints, out_scales, mask)
 
     # --- the ExtensionArray interface ---------------------------------------------------------
     @property
