@@ -30,6 +30,7 @@ __all__ = [
     "first_failing",
     "row_exponents",
     "to_decimal_array",
+    "wall_clock_matches",
 ]
 
 #: A row whose currency is missing or unknown keeps the column's scale.
@@ -174,3 +175,38 @@ def to_decimal_array(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | No
         arr = dec.combine_chunks() if dec.num_chunks != 1 else dec.chunk(0)
         text = pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)
         return np.array([None if t is None else Decimal(t) for t in text], dtype=object)
+
+
+_CELL_NS = 15 * 60 * 10**9  # every UTC offset change since 1970 falls on a quarter hour or inside one
+
+
+def wall_clock_matches(wall: pa.ChunkedArray, twin: pa.ChunkedArray, timezone: str) -> bool:
+    """Whether each naive ``wall`` time is its UTC ``twin`` instant's local time in ``timezone``.
+
+    Exact and ~3x cheaper than converting every instant: the zone's UTC offset is looked up on a
+    15-minute grid spanning the data, and a row passes when ``wall - twin`` equals the offset of its
+    grid cell. Cells whose two ends have different offsets (a DST change inside) are checked row by
+    row with pyarrow's conversion. False on any mismatch, or when nulls or a sparse grid make the grid
+    pointless (the caller then compares every row and names the first bad one).
+    """
+    if wall.null_count or twin.null_count or len(twin) == 0:
+        return False
+    u = twin.combine_chunks().view(pa.int64()).to_numpy()
+    w = wall.combine_chunks().view(pa.int64()).to_numpy()
+    base = int(u.min()) // _CELL_NS * _CELL_NS
+    cells = (u - base) // _CELL_NS
+    span = int(cells.max()) + 2
+    if span > len(u):
+        return False
+    grid = base + np.arange(span, dtype=np.int64) * _CELL_NS
+    local = pc.local_timestamp(pa.array(grid, pa.timestamp("ns", timezone)))
+    offset = local.view(pa.int64()).to_numpy() - grid
+    steady = offset[:-1] == offset[1:]
+    sure = steady[cells]
+    if not ((w - u == offset[cells]) | ~sure).all():
+        return False
+    rows = np.flatnonzero(~sure)
+    if not len(rows):
+        return True
+    aware = pa.array(u[rows], pa.timestamp("ns", timezone))
+    return bool(np.array_equal(pc.local_timestamp(aware).view(pa.int64()).to_numpy(), w[rows]))

@@ -72,6 +72,7 @@ from reportkit._columns import (
     first_failing,
     row_exponents,
     to_decimal_array,
+    wall_clock_matches,
 )
 from reportkit.errors import ConfigurationError, ResultParseError
 
@@ -365,6 +366,8 @@ def _local(col: pa.ChunkedArray, name: str, timezone: str, twin: pa.ChunkedArray
         except pa.ArrowInvalid as e:
             raise ResultParseError(f"column {name!r}: a time does not exist in {timezone}: {e}") from None
     aware = twin.cast(target)
+    if wall_clock_matches(wall, twin, timezone):
+        return aware
     same = pc.equal(pc.local_timestamp(aware), wall)
     ok = pc.if_else(pc.is_null(same), pc.equal(pc.is_null(wall), pc.is_null(twin)), same)
     if not all_true(ok):

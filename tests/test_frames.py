@@ -11,6 +11,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
@@ -319,3 +320,26 @@ def test_per_currency_decimals_survive_the_cache(tmp_path):
     back, _ = read_parquet(tmp_path / "x.parquet")
     assert [str(v) for v in back["net"]] == ["1446", "11.64"]
     pd.testing.assert_frame_equal(back, df)
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/London",
+                                "America/St_Johns", "Pacific/Chatham", "Etc/UTC", "Africa/Casablanca"])
+def test_wall_clock_check_agrees_with_per_row_conversion(tz) -> None:
+    """The grid check (reportkit._columns.wall_clock_matches) against pyarrow's row-by-row conversion:
+    instants packed around every DST change of 2019-2026 (half-hour and 45-minute zones included)."""
+    from reportkit._columns import wall_clock_matches
+
+    rng = np.random.default_rng(11)
+    spread = rng.integers(1_546_300_800, 1_798_761_600, 400_000)  # 2019..2026, seconds
+    aware_all = pa.array(spread * 10**9, pa.timestamp("ns", tz))
+    offsets = pc.subtract(pc.local_timestamp(aware_all).cast(pa.int64()), aware_all.cast(pa.int64()))
+    changes = np.flatnonzero(np.diff(offsets.to_numpy()[np.argsort(spread)]) != 0)
+    near = np.sort(spread)[changes][:, None] + np.arange(-7200, 7200, 61)[None, :]  # +-2 h around each change
+    seconds = np.concatenate([spread, near.ravel()])
+    twin = pa.chunked_array([pa.array(seconds * 10**9, pa.timestamp("ns"))])
+    wall = pc.local_timestamp(twin.cast(pa.timestamp("ns", "UTC")).cast(pa.timestamp("ns", tz)))
+    assert wall_clock_matches(wall, twin, tz)
+    for i in (0, len(seconds) - 1, min(len(spread) + 3, len(seconds) - 2)):  # an hour off: caught anywhere
+        bad = wall.combine_chunks().to_numpy().copy()
+        bad[i] += np.timedelta64(3600, "s")
+        assert not wall_clock_matches(pa.chunked_array([pa.array(bad)]), twin, tz)
