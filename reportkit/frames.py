@@ -121,15 +121,13 @@ def parse(
     text = dict(zip(header, table.slice(1).columns, strict=True))
     del table  # each column's text is dropped once converted, to keep the peak memory down
     kinds = column_kinds(spec, header)
-    # Each money value keeps its own currency's decimals (yen whole, dollars in cents).
-    exponents = {c: row_exponents(text[c]) for c in _CURRENCY_COLUMNS if c in text}
-    # Columns convert in parallel: pyarrow kernels release the GIL, so one column's text is checked
-    # and cast while another's Decimals are built. Local timestamps wait for their _utc twin's result.
+    # Columns convert in parallel: pyarrow kernels and numpy release the GIL. Money waits for its
+    # currency's exponents (each value keeps its currency's decimals: yen whole, dollars in cents) and
+    # local timestamps for their _utc twin; both are submitted first, so waiting cannot deadlock.
     with ThreadPoolExecutor(max_workers=min(len(header), os.cpu_count() or 1, 4) or 1) as pool:
+        exponents = {c: pool.submit(row_exponents, text[c]) for c in _CURRENCY_COLUMNS if c in text}
         futures: dict[str, Future] = {}
-        # Decimals (GIL-bound) first, so pyarrow work on the others overlaps them; local times last
-        # (they wait for their twin, which is then already running or done: no deadlock).
-        rank = {"money": 0, "rate": 0, "timestamp_local": 2}
+        rank = {"money": 0, "rate": 0, "timestamp_local": 2}  # the longest first, local times last
         for name in sorted(header, key=lambda n: rank.get(kinds[n], 1)):
             futures[name] = pool.submit(_convert, text.pop(name), name, kinds, timezone, futures, exponents)
         del text  # each column's text is dropped once converted, to keep the peak memory down
@@ -145,13 +143,14 @@ def _convert(
     kinds: dict[str, str],
     timezone: str,
     futures: dict[str, Future],
-    exponents: dict[str, np.ndarray],
+    exponents: dict[str, Future],
 ) -> tuple[pa.ChunkedArray | None, Any]:
     """One column's text -> (its Arrow form, its pandas values) by kind."""
     kind = kinds[name]
     if kind == "money":
         cur = currency_column_for(name, exponents)
-        return None, to_decimal_array(decimal_array(col, name), exponents[cur] if cur else None)
+        dec = decimal_array(col, name)
+        return None, to_decimal_array(dec, exponents[cur].result() if cur else None)
     if kind == "rate":
         return None, _decimals(col, name)
     if kind == "timestamp_utc":
