@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from reportkit import catalog, errors
 from reportkit.client import Client, connect
+from reportkit.dtype import DecimalDtype  # pandas dtype "decimal": exact money columns
 from reportkit.errors import (
     APIConnectionError,
     APIError,
@@ -53,6 +54,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "DataNotAvailableError",
+    "DecimalDtype",
     "Interval",
     "InvalidRequestError",
     "NotFoundError",
