@@ -25,7 +25,7 @@ from __future__ import annotations
 import numbers
 import operator
 from collections.abc import Callable, Sequence
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -39,52 +39,22 @@ from pandas.api.extensions import (
     take,
 )
 
+from reportkit._decimal_math import (
+    LIMIT,
+    POW10,
+    Triple,
+    at_scale,
+    decimal_objects,
+    int_arith,
+    make_decimal,
+    missing_as,
+    object_op,
+    objects_cumsum,
+    parse_scalar,
+    reduce_values,
+)
+
 __all__ = ["DecimalArray", "DecimalDtype", "decimal_objects", "types_mapper"]
-
-_EXACT = Context(prec=100)  # scaleb/int conversions of at most 38+19 digits: never rounded
-_MAX_SCALE = 38
-_LIMIT = 2**62  # a float estimate below this means the int64 computation cannot overflow
-_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
-
-
-def make_decimal(unscaled: int, scale: int) -> Decimal:
-    """``unscaled * 10**-scale`` with exponent ``-scale`` (the string constructor never rounds)."""
-    return Decimal(f"{unscaled}E-{scale}")
-
-
-def decimal_objects(ints: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """An object array of Decimals ``ints * 10**-scales``: one object built per distinct value."""
-    out = np.empty(len(ints), dtype=object)
-    if len(ints) == 0:
-        return out
-    lo, hi = int(scales.min()), int(scales.max())
-    if lo == hi:
-        return _objects(ints, lo)
-    for s in np.unique(scales).tolist():
-        rows = scales == s
-        out[rows] = _objects(ints[rows], s)
-    return out
-
-
-def _objects(ints: np.ndarray, scale: int) -> np.ndarray:
-    codes, uniques = _factorize(ints)
-    objs = np.fromiter(map(Decimal, uniques.tolist()), object, len(uniques))
-    if scale:
-        with localcontext(prec=40):  # int64 has at most 19 digits: the product is exact
-            objs = objs * Decimal(1).scaleb(-scale)
-    return objs.take(codes)
-
-
-def _factorize(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, uniques) of int64 values: a bincount table when their span is small (amounts in minor
-    units usually are), else pandas' hash table."""
-    lo, hi = int(ints.min()), int(ints.max())
-    if hi - lo > 4 * len(ints) + 1024:
-        return pd.factorize(ints)
-    shifted = ints - lo
-    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
-    slot = np.cumsum(present) - 1
-    return slot[shifted], np.flatnonzero(present) + lo
 
 
 def types_mapper(arrow_type: pa.DataType) -> ExtensionDtype | None:
@@ -93,51 +63,6 @@ def types_mapper(arrow_type: pa.DataType) -> ExtensionDtype | None:
     if pa.types.is_decimal128(arrow_type) or pa.types.is_decimal64(arrow_type):
         return DecimalDtype()
     return None
-
-
-def _pair(value: Any) -> tuple[int, int] | None:
-    """A scalar -> (unscaled, scale), or None when it is missing. Floats are refused."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, bool | np.bool_):
-        raise TypeError("a decimal column does not hold booleans")
-    if isinstance(value, numbers.Integral):
-        dec = Decimal(int(value))
-    elif isinstance(value, Decimal):
-        dec = value
-    elif isinstance(value, str):
-        try:
-            dec = Decimal(value.strip())
-        except ArithmeticError:
-            raise ValueError(f"{value!r} is not a decimal number") from None
-    else:
-        raise TypeError(
-            f"a decimal column holds Decimal or int values, not {type(value).__name__} {value!r} "
-            "(money is never a float: convert with Decimal(str(x)))"
-        )
-    if dec.is_nan():
-        return None
-    if not dec.is_finite():
-        raise ValueError(f"{dec} is not a finite decimal")
-    exp = dec.as_tuple().exponent
-    scale = max(-int(exp), 0)
-    if scale > _MAX_SCALE:
-        raise ValueError(f"{dec} has more than {_MAX_SCALE} decimals")
-    unscaled = int(dec.scaleb(scale, _EXACT))
-    if not -(2**63) < unscaled < 2**63:
-        raise ValueError(f"{dec} does not fit 64-bit integers at scale {scale}")
-    return unscaled, scale
-
-
-def _at_scale(ints: np.ndarray, scales: np.ndarray, scale: int | np.ndarray) -> np.ndarray | None:
-    """``ints`` rescaled to ``scale`` (>= each row's) as int64, or None if that could overflow."""
-    shift = np.asarray(scale, dtype=np.int64) - scales
-    if not shift.any():
-        return ints.astype(np.int64, copy=False)
-    top = int(shift.max())
-    if top > 18 or len(ints) and float(np.abs(ints).max()) * 10.0**top >= _LIMIT:
-        return None
-    return ints * _POW10[shift]
 
 
 @register_extension_dtype
@@ -192,7 +117,7 @@ class DecimalArray(ExtensionArray):
         scales = np.zeros(len(values), np.int8)
         mask = np.zeros(len(values), bool)
         for i, v in enumerate(values):
-            p = _pair(v)
+            p = parse_scalar(v)
             if p is None:
                 mask[i] = True
             else:
@@ -236,10 +161,10 @@ class DecimalArray(ExtensionArray):
         if not len(rows):
             return cls(ints, out_scales, mask)
         want = np.minimum(scale - scales[rows].astype(np.int64), min(scale, 18))
-        exact = ints[rows] % _POW10[want] == 0
+        exact = ints[rows] % POW10[want] == 0
         rows, want = rows[exact], want[exact]
         ints = ints.copy()
-        ints[rows] //= _POW10[want]
+        ints[rows] //= POW10[want]
         out_scales[rows] = scale - want
         return cls(ints, out_scales, mask)
 
@@ -274,7 +199,7 @@ class DecimalArray(ExtensionArray):
             other = value if isinstance(value, DecimalArray) else DecimalArray._from_sequence(value)
             ints, scales, mask = other._ints, other._scales, other._mask
         else:
-            p = _pair(value)
+            p = parse_scalar(value)
             ints, scales, mask = (0, 0, True) if p is None else (p[0], p[1], False)
         self._ints[key], self._scales[key], self._mask[key] = ints, scales, mask
         self._objs = None
@@ -297,7 +222,7 @@ class DecimalArray(ExtensionArray):
         self, indices: Sequence[int], *, allow_fill: bool = False, fill_value: Any = None
     ) -> DecimalArray:
         if allow_fill and fill_value is not None and fill_value is not pd.NA:
-            p = _pair(fill_value)
+            p = parse_scalar(fill_value)
         else:
             p = None
         ints = take(self._ints, indices, allow_fill=allow_fill, fill_value=0 if p is None else p[0])
@@ -317,7 +242,7 @@ class DecimalArray(ExtensionArray):
         return self.to_objects(None), None
 
     def _values_for_argsort(self) -> np.ndarray:
-        at = _at_scale(self._ints, self._scales, int(self._scales.max(initial=0)))
+        at = at_scale(self._ints, self._scales, int(self._scales.max(initial=0)))
         return at if at is not None else self.to_objects(Decimal(0))
 
     def to_objects(self, na_value: Any = pd.NA) -> np.ndarray:
@@ -351,7 +276,7 @@ class DecimalArray(ExtensionArray):
 
     def __arrow_array__(self, type: pa.DataType | None = None) -> pa.Array:
         scale = int(self._scales[~self._mask].max(initial=0))
-        at = _at_scale(self._ints, self._scales, scale)
+        at = at_scale(self._ints, self._scales, scale)
         if at is None:
             arr = pa.array(self.to_objects(None), pa.decimal128(38, scale))
         else:
@@ -391,25 +316,13 @@ class DecimalArray(ExtensionArray):
         return str if boxed else repr
 
     # --- reductions ---------------------------------------------------------------------------
-    def _exact_sum(self, ints: np.ndarray, scales: np.ndarray) -> Decimal:
-        if len(ints) == 0:
-            return Decimal(0)
-        scale = int(scales.max())
-        at = _at_scale(ints, scales, scale)
-        if at is not None and float(np.abs(at).sum(dtype=np.float64)) < _LIMIT:
-            return make_decimal(int(at.sum()), scale)
-        total = 0
-        for s in np.unique(scales).tolist():
-            total += int(ints[scales == s].astype(object).sum()) * 10 ** (scale - s)
-        return make_decimal(total, scale)
-
     def _reduce(self, name: str, *, skipna: bool = True, keepdims: bool = False, **kwargs: Any) -> Any:
         if not skipna and self._mask.any() and name not in ("any", "all"):
             result: Any = pd.NA
         else:
             keep = ~self._mask
             ints, scales = self._ints[keep], self._scales[keep]
-            result = _reduce(self, name, ints, scales, **kwargs)
+            result = reduce_values(name, ints, scales, **kwargs)
         if keepdims:
             try:
                 return type(self)._from_sequence([result])
@@ -443,10 +356,10 @@ class DecimalArray(ExtensionArray):
         scales = np.where(self._mask, 0, self._scales).astype(np.int8)
         prefix = np.maximum.accumulate(scales) if len(scales) else scales
         top = int(scales.max(initial=0))
-        at = _at_scale(ints, scales, top)
-        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= _LIMIT:
-            return type(self)._from_sequence(_objects_cumsum(self.to_objects(None), mask))
-        sums = np.cumsum(at) // _POW10[top - prefix.astype(np.int64)]
+        at = at_scale(ints, scales, top)
+        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= LIMIT:
+            return type(self)._from_sequence(objects_cumsum(self.to_objects(None), mask))
+        sums = np.cumsum(at) // POW10[top - prefix.astype(np.int64)]
         return type(self)(np.where(mask, 0, sums), np.where(mask, 0, prefix), mask)
 
     def _groupby_op(self, *, how: str, has_dropped_na: bool, min_count: int, ngroups: int,
@@ -455,8 +368,8 @@ class DecimalArray(ExtensionArray):
             raise NotImplementedError(how)  # pandas then aggregates the Decimals group by group
         keep = (ids >= 0) & ~self._mask
         top = int(self._scales[keep].max(initial=0))
-        at = _at_scale(self._ints[keep], self._scales[keep], top)
-        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= _LIMIT:
+        at = at_scale(self._ints[keep], self._scales[keep], top)
+        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= LIMIT:
             raise NotImplementedError(how)
         g = ids[keep]
         sums = np.zeros(ngroups, np.int64)
@@ -468,7 +381,7 @@ class DecimalArray(ExtensionArray):
         if not kwargs.get("skipna", True):
             gone = (ids >= 0) & self._mask
             mask |= np.bincount(ids[gone], minlength=ngroups) > 0
-        return type(self)(sums // _POW10[top - scales.astype(np.int64)], scales, mask)
+        return type(self)(sums // POW10[top - scales.astype(np.int64)], scales, mask)
 
     def _quantile(self, qs: np.ndarray, interpolation: str) -> DecimalArray:
         values = sorted(self.to_objects(None)[~self._mask])
@@ -488,13 +401,16 @@ class DecimalArray(ExtensionArray):
         return type(self)._from_sequence(out)
 
     # --- arithmetic and comparisons -----------------------------------------------------------
+    def _triple(self) -> Triple:
+        return self._ints, self._scales, self._mask
+
     def _operand(self, other: Any) -> DecimalArray | None:
         """``other`` as a DecimalArray of this length when the integer path can take it, else None."""
         if isinstance(other, DecimalArray):
             return other
         if isinstance(other, Decimal | numbers.Integral) and not isinstance(other, bool | np.bool_):
             try:
-                p = _pair(other)
+                p = parse_scalar(other)
             except ValueError:
                 return None
             if p is None:
@@ -511,15 +427,15 @@ class DecimalArray(ExtensionArray):
         right = self._operand(other)
         base = getattr(op, "__name__", "").strip("_").removeprefix("r")
         if right is not None and len(right) == len(self) and base in ("add", "sub", "mul"):
-            result = _int_arith(self, right, op, base)
+            result = int_arith(self._triple(), right._triple(), op, base)
             if result is not None:
-                return result
+                return type(self)(*result)
         left = self.to_objects(None)
         if isinstance(other, DecimalArray):
             other = other.to_objects(None)
         elif isinstance(other, ExtensionArray):
             other = np.asarray(other, dtype=object)
-        objs = _object_op(op, left, other)
+        objs = object_op(op, left, other)
         if base in ("truediv", "pow"):  # Decimal results in the current context, not fixed-point values
             return objs
         try:
@@ -536,10 +452,10 @@ class DecimalArray(ExtensionArray):
         mask = self._mask.copy()
         if right is not None and len(right) == len(self):
             top = int(max(self._scales.max(initial=0), right._scales.max(initial=0)))
-            a = _at_scale(self._ints, self._scales, top)
-            b = _at_scale(right._ints, right._scales, top)
+            a = at_scale(self._ints, self._scales, top)
+            b = at_scale(right._ints, right._scales, top)
             if a is not None and b is not None:
-                return _missing_as(op(a, b), mask | right._mask, op)
+                return missing_as(op(a, b), mask | right._mask, op)
         left = self.to_objects(None)
         if isinstance(other, ExtensionArray):
             mask |= np.asarray(other.isna())
@@ -555,7 +471,7 @@ class DecimalArray(ExtensionArray):
             result[rows] = [op(x, y) for x, y in zip(left[rows], other[rows], strict=True)]
         elif rows.any():
             result[rows] = [op(x, other) for x in left[rows]]
-        return _missing_as(result, mask, op)
+        return missing_as(result, mask, op)
 
     def __neg__(self) -> DecimalArray:
         return type(self)(-self._ints, self._scales.copy(), self._mask.copy())
@@ -609,119 +525,6 @@ def _reflected(op: Callable, name: str) -> Callable:
         return op(b, a)
     rop.__name__ = f"r{name}"
     return rop
-
-
-def _missing_as(result: np.ndarray, mask: np.ndarray, op: Callable) -> np.ndarray:
-    """Comparisons with a missing value are False (``!=``: True), as with NaN."""
-    if mask.any():
-        result[mask] = op is operator.ne
-    return result
-
-
-def _object_op(op: Callable, left: np.ndarray, right: Any) -> np.ndarray:
-    """``op`` element by element on Decimals; a missing side gives a missing result."""
-    n = len(left)
-    rights = right if pd.api.types.is_list_like(right) else [right] * n
-    out = np.empty(n, dtype=object)
-    for i, (a, b) in enumerate(zip(left, rights, strict=True)):
-        missing = a is None or b is None or b is pd.NA or (isinstance(b, float) and b != b)
-        out[i] = pd.NA if missing else op(a, b)
-    return out
-
-
-def _int_arith(left: DecimalArray, right: DecimalArray, op: Callable, base: str) -> DecimalArray | None:
-    """``+``, ``-``, ``*`` on the unscaled integers (Decimal's own result scales), or None on overflow."""
-    mask = left._mask | right._mask
-    li = np.where(mask, 0, left._ints)
-    ri = np.where(mask, 0, right._ints)
-    if base == "mul":
-        scales = left._scales.astype(np.int64) + right._scales
-        if float(np.abs(li).max(initial=0)) * float(np.abs(ri).max(initial=0)) >= _LIMIT or scales.max(
-            initial=0
-        ) > _MAX_SCALE:
-            return None
-        return DecimalArray(li * ri, np.where(mask, 0, scales), mask)
-    scales = np.maximum(left._scales, right._scales)
-    a = _at_scale(li, left._scales, scales)
-    b = _at_scale(ri, right._scales, scales)
-    if a is None or b is None or float(np.abs(a).max(initial=0)) + float(np.abs(b).max(initial=0)) >= _LIMIT:
-        return None
-    return DecimalArray(op(a, b), np.where(mask, 0, scales), mask)
-
-
-def _objects_cumsum(objs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    out = np.empty(len(objs), dtype=object)
-    acc = Decimal(0)
-    for i, v in enumerate(objs):
-        if v is not None:
-            acc = acc + v
-        out[i] = None if mask[i] else acc
-    return out
-
-
-def _reduce(arr: DecimalArray, name: str, ints: np.ndarray, scales: np.ndarray, **kwargs: Any) -> Any:
-    """One reduction over the present values (exact; NA when there are none and it needs some)."""
-    n = len(ints)
-    if name == "sum":
-        return arr._exact_sum(ints, scales) if n >= kwargs.get("min_count", 0) else pd.NA
-    if name == "count":
-        return n
-    if name in ("any", "all"):
-        return bool((ints != 0).any() if name == "any" else (ints != 0).all())
-    if n == 0:
-        return pd.NA
-    if name in ("min", "max"):
-        top = int(scales.max())
-        at = _at_scale(ints, scales, top)
-        if at is not None:
-            i = int(at.argmin() if name == "min" else at.argmax())
-            return make_decimal(int(ints[i]), int(scales[i]))
-        objs = decimal_objects(ints, scales)
-        return min(objs) if name == "min" else max(objs)
-    objs = decimal_objects(ints, scales)
-    if name == "mean":
-        return arr._exact_sum(ints, scales) / n
-    if name == "median":
-        s = sorted(objs)
-        return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-    if name == "prod":
-        out = Decimal(1)
-        for v in objs:
-            out *= v
-        return out
-    if name in ("var", "std", "sem"):
-        ddof = kwargs.get("ddof", 1)
-        if n - ddof <= 0:
-            return pd.NA
-        mean = arr._exact_sum(ints, scales) / n
-        var = sum((v - mean) ** 2 for v in objs) / (n - ddof)
-        if name == "var":
-            return var
-        return var.sqrt() if name == "std" else (var / n).sqrt()
-    if name in ("skew", "kurt"):
-        return _moment_stat(name, list(objs), arr._exact_sum(ints, scales) / n)
-    raise TypeError(f"decimal dtype does not support {name}")
-
-
-def _moment_stat(name: str, values: list[Decimal], mean: Decimal) -> Any:
-    """Sample skewness / excess kurtosis with pandas' (bias-corrected) formulas, in Decimal."""
-    n = len(values)
-    d = [v - mean for v in values]
-    m2 = sum(x * x for x in d) / n
-    if name == "skew":
-        if n < 3:
-            return pd.NA
-        if m2 == 0:
-            return Decimal(0)
-        m3 = sum(x * x * x for x in d) / n
-        return (Decimal(n * (n - 1)).sqrt() / (n - 2)) * m3 / m2 ** Decimal("1.5")
-    if n < 4:
-        return pd.NA
-    if m2 == 0:
-        return Decimal(0)
-    m4 = sum(x**4 for x in d) / n
-    adj = Decimal(3 * (n - 1) ** 2) / ((n - 2) * (n - 3))
-    return Decimal((n + 1) * (n - 1)) / ((n - 2) * (n - 3)) * m4 / (m2 * m2) - adj
 
 
 _install_ops()

@@ -156,3 +156,13 @@ class TestDecimalConformance(
         if op_name in ("__truediv__", "__rtruediv__", "__pow__", "__rpow__"):
             return pointwise_result.astype(object)
         return pointwise_result
+
+    @pytest.mark.parametrize(
+        "idx", [[0, 1, 2, pd.NA], pd.array([0, 1, 2, pd.NA], dtype="Int64")], ids=["list", "integer-array"]
+    )
+    def test_getitem_series_integer_with_missing_raises(self, data, idx):
+        # pandas marks its own version xfail: a Series with a string index looks the labels up and
+        # raises KeyError rather than its ValueError; either way nothing is silently returned
+        ser = pd.Series(data, index=[chr(100 + i) for i in range(len(data))])
+        with pytest.raises((KeyError, ValueError)):
+            ser[idx]
