@@ -8,6 +8,8 @@ belongs to that parser alone), it times:
 * ``frames.parse``      reportkit: exact money (the ``decimal`` dtype), typed timestamps in UTC and
                         in the run's timezone (checked against each other), strings;
 * ``pandas.read_csv``   pandas' plain read (money as float64, timestamps as text: not exact, untyped);
+* ``pandas + Decimal``  ``pd.read_csv(converters={money: Decimal})``: pandas' C parser calling
+                        Decimal per money value (timestamps left as text); for context, no goal;
 * ``csv + Decimal``     the row-by-row ``csv.DictReader`` + ``decimal.Decimal`` parser people write,
                         once for the money only (timestamps left as text) and once producing the
                         same typed frame as frames.parse (``datetime.fromisoformat`` per timestamp).
@@ -139,6 +141,11 @@ def _child(method: str, path: str) -> None:
         rows = len(frames.parse(path, report=REPORT, timezone=TIMEZONE))
     elif method == "pandas":
         rows = len(pd.read_csv(path))
+    elif method == "pandas_decimal":  # pandas' C parser, a Decimal per money value
+        from decimal import Decimal
+
+        money = {c: Decimal for c in ("gross", "fee", "net")}
+        rows = len(pd.read_csv(path, converters=money, keep_default_na=False))
     else:
         rows = _rowwise(path, typed=method == "rowwise_typed")
     seconds = time.perf_counter() - t0
@@ -169,6 +176,7 @@ def _baseline_rss() -> float:
 LABELS = {
     "frames": "reportkit frames.parse (exact, typed)",
     "pandas": "pandas.read_csv (plain: float, text times)",
+    "pandas_decimal": "pandas.read_csv + converters=Decimal",
     "rowwise": "csv.DictReader + Decimal (money only)",
     "rowwise_typed": "csv.DictReader + Decimal + datetimes",
 }
@@ -177,7 +185,8 @@ LABELS = {
 def _measure(path: str, rows: int, repeat: int) -> dict[str, dict]:
     """Every parser the goals compare, best of ``repeat`` (interleaved: a busy machine slows all
     alike); the typed row-by-row parser (20-30 s a run, far from any goal) once."""
-    plan = (("frames", repeat), ("pandas", repeat), ("rowwise", repeat), ("rowwise_typed", 1))
+    plan = (("frames", repeat), ("pandas", repeat), ("pandas_decimal", repeat), ("rowwise", repeat),
+            ("rowwise_typed", 1))
     runs: dict[str, list[dict]] = {m: [] for m, _ in plan}
     for i in range(repeat):
         for method, n in plan:
@@ -204,6 +213,9 @@ def _report(results: dict[str, dict]) -> None:
         w, wm = results[method]["seconds"], results[method]["median"]
         verdict = "MET" if w / f >= 10 else "NOT MET"
         print(f"{LABELS[method]} / frames: best {w / f:.1f}x, median {wm / fm:.1f}x (goal >= 10x)  {verdict}")
+    w, wm = results["pandas_decimal"]["seconds"], results["pandas_decimal"]["median"]
+    print(f"{LABELS['pandas_decimal']} / frames: best {w / f:.1f}x, median {wm / fm:.1f}x "
+          "(pandas' own parser with a Decimal per money value, timestamps as text; no goal)")
 
 
 def main() -> None:
