@@ -100,6 +100,9 @@ class DecimalArray(ExtensionArray):
         if not (len(self._ints) == len(self._scales) == len(self._mask)):
             raise ValueError("ints, scales and mask must have the same length")
 
+    def __getstate__(self) -> dict[str, Any]:  # pickles carry the integers, not the built Decimals
+        return {**self.__dict__, "_objs": None}
+
     # --- construction -------------------------------------------------------------------------
     @classmethod
     def _from_sequence(cls, scalars: Any, *, dtype: Any = None, copy: bool = False) -> DecimalArray:

@@ -134,3 +134,15 @@ def test_division_gives_context_decimals():
     assert q.dtype == object
     assert q.tolist() == [Decimal("10.00") / 3, Decimal(1) / 3]
     assert strs(s // 3) == ["3", "0"] and strs(s % 3) == ["1.00", "1"]
+
+
+def test_pickle_round_trip_keeps_values_not_the_object_cache():
+    import pickle
+
+    s = dec("12.30", None, "1500")
+    s.tolist()  # builds and caches the Decimal objects
+    data = pickle.dumps(s)
+    back = pickle.loads(data)
+    assert back.array._objs is None
+    assert strs(back) == ["12.30", None, "1500"] and back.dtype == "decimal"
+    assert len(data) < len(pickle.dumps(s.astype(object)))
