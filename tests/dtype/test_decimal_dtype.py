@@ -145,4 +145,7 @@ def test_pickle_round_trip_keeps_values_not_the_object_cache():
     back = pickle.loads(data)
     assert back.array._objs is None
     assert strs(back) == ["12.30", None, "1500"] and back.dtype == "decimal"
-    assert len(data) < len(pickle.dumps(s.astype(object)))
+    big = pd.Series(DecimalArray._from_sequence([Decimal(i).scaleb(-2) for i in range(10_000)]))
+    before = len(pickle.dumps(big))
+    big.tolist()
+    assert len(pickle.dumps(big)) == before  # the cached objects are not pickled
