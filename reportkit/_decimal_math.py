@@ -71,8 +71,8 @@ def exact_sum(ints: np.ndarray, scales: np.ndarray) -> Decimal:
     if len(ints) == 0:
         return Decimal(0)
     scale = int(scales.max())
-    at = at_scale(ints, scales, scale)
-    if at is not None and float(np.abs(at).sum(dtype=np.float64)) < LIMIT:
+    at = summable(ints, scales, scale)
+    if at is not None:
         return make_decimal(int(at.sum()), scale)
     total = 0
     for s in np.unique(scales).tolist():
@@ -123,6 +123,15 @@ def at_scale(ints: np.ndarray, scales: np.ndarray, scale: int | np.ndarray) -> n
     if top > 18 or len(ints) and float(np.abs(ints).max()) * 10.0**top >= LIMIT:
         return None
     return ints * POW10[shift]
+
+
+def summable(ints: np.ndarray, scales: np.ndarray, scale: int) -> np.ndarray | None:
+    """``ints`` rescaled to ``scale`` when no sum of them (total, running or per group) can overflow
+    int64, else None. The float is only a bound on magnitudes, never a value that is kept."""
+    at = at_scale(ints, scales, scale)
+    if at is None or float(np.abs(at).sum(dtype=np.float64)) >= LIMIT:
+        return None
+    return at
 
 
 def missing_as(result: np.ndarray, mask: np.ndarray, op: Callable) -> np.ndarray:

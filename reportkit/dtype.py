@@ -11,8 +11,9 @@ The arithmetic is :mod:`decimal`'s, exactly: ``+``, ``-``, ``*`` by integers or 
 (a result's scale is the larger of its operands', as Decimal's is); anything else (division,
 rounding, ``mean``, an integer overflow) runs on the Decimal objects with the current context and
 comes back as this dtype when the results fit (else as an ``object`` array of Decimals).
-Mixing in floats raises ``TypeError``, as ``Decimal + float`` does. Floats come out only through
-``astype(float)`` (correctly rounded), for charts.
+Mixing in floats raises ``TypeError``, as ``Decimal + float`` does. Floats come out only when asked
+for (``astype(float)``, ``to_numpy(float)``; correctly rounded), which in reportkit only
+:mod:`reportkit.plot` does, for charts (pandas' own ``describe()`` also reports in floats).
 
 Missing values are ``pd.NA``. Limits: unscaled values fit int64 (Stripe's amounts are int64 minor
 units), scales 0..38; a negative zero reads back as zero. Arrow/Parquet: ``decimal128(38, s)`` with
@@ -40,7 +41,6 @@ from pandas.api.extensions import (
 )
 
 from reportkit._decimal_math import (
-    LIMIT,
     POW10,
     Triple,
     at_scale,
@@ -52,6 +52,7 @@ from reportkit._decimal_math import (
     objects_cumsum,
     parse_scalar,
     reduce_values,
+    summable,
 )
 
 __all__ = ["DecimalArray", "DecimalDtype", "decimal_objects", "types_mapper"]
@@ -359,8 +360,8 @@ class DecimalArray(ExtensionArray):
         scales = np.where(self._mask, 0, self._scales).astype(np.int8)
         prefix = np.maximum.accumulate(scales) if len(scales) else scales
         top = int(scales.max(initial=0))
-        at = at_scale(ints, scales, top)
-        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= LIMIT:
+        at = summable(ints, scales, top)
+        if at is None:
             return type(self)._from_sequence(objects_cumsum(self.to_objects(None), mask))
         sums = np.cumsum(at) // POW10[top - prefix.astype(np.int64)]
         return type(self)(np.where(mask, 0, sums), np.where(mask, 0, prefix), mask)
@@ -371,8 +372,8 @@ class DecimalArray(ExtensionArray):
             raise NotImplementedError(how)  # pandas then aggregates the Decimals group by group
         keep = (ids >= 0) & ~self._mask
         top = int(self._scales[keep].max(initial=0))
-        at = at_scale(self._ints[keep], self._scales[keep], top)
-        if at is None or float(np.abs(at).sum(dtype=np.float64)) >= LIMIT:
+        at = summable(self._ints[keep], self._scales[keep], top)
+        if at is None:
             raise NotImplementedError(how)
         g = ids[keep]
         sums = np.zeros(ngroups, np.int64)
