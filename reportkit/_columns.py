@@ -143,6 +143,13 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Each row's currency exponent (JPY 0, USD 2, KWD 3) as int8; missing or unknown: no exponent."""
     if isinstance(currency, pa.ChunkedArray):
         currency = currency.combine_chunks() if currency.num_chunks != 1 else currency.chunk(0)
+    codes = _letter_codes(currency)
+    if codes is not None:  # the usual column: three lowercase letters in every row
+        lut = np.full(26**3, _NO_EXPONENT, np.int8)
+        for code in np.flatnonzero(np.bincount(codes, minlength=26**3)).tolist():
+            name = "".join(chr(97 + code // 26**k % 26) for k in (2, 1, 0))
+            lut[code] = catalog.currency_exponent(name)
+        return lut[codes]
     enc = pc.dictionary_encode(currency)
     codes_known = enc.dictionary.to_pylist()
     lut = np.array(
@@ -152,6 +159,22 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
     )
     codes = pc.fill_null(enc.indices, len(lut) - 1).to_numpy(zero_copy_only=False)
     return lut[codes]
+
+
+def _letter_codes(currency: pa.Array) -> np.ndarray | None:
+    """Each row's ``[a-z]{3}`` code as an int ``0..26**3-1`` read straight off the Arrow buffers (no
+    hashing); None when any value is missing or is not three lowercase letters."""
+    n = len(currency)
+    if not n or currency.null_count or not pa.types.is_string(currency.type):
+        return None
+    offsets = np.frombuffer(currency.buffers()[1], np.int32)[currency.offset : currency.offset + n + 1]
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    if hi - lo != 3 * n or not (np.diff(offsets) == 3).all():
+        return None
+    letters = (np.frombuffer(currency.buffers()[2], np.uint8)[lo:hi] - np.uint8(97)).reshape(n, 3)
+    if (letters >= 26).any():  # below 'a' wraps around to >= 26 too
+        return None
+    return letters[:, 0].astype(np.int32) * 676 + letters[:, 1].astype(np.int32) * 26 + letters[:, 2]
 
 
 def to_decimal_array(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | None = None) -> Any:
