@@ -3,7 +3,7 @@
 Generates a ``balance_change_from_activity.itemized.3`` CSV in the wire format (docs/internals.md) with
 the catalogue's default columns, 1,000,000 rows by default, written vectorised with pyarrow/numpy in a
 temporary directory. Then, each in a fresh subprocess (so peak RSS, ``VmHWM`` from /proc/self/status,
-belongs to that parser alone), it times:
+belongs to that parser alone, and each after a child that settles the memory: :func:`_settle`), it times:
 
 * ``frames.parse``      reportkit: exact money (the ``decimal`` dtype), typed timestamps in UTC and
                         in the run's timezone (checked against each other), strings;
@@ -156,7 +156,25 @@ def _child(method: str, path: str) -> None:
     print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mib": hwm / 1024, "rows": rows}))
 
 
+#: Bytes a settling child touches before each measured one (see :func:`_settle`).
+SETTLE_BYTES = 2 << 30
+
+
+def _settle() -> None:
+    """Touch ``SETTLE_BYTES`` of fresh memory in a throw-away child, then exit.
+
+    On this project's VMs the first process to take memory that a large process has just freed pays
+    for it: after the 1.5 GiB row-by-row parser, the next child spends ~0.4 s more in the kernel
+    (page faults), whatever it runs; the child after that does not. Without this, the interleaved
+    order charges that to whichever parser follows the row-by-row ones (frames.parse); with it,
+    every measured child starts alike.
+    """
+    code = f"import numpy as np; assert np.ones({SETTLE_BYTES}, np.uint8).sum() == {SETTLE_BYTES}"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def _run(method: str, path: str) -> dict:
+    _settle()
     out = subprocess.run(
         [sys.executable, __file__, "--child", method, path], check=True, capture_output=True, text=True
     )
