@@ -15,7 +15,8 @@ It owns how reportkit talks to Stripe (or the sandbox):
 - streaming a result file to disk (size and sha256 while streaming); pre-signed v2 URLs are fetched
   from a second session that never carries a key;
 - DEBUG logging on ``logging.getLogger("reportkit")``: method, path, status, request id. Never a key,
-  never a query string.
+  never a query string (and urllib3's own DEBUG records show pre-signed queries as ``<redacted>``:
+  :mod:`reportkit._urllog`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
+from reportkit._urllog import hide as hide_query
 from reportkit.errors import (
     APIConnectionError,
     APIError,
@@ -346,6 +348,7 @@ class Transport:
             session = self._session
         else:
             headers, session = {}, self._anon
+            hide_query(url)  # a pre-signed URL's query is a credential: out of urllib3's DEBUG log
         attempt = 0
         while True:  # a request-rate 429 (files host, or a pre-signed host) gets the API's backoff too
             if keyed:

@@ -111,3 +111,21 @@ def test_bad_key_error_masks_it(monkeypatch):
     with pytest.raises(rk.ConfigurationError) as info:
         rk.Client("sk_test_short!key-with-bad-chars-1234")
     assert "bad-chars" not in str(info.value) and "1234" in str(info.value)
+
+
+def test_presigned_queries_are_masked_in_urllib3_debug_records(caplog):
+    """urllib3 logs each request line at DEBUG; the v2 pre-signed query (expires & signature, a
+    credential while it lives) shows as <redacted> there, and the downloads host still got it."""
+    with Sandbox(seed=5, now=NOW, processing_time=0.05, jitter=0.0) as sb:
+        client = sb.client(cache=False, progress=False)
+        caplog.set_level(logging.DEBUG)
+        client.report("balance.summary", "2025-01-01", "2025-02-01", api="v2")
+        client.report("balance.summary.1", "2025-01-01", "2025-02-01")
+        fetched = [r for r in sb.requests if r.path.startswith("/files/")]
+    assert fetched and all("signature=" in r.query for r in fetched)  # the real URL went out whole
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    downloads = [line for line in lines if '"GET /files/' in line]
+    assert downloads, lines  # the positive control: urllib3 did log the download
+    assert all("?<redacted>" in line for line in downloads), downloads
+    assert not any(r.query in line for r in fetched for line in lines)
+    assert any("/v1/files/" in line and "/contents" in line for line in lines)  # other lines unchanged
