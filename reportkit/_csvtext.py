@@ -66,25 +66,22 @@ class _Source:
 
     @contextmanager
     def stream(self, start: int = 0, length: int | None = None) -> Iterator[Any]:
-        """A fresh pyarrow-readable stream of ``length`` bytes from ``start`` (None: to the end)."""
+        """A fresh pyarrow-readable stream of ``length`` bytes from ``start`` (None: to the end;
+        a ZIP member is read from its start only)."""
         if self.member is not None:
+            assert start == 0 and length is None, "a ZIP member has no random access"
             with self.member() as f:
                 yield f
         elif self.buffer is not None:
             yield pa.BufferReader(self.buffer.slice(start, length))
         else:
             with pa.OSFile(self.path) as f:
-                yield f if start == 0 and length is None else f.get_stream(start, length)
+                yield f.get_stream(start, f.size() - start if length is None else length)
 
     def read_at(self, start: int, length: int) -> bytes:
-        if self.buffer is not None:
-            return self.buffer.slice(start, max(0, min(length, self.buffer.size - start))).to_pybytes()
-        if self.member is not None:
-            with self.member() as f:
-                return f.read(length)
-        with open(self.path, "rb") as f:  # type: ignore[arg-type]
-            f.seek(start)
-            return f.read(length)
+        """Up to ``length`` bytes from ``start`` (fewer at the end of the file)."""
+        with self.stream(start) as f:
+            return bytes(f.read(length))
 
 
 def read_text(data: bytes | str | os.PathLike, content_type: str = "csv") -> pa.Table:
@@ -179,12 +176,12 @@ def _read_parts(source: _Source, cuts: list[int]) -> tuple[pa.Table | None, str]
             tables = list(pool.map(read, range(len(cuts) - 1)))
     except pa.ArrowInvalid as e:
         return None, f"a part failed ({str(e)[:80]})"
+    if len({table.num_columns for table in tables}) > 1:
+        return None, "the parts have different numbers of columns"
     for i, table in enumerate(tables[:-1]):
         last = table.column(table.num_columns - 1)[-1].as_py() if table.num_rows else None
-        if table.num_columns != tables[0].num_columns or (last is not None and last.endswith(("\n", "\r"))):
+        if last is not None and last.endswith(("\n", "\r")):
             return None, f"the cut at byte {cuts[i + 1]} may lie inside a quoted value"
-    if tables[-1].num_columns != tables[0].num_columns:
-        return None, "the parts have different numbers of columns"
     return pa.concat_tables(tables), ""
 
 
