@@ -185,7 +185,7 @@ def other_activity(led: Ledger, ci: int, cur: str, rng: np.random.Generator, par
         fee=np.zeros(k),
         cat=np.full(k, FEE),
         cur=np.full(k, ci),
-        description=synth._strings(["Radar, Billing usage fees (", pa.array(months[keep].astype(str)), ")"]),
+        description=synth.concat(["Radar, Billing usage fees (", pa.array(months[keep].astype(str)), ")"]),
     )
     # transfers to connected accounts, and occasional manual adjustments (either sign)
     for cat, per_day, size in ((TRANSFER, 0.02, 15.0), (ADJUSTMENT, 0.004, 0.8)):

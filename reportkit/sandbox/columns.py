@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from reportkit.catalog import currency_exponent
 from reportkit.sandbox import ledger as lg
-from reportkit.sandbox.synth import _strings
+from reportkit.sandbox.synth import concat
 
 __all__ = ["Rows", "csv_bytes", "money", "timestamps"]
 
@@ -69,7 +69,7 @@ def _quoted(a: pa.Array) -> pa.Array:
     need = pc.match_substring_regex(a, r'[",\r\n]')
     if not pc.any(need).as_py():
         return a
-    return pc.if_else(need, _strings(['"', pc.replace_substring(a, '"', '""'), '"']), a)
+    return pc.if_else(need, concat(['"', pc.replace_substring(a, '"', '""'), '"']), a)
 
 
 def csv_bytes(header: list[str], columns: list[pa.Array], plain: list[bool] | None = None) -> bytes:
@@ -172,7 +172,7 @@ class Rows:
             return _take(lg.REFUND_REASONS, self._bt("refund_reason"))
         if base == "transfer_metadata" and key == "partner_ref":
             ref = self._bt("partner_ref")
-            return _strings(["PR-", pa.array(ref, mask=ref < 0).cast(pa.string())])
+            return concat(["PR-", pa.array(ref, mask=ref < 0).cast(pa.string())])
         return pa.nulls(self.n, pa.string())
 
     def _payout_col(self, key: str) -> np.ndarray:
@@ -221,7 +221,7 @@ _OTHER = {
     "net": lambda r: r._money("net"),
     "reporting_category": lambda r: _take(lg.CATEGORIES, r._bt("cat")),
     "dispute_reason": lambda r: _take(lg.DISPUTE_REASONS, r._bt("dispute_reason")),
-    "automatic_payout_id": lambda r: _take(r.ledger._payout_table["id"], r._bt("ap")),
+    "automatic_payout_id": lambda r: _take(r.ledger.payout_table["id"], r._bt("ap")),
     "connected_account_id": lambda r: _take(r.ledger.accounts["id"], r._bt("acct")),
     "connected_account_name": lambda r: _take(r.ledger.accounts["name"], r._bt("acct")),
     "connected_account_country": lambda r: _take(r.ledger.accounts["country"], r._bt("acct")),
@@ -247,17 +247,17 @@ _OTHER = {
         r._bt("amount"), r.cur, r.ledger.currencies, r.charge < 0, r.sep
     ),
     "customer_facing_currency": lambda r: _take(r.ledger.currencies, np.where(r.charge >= 0, r.cur, -1)),
-    "payout_id": lambda r: _take(r.ledger._payout_table["id"], r.payout),
+    "payout_id": lambda r: _take(r.ledger.payout_table["id"], r.payout),
     "payout_description": lambda r: _take(
         ["STRIPE PAYOUT", "Manual payout"],
         np.where(r.payout >= 0, 1 - r.ledger.payout_values("automatic", r.payout, True).astype(np.int64), -1),
     ),
-    "payout_destination_id": lambda r: _take(r.ledger._payout_table["destination"], r.payout),
+    "payout_destination_id": lambda r: _take(r.ledger.payout_table["destination"], r.payout),
     "payout_expected_arrival_date": lambda r: pa.array(
         (r._payout_col("arrival_date") // lg.DAY).astype(np.int32), pa.date32(), mask=r.payout < 0
     ).cast(pa.string()),
-    "payout_status": lambda r: _take(pa.array(r.ledger._payout_table["status"]), r.payout),
+    "payout_status": lambda r: _take(pa.array(r.ledger.payout_table["status"]), r.payout),
     "payout_type": lambda r: _take(["bank_account"], np.where(r.payout >= 0, 0, -1)),
-    "trace_id": lambda r: _take(r.ledger._payout_table["trace_id"], r.payout),
+    "trace_id": lambda r: _take(r.ledger.payout_table["trace_id"], r.payout),
     "trace_id_status": _trace_status,
 }

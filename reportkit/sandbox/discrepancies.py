@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportkit.sandbox import ledger as lg
+from reportkit.sandbox.params import RunParams
 
 __all__ = ["KINDS", "Discrepancy", "adjust", "coerce"]
 
@@ -97,7 +98,7 @@ def coerce(items: Iterable | None) -> tuple[Discrepancy, ...]:
 
 
 def adjust(
-    ledger: lg.Ledger, report_type: str, params: dict, idx: np.ndarray, planted: tuple[Discrepancy, ...]
+    ledger: lg.Ledger, report_type: str, params: RunParams, idx: np.ndarray, planted: tuple[Discrepancy, ...]
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The rows to serve after the planted faults, and per-row deltas for gross/net (None: none)."""
     delta = None
@@ -125,17 +126,17 @@ def adjust(
     return idx, delta
 
 
-def _shift(ledger: lg.Ledger, params: dict, idx: np.ndarray, d: Discrepancy) -> np.ndarray:
-    if params.get("interval_start") != d.at or d.currency not in ledger.currencies:
+def _shift(ledger: lg.Ledger, params: RunParams, idx: np.ndarray, d: Discrepancy) -> np.ndarray:
+    if params.interval_start != d.at or d.currency not in ledger.currencies:
         return idx
-    if params.get("currency") not in (None, d.currency):
+    if params.currency not in (None, d.currency):
         return idx
     bt = ledger.bt
     lo, hi = sorted((d.at, d.at + d.shift))
     a, b = np.searchsorted(bt["created"], [lo, hi], side="left")
     band = np.arange(a, b)
     band = band[(bt["cur"][band] == ledger.currencies.index(d.currency)) & (bt["cat"][band] < lg.PAYOUT)]
-    rc = params.get("reporting_category")
+    rc = params.reporting_category
     if rc is not None:
         band = band[bt["cat"][band] == (lg.CATEGORIES.index(rc) if rc in lg.CATEGORIES else -2)]
     if d.shift > 0:  # the run starts later: rows in [at, at + shift) go missing

@@ -86,7 +86,10 @@ def _epoch(value: object, name: str) -> int:
 
 class Ledger:
     """A seeded synthetic account. ``scale`` multiplies volume (1 -> ~40k rows over 2024-01-01..2026-11);
-    ``rows`` picks the scale that gives about that many balance transactions (``Ledger(rows=1_000_000)``)."""
+    ``rows`` picks the scale that gives about that many balance transactions (``Ledger(rows=1_000_000)``).
+
+    Arrays for the report code: ``bt`` (balance transactions by column, sorted by (created, id)) and
+    ``payout_table`` (payouts by column; ``payout_index`` maps a payout id to its row)."""
 
     def __init__(
         self,
@@ -159,7 +162,7 @@ class Ledger:
         bt["id"] = ids.take(take)
         bt["description"] = pc.coalesce(bt["description"], self._charge_descriptions(bt))
         self.bt = bt
-        self._payout_table = po
+        self.payout_table = po
         self.payout_index = {pid: i for i, pid in enumerate(po["id"].to_pylist())}
         created = np.append(po["created"], -1)  # index -1 (not settled) -> -1
         self.automatic_payout_effective_at = created[bt["ap"]]
@@ -174,23 +177,23 @@ class Ledger:
 
     def payout_values(self, key: str, payout: np.ndarray, fill: object) -> np.ndarray:
         """The payout table's ``key`` at payout rows ``payout`` (numpy), ``fill`` where it is -1."""
-        values = self._payout_table[key]
+        values = self.payout_table[key]
         return np.append(values, np.array([fill], dtype=values.dtype))[payout]
 
     def order_ids(self, charge: np.ndarray) -> pa.Array:
         """``payment_metadata[order_id]`` of charge rows ``charge`` (-1 -> null): ``ORD-1000123``."""
-        return synth._strings(["ORD-", pa.array(charge + 1_000_000, mask=charge < 0).cast(pa.string())])
+        return synth.concat(["ORD-", pa.array(charge + 1_000_000, mask=charge < 0).cast(pa.string())])
 
     def invoice_numbers(self, charge: np.ndarray) -> pa.Array:
         """Invoice numbers of charge rows ``charge`` (null when not invoiced)."""
         inv = self.charge_values("invoiced", charge, False)
-        return synth._strings(["RK-", pa.array(charge + 100_000, mask=~inv).cast(pa.string())])
+        return synth.concat(["RK-", pa.array(charge + 100_000, mask=~inv).cast(pa.string())])
 
     def _charge_descriptions(self, bt: dict) -> pa.Array:
         charge = bt["charge"]
         inv = self.invoice_numbers(charge)
         desc = pc.coalesce(
-            synth._strings(["Invoice ", inv]), synth._strings(["Order ", self.order_ids(charge)])
+            synth.concat(["Invoice ", inv]), synth.concat(["Order ", self.order_ids(charge)])
         )
         chid = self.charges["id"].take(pa.array(charge, mask=charge < 0))
         cat = bt["cat"]
@@ -198,13 +201,18 @@ class Ledger:
             pc.make_struct(
                 pa.array(cat == REFUND), pa.array(cat == DISPUTE), pa.array(cat == DISPUTE_REVERSAL)
             ),
-            synth._strings(["REFUND FOR CHARGE (", desc, ")"]),
-            synth._strings(["Chargeback withdrawal for ", chid]),
-            synth._strings(["Chargeback reversal for ", chid]),
+            synth.concat(["REFUND FOR CHARGE (", desc, ")"]),
+            synth.concat(["Chargeback withdrawal for ", chid]),
+            synth.concat(["Chargeback reversal for ", chid]),
             desc,
         )
 
     # -- public view ----------------------------------------------------------------------------
+    @property
+    def _payout_table(self) -> dict:
+        """The old name of :attr:`payout_table` (the payouts as column arrays), kept for old callers."""
+        return self.payout_table
+
     def balance(self, currency: str, at: int) -> int:
         """Balance in minor units at ``at`` (epoch s): Σ net of transactions created strictly before it."""
         created, csum = self._balance[currency.lower()]
@@ -212,7 +220,7 @@ class Ledger:
 
     def payout_ids(self, *, automatic: bool | None = None) -> frozenset[str]:
         """Ids of every payout (``automatic=True``/``False`` for one kind)."""
-        po = self._payout_table
+        po = self.payout_table
         ids = po["id"].to_pylist()
         return frozenset(i for i, a in zip(ids, po["automatic"], strict=True) if automatic in (None, bool(a)))
 
@@ -221,7 +229,7 @@ class Ledger:
         """One row per payout, sorted by (created, id): id, currency, amount (minor, positive), automatic,
         status, created, effective_at (= created: when its transaction debits the balance), arrival_date
         (UTC midnight), reversed_at / failed_at (nullable), type, destination, trace_id."""
-        po = self._payout_table
+        po = self.payout_table
 
         def when(a: np.ndarray) -> pd.arrays.IntegerArray:
             return pd.array([int(x) if x >= 0 else None for x in a], dtype="Int64")
@@ -252,7 +260,7 @@ class Ledger:
         ap = bt["ap"]
         if not len(ap):
             ap = np.zeros(0, np.int64)
-        po_ids = self._payout_table["id"]
+        po_ids = self.payout_table["id"]
         nullable = pa.array(ap, mask=ap < 0)
         ch = pa.array(bt["charge"], mask=bt["charge"] < 0)
         table = pa.table(

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,8 +22,12 @@ from reportkit import catalog
 from reportkit.sandbox import ledger as lg
 from reportkit.sandbox.columns import Rows, csv_bytes, money
 from reportkit.sandbox.discrepancies import adjust, coerce
+from reportkit.sandbox.params import RunParams
 
-__all__ = ["SUPPORTED", "ReportParameterError", "check", "render", "select"]
+__all__ = ["SUPPORTED", "ReportParameterError", "RunParams", "check", "render", "select"]
+
+#: What the functions below take: normalised parameters, or a mapping of RunParams fields.
+Params = RunParams | Mapping[str, Any]
 
 _FAMILIES = (
     "balance.",
@@ -60,7 +65,7 @@ def _payout_index(ledger: lg.Ledger, payout: str | None) -> int:
         raise ReportParameterError(
             "payout", f"No such payout: '{payout}'", http_status=404, code="resource_missing"
         )
-    if not ledger._payout_table["automatic"][pi]:
+    if not ledger.payout_table["automatic"][pi]:
         raise ReportParameterError(
             "payout",
             f"Payout {payout} is a manual payout; only automatic payouts "
@@ -69,30 +74,32 @@ def _payout_index(ledger: lg.Ledger, payout: str | None) -> int:
     return pi
 
 
-def check(ledger: lg.Ledger, report_type: str, params: dict) -> None:
+def check(ledger: lg.Ledger, report_type: str, params: Params) -> None:
     """Raise :class:`ReportParameterError` for what :func:`render` would reject, without rendering."""
+    params = RunParams.of(params)
     spec = catalog.report_spec(report_type)
     if report_type not in SUPPORTED:
         raise ReportParameterError("report_type", f"The sandbox cannot produce {report_type}.")
-    for col in params.get("columns") or ():
+    for col in params.columns or ():
         if spec.kind(col) is None:
             raise ReportParameterError("columns", f"{col} is not a column of {report_type}.")
     if "payout" in spec.required:
-        _payout_index(ledger, params.get("payout"))
+        _payout_index(ledger, params.payout)
 
 
-def select(ledger: lg.Ledger, report_type: str, params: dict) -> np.ndarray:
+def select(ledger: lg.Ledger, report_type: str, params: Params) -> np.ndarray:
     """Positions (into ``ledger.bt``, ascending = sorted by (created, id)) of the rows a report holds."""
+    params = RunParams.of(params)
     bt = ledger.bt
     fam = report_type.rsplit(".", 1)[0]
-    s = params.get("interval_start")
-    e = params.get("interval_end")
+    s = params.interval_start
+    e = params.interval_end
     s = -_FAR if s is None else int(s)
     e = _FAR if e is None else int(e)
     created, cat = bt["created"], bt["cat"]
     is_payout_cat = cat >= lg.PAYOUT
     if fam.startswith("payout_reconciliation.by_id"):
-        mask = bt["ap"] == _payout_index(ledger, params.get("payout"))
+        mask = bt["ap"] == _payout_index(ledger, params.payout)
     elif fam.startswith("payout_reconciliation"):
         eff = ledger.automatic_payout_effective_at
         mask = (bt["ap"] >= 0) & (eff >= s) & (eff < e)
@@ -107,19 +114,19 @@ def select(ledger: lg.Ledger, report_type: str, params: dict) -> np.ndarray:
         lo, hi = np.searchsorted(created, [s, e], side="left")
         mask = np.zeros(len(created), bool)
         mask[lo:hi] = is_payout_cat[lo:hi] if fam.startswith("payouts") else ~is_payout_cat[lo:hi]
-    cur = params.get("currency")
+    cur = params.currency
     if cur is not None:
         code = ledger.currencies.index(cur) if cur in ledger.currencies else -2
         mask &= bt["cur"] == code
-    rc = params.get("reporting_category")
+    rc = params.reporting_category
     if rc is not None:
         code = lg.CATEGORIES.index(rc) if rc in lg.CATEGORIES else -2
         mask &= cat == code
     return np.flatnonzero(mask)
 
 
-def _columns(spec: catalog.ReportSpec, params: dict) -> list[str]:
-    cols = params.get("columns") or spec.default_columns or spec.column_names
+def _columns(spec: catalog.ReportSpec, params: RunParams) -> list[str]:
+    cols = params.columns or spec.default_columns or spec.column_names
     for col in cols:
         if spec.kind(col) is None:
             raise ReportParameterError("columns", f"{col} is not a column of {spec.id}.")
@@ -158,17 +165,17 @@ def _when(ts: int, tz: str) -> str:
     return local.strftime("%Y-%m-%d") if local.time() == dt.time(0) else local.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
+def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> bytes:
     """Starting balance, activity, payouts, ending balance per currency (ending = sum of the others)."""
-    s, e = params.get("interval_start"), params.get("interval_end")
+    s, e = params.interval_start, params.interval_end
     s, e = ledger.start_ts if s is None else int(s), ledger.end_ts if e is None else int(e)
-    tz = params.get("timezone") or "Etc/UTC"
+    tz = params.timezone or "Etc/UTC"
     bt = ledger.bt
     lo, hi = np.searchsorted(bt["created"], [s, e], side="left")
     cat, net, cur = bt["cat"][lo:hi], bt["net"][lo:hi], bt["cur"][lo:hi]
     rows = []
     for ci, c in sorted(enumerate(ledger.currencies), key=lambda x: x[1]):
-        if params.get("currency") not in (None, c) or not np.any(bt["cur"][:hi] == ci):
+        if params.currency not in (None, c) or not np.any(bt["cur"][:hi] == ci):
             continue
         mine = cur == ci
         act = int(net[mine & (cat < lg.PAYOUT)].sum())
@@ -187,7 +194,7 @@ def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
             np.array([r[3] for r in rows], np.int64),
             curs,
             ledger.currencies,
-            decimal_separator=params.get("decimal_separator") or ".",
+            decimal_separator=params.decimal_separator or ".",
         ),
         "currency": pa.array([ledger.currencies[r[0]] for r in rows], pa.string()),
     }
@@ -195,16 +202,17 @@ def _balance_summary(ledger: lg.Ledger, params: dict, cols: list[str]) -> bytes:
 
 
 def render(
-    ledger: lg.Ledger, report_type: str, params: dict, *, discrepancies: Iterable | None = ()
+    ledger: lg.Ledger, report_type: str, params: Params, *, discrepancies: Iterable | None = ()
 ) -> bytes:
     """The CSV (UTF-8, header always) of ``report_type`` for normalised ``params`` (see module doc).
 
     ``discrepancies``: planted faults (:class:`reportkit.sandbox.discrepancies.Discrepancy`, or mappings
     of its fields) that make exactly one reconciliation identity fail for one interval and currency."""
+    params = RunParams.of(params)
     check(ledger, report_type, params)
     spec = catalog.report_spec(report_type)
     cols = _columns(spec, params)
-    sep = params.get("decimal_separator") or "."
+    sep = params.decimal_separator or "."
     if report_type.startswith("balance.summary"):
         return _balance_summary(ledger, params, cols)
     idx = select(ledger, report_type, params)
@@ -214,7 +222,7 @@ def render(
         idx, delta = adjust(ledger, report_type, params, idx, planted)
     if ".summary." in report_type:
         return _summary(ledger, idx, cols, sep)
-    rows = Rows(ledger, idx, params.get("timezone") or "Etc/UTC", sep, delta)
+    rows = Rows(ledger, idx, params.timezone or "Etc/UTC", sep, delta)
     kinds = [spec.kind(c) for c in cols]
     plain = [k in _PLAIN or (k == "money" and sep == ".") for k in kinds]
     return csv_bytes(

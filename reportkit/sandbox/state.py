@@ -1,8 +1,11 @@
-"""The sandbox's mutable state: report runs, their files, idempotency records, rate windows, request log.
+"""The records and stores the backend keeps: runs, files, idempotency answers, rate windows, the log.
 
 All of it lives in memory, guarded by locks, because the server answers on many threads at once.
+These are plain containers; the rules that use them (admission, outcomes, limits) are the backend's.
 A run's status is not stored but derived from the monotonic clock: it is ``pending`` (v1) or
-``running`` (v2) until its ``done_at``, then ``succeeded`` or ``failed`` (decided at creation).
+``running`` (v2) until its ``done_at``, then ``succeeded`` or ``failed`` (see backend.py).
+:class:`Caller` is the authenticated key of a request; :func:`key_id` is the non-secret handle all
+per-key state is keyed by.
 """
 
 from __future__ import annotations
@@ -14,12 +17,33 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["IdempotencyStore", "RateWindow", "RequestLog", "Run", "RunStore", "key_id"]
+from reportkit.sandbox.params import RunParams
+
+__all__ = [
+    "Caller",
+    "IdempotencyStore",
+    "LoggedRequest",
+    "RateWindow",
+    "RequestLog",
+    "Run",
+    "RunStore",
+    "SavedAnswer",
+    "key_id",
+]
 
 
 def key_id(key: str) -> str:
     """A stable, non-secret handle for an API key (state is keyed by this, never by the key)."""
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Caller:
+    """The authenticated key of a request (kept only in memory, never logged)."""
+
+    key: str = field(repr=False)
+    owner: str = ""
+    livemode: bool = False
 
 
 @dataclass
@@ -34,7 +58,7 @@ class Run:
     created: float  # sandbox wall clock, epoch seconds
     done_at: float  # monotonic time when it stops being pending/running
     report_type: str  # the v1 report type id behind it
-    params: dict[str, Any]  # normalised parameters, as reports.render takes them
+    params: RunParams  # normalised parameters, as reports.render takes them
     echo: dict[str, Any]  # parameters as echoed back (v1 parameters / v2 report_parameters)
     failure: Any = None  # faults.RunFailure, or None
     v2_report: Any = None  # catalog.V2Report for v2 runs
@@ -45,6 +69,11 @@ class Run:
     render_error: str | None = None
     created_mono: float = 0.0  # monotonic time of creation
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def download_name(self) -> str:
+        """The file name of a v2 run's result: ``<run id>.csv`` or ``.zip`` when compressed."""
+        return f"{self.id}.{'zip' if self.compress else 'csv'}"
 
     def finished(self, mono: float | None = None) -> bool:
         return (time.monotonic() if mono is None else mono) >= self.done_at
@@ -97,7 +126,9 @@ class RunStore:
 
 
 @dataclass
-class _Record:
+class SavedAnswer:
+    """The first answer to an idempotent POST: the request's fingerprint, status, body and headers."""
+
     fingerprint: str
     status: int
     body: bytes
@@ -109,14 +140,14 @@ class IdempotencyStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: dict[tuple[str, str], _Record] = {}
+        self._records: dict[tuple[str, str], SavedAnswer] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
 
     def lock_for(self, scope: tuple[str, str]) -> threading.Lock:
         with self._lock:
             return self._locks.setdefault(scope, threading.Lock())
 
-    def get(self, scope: tuple[str, str]) -> _Record | None:
+    def get(self, scope: tuple[str, str]) -> SavedAnswer | None:
         with self._lock:
             return self._records.get(scope)
 
@@ -129,7 +160,11 @@ class IdempotencyStore:
         headers: list[tuple[str, str]],
     ) -> None:
         with self._lock:
-            self._records[scope] = _Record(fingerprint, status, body, headers)
+            self._records[scope] = SavedAnswer(fingerprint, status, body, headers)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
 
 
 class RateWindow:
@@ -139,10 +174,11 @@ class RateWindow:
         self._lock = threading.Lock()
         self._seen: dict[str, deque[float]] = {}
 
-    def allow(self, who: str, limit: int | None) -> bool:
+    def allow(self, who: str, limit: int | None, *, now: float | None = None) -> bool:
+        """Count one request of ``who`` at ``now`` (monotonic; default: the clock) if it fits."""
         if limit is None:
             return True
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         with self._lock:
             q = self._seen.setdefault(who, deque())
             while q and q[0] <= now - 1.0:

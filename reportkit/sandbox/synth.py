@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["CurrencyProfile", "accounts_table", "customers_table", "pick", "profile", "random_ids"]
+__all__ = ["CurrencyProfile", "accounts_table", "concat", "customers_table", "pick", "profile", "random_ids"]
 
 _ALNUM = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 
@@ -111,7 +111,7 @@ _ADDRESSES = {
 }
 
 
-def _strings(parts: list) -> pa.Array:
+def concat(parts: list) -> pa.Array:
     """Element-wise concatenation of string arrays / scalars (nulls propagate)."""
     import pyarrow.compute as pc
 
@@ -132,10 +132,10 @@ def customers_table(rng: np.random.Generator, region: str, n: int) -> dict[str, 
     serial = pa.array(np.arange(n).astype(str))
     house = pa.array(rng.integers(1, 400, n).astype(str))
     postal_tail = pa.array(np.char.zfill(rng.integers(0, 100, n).astype(str), 2))
-    name = _strings([_take_list(_FIRST, first), " ", _take_list(_LAST, last)])
+    name = concat([_take_list(_FIRST, first), " ", _take_list(_LAST, last)])
     import pyarrow.compute as pc
 
-    email = _strings(
+    email = concat(
         [
             pc.utf8_lower(_take_list(_FIRST, first)),
             ".",
@@ -145,17 +145,17 @@ def customers_table(rng: np.random.Generator, region: str, n: int) -> dict[str, 
         ]
     )
     has_line2 = rng.random(n) < 0.25
-    line2 = _strings(["Apt ", pa.array(rng.integers(1, 60, n).astype(str))])
+    line2 = concat(["Apt ", pa.array(rng.integers(1, 60, n).astype(str))])
     line2 = pc.if_else(pa.array(has_line2), line2, pa.nulls(n, pa.string()))
     desc = pc.if_else(
-        pa.array(rng.random(n) < 0.5), _strings(["Customer ", serial]), pa.nulls(n, pa.string())
+        pa.array(rng.random(n) < 0.5), concat(["Customer ", serial]), pa.nulls(n, pa.string())
     )
     return {
         "id": random_ids(rng, "cus_", n, 14),
         "name": name,
         "email": email,
         "description": desc,
-        "line1": _strings([house, " ", _take_list(streets, rng.integers(0, len(streets), n))]),
+        "line1": concat([house, " ", _take_list(streets, rng.integers(0, len(streets), n))]),
         "line2": line2,
         "city": _take_list([c[0] for c in cities], city),
         "state": pc.if_else(
@@ -163,7 +163,7 @@ def customers_table(rng: np.random.Generator, region: str, n: int) -> dict[str, 
             _take_list([c[1] for c in cities], city),
             pa.nulls(n, pa.string()),
         ),
-        "postal_code": _strings([_take_list([c[2] for c in cities], city), postal_tail]),
+        "postal_code": concat([_take_list([c[2] for c in cities], city), postal_tail]),
         "country": _take_list(countries, country_idx),
     }
 

@@ -1,26 +1,37 @@
-"""The v1 endpoints on the API host: report types, report runs (create, retrieve, list) and files.
+"""The v1 handlers on the API host: report types, report runs (create, retrieve, list) and files.
 
-Requests are form-encoded with bracket nesting (wire.decode_form); answers are Stripe's JSON objects
-``reporting.report_type``, ``reporting.report_run``, ``file`` and ``list``.
+Each handler is ``handler(backend, request, caller, **route_args) -> Response`` and talks to the
+backend only (backend.py holds the runs and the rules). This module owns the v1 wire side: requests
+are form-encoded with bracket nesting (wire.decode_form), parameters are named ``parameters[x]``,
+and answers are Stripe's JSON objects ``reporting.report_type``, ``reporting.report_run``, ``file``
+and ``list`` (cursor pagination and ``created`` filters included).
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
-from reportkit.sandbox import results
-from reportkit.sandbox.state import Run
-from reportkit.sandbox.validate import normalise
-from reportkit.sandbox.wire import ApiError, decode_form, json_response
+from reportkit.sandbox.responses import json_response
+from reportkit.sandbox.wire import ApiError, decode_form
 
 if TYPE_CHECKING:
-    from reportkit.sandbox.app import Caller, SandboxApp
+    from reportkit.sandbox.backend import Backend
+    from reportkit.sandbox.state import Caller, Run
 
-__all__ = ["create_run", "get_file", "get_run", "get_type", "list_runs", "list_types", "type_name"]
+__all__ = [
+    "create_run",
+    "file_json",
+    "get_file",
+    "get_run",
+    "get_type",
+    "list_runs",
+    "list_types",
+    "run_json",
+    "type_name",
+]
 
 
 def type_name(report_type: str) -> str:
@@ -32,9 +43,9 @@ def type_name(report_type: str) -> str:
     return f"{words[:1].upper()}{words[1:]} ({parts[-1]}), version {spec.version}"
 
 
-def _type_json(app: SandboxApp, report_type: str, livemode: bool) -> dict[str, Any]:
+def _type_json(backend: Backend, report_type: str, livemode: bool) -> dict[str, Any]:
     spec = catalog.report_spec(report_type)
-    lo, hi = app.window
+    lo, hi = backend.window
     return {
         "id": report_type,
         "object": "reporting.report_type",
@@ -43,70 +54,54 @@ def _type_json(app: SandboxApp, report_type: str, livemode: bool) -> dict[str, A
         "default_columns": list(spec.default_columns or spec.column_names) if spec.takes_columns else None,
         "livemode": livemode,
         "name": type_name(report_type),
-        "updated": hi + int(app.config.data_lag.total_seconds()),
+        "updated": backend.data_updated,
         "version": spec.version,
     }
 
 
-def lookup_type(
-    app: SandboxApp, report_type: Any, caller: Caller, *, param: str | None
-) -> catalog.ReportSpec:
-    """The spec of a type this sandbox serves to this key, or Stripe's 404 / live-only error."""
-    if not isinstance(report_type, str) or report_type not in app.report_types():
-        raise ApiError(404, f"No such report type: '{report_type}'", code="resource_missing", param=param)
-    if report_type in app.config.live_only and not caller.livemode:
-        raise ApiError(
-            400,
-            f"The report type {report_type} is only available in live mode. Use a live "
-            "secret key (sk_live_...) to retrieve it or run it.",
-            code="livemode_mismatch",
-            param=param,
-        )
-    return catalog.report_spec(report_type)
-
-
-def list_types(app: SandboxApp, request: Request, caller: Caller) -> Response:
-    ids = sorted(t for t in app.report_types() if caller.livemode or t not in app.config.live_only)
+def list_types(backend: Backend, request: Request, caller: Caller) -> Response:
+    types = backend.visible_types(caller.livemode)
     return json_response(
         {
             "object": "list",
-            "data": [_type_json(app, t, caller.livemode) for t in ids],
+            "data": [_type_json(backend, t, caller.livemode) for t in types],
             "has_more": False,
             "url": "/v1/reporting/report_types",
         }
     )
 
 
-def get_type(app: SandboxApp, request: Request, caller: Caller, type_id: str) -> Response:
-    lookup_type(app, type_id, caller, param=None)
-    return json_response(_type_json(app, type_id, caller.livemode))
+def get_type(backend: Backend, request: Request, caller: Caller, type_id: str) -> Response:
+    backend.report_spec(type_id, caller.livemode, param=None)
+    return json_response(_type_json(backend, type_id, caller.livemode))
 
 
-def file_json(app: SandboxApp, run: Run) -> dict[str, Any]:
-    data = results.csv_bytes(app, run) or b""
-    created = int(run.succeeded_at())
+def file_json(backend: Backend, run: Run) -> dict[str, Any]:
+    """The v1 ``file`` object of a succeeded run."""
+    info = backend.file_info(run)
     return {
-        "id": run.file_id,
+        "id": info.id,
         "object": "file",
-        "created": created,
-        "expires_at": created + int(app.config.file_ttl),
-        "filename": f"{run.id}.csv",
+        "created": info.created,
+        "expires_at": info.expires_at,
+        "filename": info.filename,
         "links": {
             "object": "list",
             "data": [],
             "has_more": False,
-            "url": f"/v1/file_links?file={run.file_id}",
+            "url": f"/v1/file_links?file={info.id}",
         },
         "purpose": "finance_report_run",
-        "size": len(data),
-        "title": f"FinanceReportRun {run.id}",
+        "size": info.size,
+        "title": info.title,
         "type": "csv",
-        "url": f"{app.urls.files}/v1/files/{run.file_id}/contents",
+        "url": info.url,
     }
 
 
-def run_json(app: SandboxApp, run: Run) -> dict[str, Any]:
-    status, error = results.outcome(app, run)
+def run_json(backend: Backend, run: Run) -> dict[str, Any]:
+    """The ``reporting.report_run`` object as it stands now."""
+    status, error = backend.outcome(run)
     return {
         "id": run.id,
         "object": "reporting.report_run",
@@ -115,7 +110,7 @@ def run_json(app: SandboxApp, run: Run) -> dict[str, Any]:
         "livemode": run.livemode,
         "parameters": run.echo,
         "report_type": run.report_type,
-        "result": file_json(app, run) if status == "succeeded" else None,
+        "result": file_json(backend, run) if status == "succeeded" else None,
         "status": status,
         "succeeded_at": int(run.succeeded_at()) if status == "succeeded" else None,
     }
@@ -125,7 +120,7 @@ def _pname(name: str) -> str:
     return f"parameters[{name}]"
 
 
-def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
+def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
     form = decode_form(request.get_data())
     for name in form:
         if name not in ("report_type", "parameters", "expand"):
@@ -134,56 +129,21 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
         raise ApiError(
             400, "Missing required param: report_type.", param="report_type", code="parameter_missing"
         )
-    spec = lookup_type(app, form["report_type"], caller, param="report_type")
+    spec = backend.report_spec(form["report_type"], caller.livemode, param="report_type")
     raw = form.get("parameters") or {}
     if not isinstance(raw, dict):
         raise ApiError(400, "Invalid object", param="parameters", code="parameter_invalid")
-    params = normalise(spec, raw, window=app.window, pname=_pname, window_pname=lambda n: f"parameters.{n}")
-    echo = {k: (params[k] if k in ("interval_start", "interval_end") else v) for k, v in raw.items()}
+    params = backend.normalise(spec, raw, pname=_pname, window_pname=lambda n: f"parameters.{n}")
+    # echoed as sent, except the times (integers) and the currency (lower-cased)
+    echo = {k: (getattr(params, k) if k in ("interval_start", "interval_end") else v) for k, v in raw.items()}
     if "currency" in echo:
-        echo["currency"] = params["currency"]
-    run = make_run(app, caller, "v1", spec.id, params, echo, prefix="frr_")
-    if "payout" in spec.required:
-        results.check_parameters(app, run, _pname, "v1")
-    app.admit(caller, run)
-    return json_response(run_json(app, run))
+        echo["currency"] = params.currency
+    run = backend.create_run(caller, "v1", spec.id, params, echo, pname=_pname)
+    return json_response(run_json(backend, run))
 
 
-def make_run(
-    app: SandboxApp,
-    caller: Caller,
-    api: str,
-    report_type: str,
-    params: dict[str, Any],
-    echo: dict[str, Any],
-    *,
-    prefix: str,
-    **extra: Any,
-) -> Run:
-    """A new run, not yet admitted (``app.admit`` checks the cap, picks failure faults and stores it)."""
-    mono = time.monotonic()
-    created = app.wall()
-    run = Run(
-        id=app.new_id(prefix),
-        api=api,
-        owner=caller.owner,
-        livemode=caller.livemode,
-        seq=app.runs.next_seq(),
-        created=created,
-        done_at=mono + app.duration(),
-        report_type=report_type,
-        params=params,
-        echo=echo,
-        discrepancies=app.faults.discrepancies,
-        created_mono=mono,
-        **extra,
-    )
-    run.file_id = app.new_id("file_") if api == "v1" else None
-    return run
-
-
-def _own_run(app: SandboxApp, caller: Caller, run_id: str) -> Run:
-    run = app.runs.get(run_id)
+def _own_run(backend: Backend, caller: Caller, run_id: str) -> Run:
+    run = backend.run(run_id)
     if run is None or run.api != "v1":
         raise ApiError(404, f"No such report run: '{run_id}'", code="resource_missing", param="id")
     if run.livemode != caller.livemode:
@@ -198,15 +158,12 @@ def _own_run(app: SandboxApp, caller: Caller, run_id: str) -> Run:
     return run
 
 
-def get_run(app: SandboxApp, request: Request, caller: Caller, run_id: str) -> Response:
-    return json_response(run_json(app, _own_run(app, caller, run_id)))
+def get_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
+    return json_response(run_json(backend, _own_run(backend, caller, run_id)))
 
 
-def get_file(app: SandboxApp, request: Request, caller: Caller, file_id: str) -> Response:
-    run = app.runs.by_file(file_id)
-    if run is None or run.livemode != caller.livemode or results.outcome(app, run)[0] != "succeeded":
-        raise ApiError(404, f"No such file upload: '{file_id}'", code="resource_missing", param="file")
-    return json_response(file_json(app, run))
+def get_file(backend: Backend, request: Request, caller: Caller, file_id: str) -> Response:
+    return json_response(file_json(backend, backend.file_run(file_id, caller.livemode)))
 
 
 def _int(value: Any, param: str) -> int:
@@ -218,7 +175,7 @@ def _int(value: Any, param: str) -> int:
         ) from None
 
 
-def list_runs(app: SandboxApp, request: Request, caller: Caller) -> Response:
+def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
     q = decode_form(request.query_string)
     for name in q:
         if name not in ("limit", "starting_after", "ending_before", "created", "expand"):
@@ -234,7 +191,7 @@ def list_runs(app: SandboxApp, request: Request, caller: Caller) -> Response:
             "You may only specify one of these parameters: ending_before, starting_after.",
             param="ending_before",
         )
-    runs = app.runs.listing("v1", caller.livemode)
+    runs = backend.listing("v1", caller.livemode)
     created = q.get("created")
     if created is not None:
         runs = [r for r in runs if _created_ok(int(r.created), created)]
@@ -260,7 +217,7 @@ def list_runs(app: SandboxApp, request: Request, caller: Caller) -> Response:
     return json_response(
         {
             "object": "list",
-            "data": [run_json(app, r) for r in page],
+            "data": [run_json(backend, r) for r in page],
             "has_more": has_more,
             "url": "/v1/reporting/report_runs",
         }

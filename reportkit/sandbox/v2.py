@@ -1,9 +1,11 @@
-"""The v2 reporting endpoints (private preview) on the API host: create/retrieve report runs, reports.
+"""The v2 reporting handlers (private preview) on the API host: create/retrieve report runs, reports.
 
-JSON both ways, Bearer auth only, and a ``Stripe-Version`` ending in ``.preview``. Times are RFC 3339
-with milliseconds, int64 sizes are strings, absent optional fields are ``null``. A report is named by
-its id for the key's mode (``catalog.v2_report(name).id(livemode)``); a report *name* is refused with
-404 ``not_found`` as Stripe does. Results carry a pre-signed download URL on the downloads host.
+Each handler is ``handler(backend, request, caller, **route_args) -> Response`` and talks to the
+backend only; this module owns the v2 wire side. JSON both ways, Bearer auth only, and a
+``Stripe-Version`` ending in ``.preview``. Times are RFC 3339 with milliseconds, int64 sizes are
+strings, absent optional fields are ``null``. A report is named by its id for the key's mode
+(``catalog.v2_report(name).id(livemode)``); a report *name* is refused with 404 ``not_found`` as
+Stripe does. Results carry a pre-signed download URL on the downloads host (signed by the backend).
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
-from reportkit.sandbox import results
-from reportkit.sandbox.downloads import signed_url
-from reportkit.sandbox.v1 import make_run
-from reportkit.sandbox.validate import normalise
-from reportkit.sandbox.wire import ApiError, decode_form, json_response, parse_rfc3339, rfc3339
+from reportkit.sandbox.responses import json_response
+from reportkit.sandbox.wire import ApiError, decode_form, parse_rfc3339, rfc3339
 
 if TYPE_CHECKING:
-    from reportkit.sandbox.app import Caller, SandboxApp
-    from reportkit.sandbox.state import Run
+    from reportkit.sandbox.backend import Backend
+    from reportkit.sandbox.state import Caller, Run
 
-__all__ = ["create_run", "get_report", "get_run"]
+__all__ = ["create_run", "get_report", "get_run", "run_json"]
 
 _DESCRIPTIONS = {
     "interval_start": "Starting timestamp of data to be included in the report run (inclusive).",
@@ -51,21 +50,11 @@ def _check_version(request: Request) -> None:
         )
 
 
-def _report(app: SandboxApp, caller: Caller, report_id: Any) -> catalog.V2Report:
-    try:
-        rep = catalog.v2_report(report_id) if isinstance(report_id, str) else None
-    except KeyError:
-        rep = None
-    if rep is None or report_id != rep.id(caller.livemode) or rep.v1 not in app.report_types():
-        raise ApiError(404, f"No such report: '{report_id}'", code="not_found", api="v2")
-    return rep
-
-
 def _v2_params(spec: catalog.ReportSpec) -> list[str]:
     return [p for p in spec.parameters if p in _V2_PARAMS]
 
 
-def _param_json(app: SandboxApp, spec: catalog.ReportSpec, name: str) -> dict[str, Any]:
+def _param_json(backend: Backend, spec: catalog.ReportSpec, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "array_details": None,
         "description": _DESCRIPTIONS[name],
@@ -75,10 +64,10 @@ def _param_json(app: SandboxApp, spec: catalog.ReportSpec, name: str) -> dict[st
         "type": "string",
     }
     if name in ("interval_start", "interval_end"):
-        lo, hi = app.window
+        lo, hi = backend.window
         out.update(type="timestamp", timestamp_details={"min": rfc3339(lo), "max": rfc3339(hi)})
     elif name == "currency":
-        out.update(type="enum", enum_details={"allowed_values": list(app.config.currencies)})
+        out.update(type="enum", enum_details={"allowed_values": list(backend.config.currencies)})
     elif name == "reporting_category":
         out.update(type="enum", enum_details={"allowed_values": catalog.reporting_categories()})
     elif name == "columns":
@@ -89,9 +78,9 @@ def _param_json(app: SandboxApp, spec: catalog.ReportSpec, name: str) -> dict[st
     return out
 
 
-def get_report(app: SandboxApp, request: Request, caller: Caller, report_id: str) -> Response:
+def get_report(backend: Backend, request: Request, caller: Caller, report_id: str) -> Response:
     _check_version(request)
-    rep = _report(app, caller, report_id)
+    rep = backend.v2_report(report_id, caller.livemode)
     spec = catalog.report_spec(rep.v1)
     return json_response(
         {
@@ -99,7 +88,7 @@ def get_report(app: SandboxApp, request: Request, caller: Caller, report_id: str
             "object": "v2.reporting.report",
             "livemode": caller.livemode,
             "name": rep.name,
-            "parameters": {p: _param_json(app, spec, p) for p in _v2_params(spec)},
+            "parameters": {p: _param_json(backend, spec, p) for p in _v2_params(spec)},
         }
     )
 
@@ -118,7 +107,11 @@ def _epoch(name: str, value: Any) -> int:
         ) from None
 
 
-def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
+def _pname(name: str) -> str:
+    return f"report_parameters.{name}"
+
+
+def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
     _check_version(request)
     try:
         body = json.loads(request.get_data() or b"{}")
@@ -136,7 +129,7 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
             raise ApiError(
                 400, f"Missing required param: {name}.", param=name, code="parameter_missing", api="v2"
             )
-    rep = _report(app, caller, body["report"])
+    rep = backend.v2_report(body["report"], caller.livemode)
     try:
         spec = catalog.report_spec(rep.v1)  # v2 has sandbox ids for every report: no live-only types
         raw = body["report_parameters"]
@@ -155,16 +148,14 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
                     param=f"report_parameters.{name}",
                     code="parameter_unknown",
                 )
-        if "currency" in raw and raw["currency"] not in app.config.currencies:
+        if "currency" in raw and raw["currency"] not in backend.config.currencies:
             raise ApiError(
                 400,
-                f"Invalid report_parameters.currency: must be one of {', '.join(app.config.currencies)}.",
+                f"Invalid report_parameters.currency: must be one of {', '.join(backend.config.currencies)}.",
                 param="report_parameters.currency",
                 code="parameter_invalid",
             )
-        params = normalise(
-            spec, raw, window=app.window, pname=lambda n: f"report_parameters.{n}", epoch=_epoch
-        )
+        params = backend.normalise(spec, raw, pname=_pname, epoch=_epoch)
         options = body.get("result_options") or {}
         if (
             not isinstance(options, dict)
@@ -180,39 +171,35 @@ def create_run(app: SandboxApp, request: Request, caller: Caller) -> Response:
     except ApiError as e:
         e.api = "v2"
         raise
-    prefix = "reprun_live_" if caller.livemode else "reprun_test_"
-    run = make_run(
-        app,
+    run = backend.create_run(
         caller,
         "v2",
         spec.id,
         params,
-        dict(raw),
-        prefix=prefix,
+        raw,
+        pname=_pname,
         v2_report=rep,
         compress=bool(options.get("compress_file", False)),
     )
-    if "payout" in spec.required:
-        results.check_parameters(app, run, lambda n: f"report_parameters.{n}", "v2")
-    app.admit(caller, run)
-    return json_response(run_json(app, run, include_schema=False))
+    return json_response(run_json(backend, run, include_schema=False))
 
 
-def run_json(app: SandboxApp, run: Run, *, include_schema: bool) -> dict[str, Any]:
-    status, error = results.outcome(app, run)
+def run_json(backend: Backend, run: Run, *, include_schema: bool) -> dict[str, Any]:
+    """The ``v2.reporting.report_run`` object as it stands now (a fresh download URL when done)."""
+    status, error = backend.outcome(run)
     status = "running" if status == "pending" else status
     result = None
     details: dict[str, Any] = {}
     if status == "succeeded":
-        data = (results.zip_bytes if run.compress else results.csv_bytes)(app, run) or b""
-        url, expires = signed_url(app, run)
+        data = backend.result_bytes(run)
+        url, expires = backend.signed_url(run)
         file: dict[str, Any] = {
             "content_type": "zip" if run.compress else "csv",
             "size": str(len(data)),
             "download_url": {"url": url, "expires_at": rfc3339(expires)},
         }
         if include_schema:
-            file["schema"] = results.schema(run)
+            file["schema"] = backend.schema(run)
         result = {"type": "file", "file": file}
     elif status == "failed":
         code = run.failure.error_code if run.failure is not None else "internal_error"
@@ -232,7 +219,7 @@ def run_json(app: SandboxApp, run: Run, *, include_schema: bool) -> dict[str, An
     }
 
 
-def get_run(app: SandboxApp, request: Request, caller: Caller, run_id: str) -> Response:
+def get_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
     _check_version(request)
     q = decode_form(request.query_string)
     include = q.get("include", [])
@@ -251,7 +238,7 @@ def get_run(app: SandboxApp, request: Request, caller: Caller, run_id: str) -> R
             code="parameter_invalid",
             api="v2",
         )
-    run = app.runs.get(run_id)
+    run = backend.run(run_id)
     if run is None or run.api != "v2" or run.livemode != caller.livemode:
         raise ApiError(404, f"No such report run: '{run_id}'", code="not_found", api="v2")
-    return json_response(run_json(app, run, include_schema=bool(include)))
+    return json_response(run_json(backend, run, include_schema=bool(include)))

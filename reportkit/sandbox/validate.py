@@ -1,11 +1,12 @@
 """Report-run parameter validation, as Stripe does it, shared by the v1 and v2 endpoints.
 
 :func:`normalise` checks the parameters of a run against the catalogue's :class:`ReportSpec` and the
-data-availability window, and returns the normalised dict ``reports.render`` takes
-(``interval_start``/``interval_end`` int epoch or None, ``timezone`` (default ``Etc/UTC``),
-``columns`` list or None, ``currency`` lowercase or None, ``reporting_category`` or None,
-``payout`` or None). Any problem raises :class:`~reportkit.sandbox.wire.ApiError` with Stripe's
-code, message and param. v1 names params ``parameters[x]``; v2 names them ``report_parameters.x``.
+data-availability window, and returns the :class:`~reportkit.sandbox.params.RunParams`
+``reports.render`` takes (``interval_start``/``interval_end`` int epoch or None, ``timezone``
+(default ``Etc/UTC``), ``columns`` or None, ``currency`` lowercase or None, ``reporting_category``,
+``payout`` and ``decimal_separator`` or None). Any problem raises
+:class:`~reportkit.sandbox.wire.ApiError` with Stripe's code, message and param. v1 names params
+``parameters[x]``; v2 names them ``report_parameters.x``. The backend calls it with its data window.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from reportkit import catalog
+from reportkit.sandbox.params import RunParams
 from reportkit.sandbox.wire import ApiError, utc_text
 
 __all__ = ["STRIPE_CURRENCIES", "normalise", "timezones"]
@@ -47,7 +49,7 @@ def normalise(
     pname: Callable[[str], str],
     window_pname: Callable[[str], str] | None = None,
     epoch: Callable[[str, Any], int] | None = None,
-) -> dict[str, Any]:
+) -> RunParams:
     """Check ``raw`` (the run's parameters) for ``spec``; return the normalised parameters.
 
     ``pname`` turns a parameter name into the ``param`` of an error; ``window_pname`` does the same
@@ -71,19 +73,11 @@ def normalise(
                 400, f"Missing required param: {pname(name)}.", param=pname(name), code="parameter_missing"
             )
 
-    out: dict[str, Any] = {
-        "interval_start": None,
-        "interval_end": None,
-        "timezone": "Etc/UTC",
-        "columns": None,
-        "currency": None,
-        "reporting_category": None,
-        "payout": None,
-    }
+    out: dict[str, Any] = {}
     for name in ("interval_start", "interval_end"):
         if name in raw:
             out[name] = epoch(name, raw[name])
-    _check_window(spec.id, out["interval_start"], out["interval_end"], window, window_pname, pname)
+    _check_window(spec.id, out.get("interval_start"), out.get("interval_end"), window, window_pname, pname)
 
     if "timezone" in raw:
         tz = raw["timezone"]
@@ -133,7 +127,7 @@ def normalise(
                 code="parameter_invalid",
             )
         out["decimal_separator"] = raw["decimal_separator"]
-    return out
+    return RunParams(**out)
 
 
 def _v1_epoch(pname: Callable[[str], str]) -> Callable[[str, Any], int]:

@@ -5,9 +5,12 @@ Owns nothing stateful. The pieces:
 - :func:`decode_form`: ``application/x-www-form-urlencoded`` (or a query string) with Stripe's bracket
   nesting into plain dicts and lists: ``parameters[interval_start]=1``, ``parameters[columns][]=a``
   (repeated) and ``parameters[columns][0]=a`` (indexed, as stripe-python sends it) all work.
-- :class:`ApiError`: raised by handlers; :meth:`ApiError.response` renders the v1 body
+- :class:`ApiError`: the error answer the backend and the handlers raise (status, message, code,
+  param, type, and which API's body shape); :meth:`ApiError.body` is the v1 body
   ``{"error": {"type", "code"?, "message", "param"?, "doc_url"?}}`` or the v2 body
-  ``{"error": {"type", "code", "message"}}``.
+  ``{"error": {"type", "code", "message"}}``. responses.py turns it into an HTTP response.
+- :func:`rate_limited` (a 429 in the shape of the API asked) and the messages Stripe sends with it
+  and with a missing key.
 - :func:`rfc3339` / :func:`parse_rfc3339`: v2 times (``2025-08-26T00:00:00.000Z``).
 - :func:`secret_key`: the key from ``Authorization`` (Bearer, or Basic with the key as user name).
 """
@@ -16,21 +19,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.wrappers import Response
-
 __all__ = [
-    "ApiError",
     "KEY_RE",
+    "NO_KEY_MESSAGE",
+    "RATE_MESSAGE",
+    "ApiError",
     "decode_form",
-    "json_response",
     "mask",
     "parse_rfc3339",
+    "rate_limited",
     "rfc3339",
     "secret_key",
     "utc_text",
@@ -40,6 +42,16 @@ __all__ = [
 KEY_RE = re.compile(r"^(?:sk|rk)_(test|live)_[A-Za-z0-9]{8,247}$")
 _SEGMENT_RE = re.compile(r"\[([^\[\]]*)\]")
 _DOCS = "https://stripe.com/docs/error-codes/"
+
+RATE_MESSAGE = (
+    "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."
+)
+NO_KEY_MESSAGE = (
+    "You did not provide an API key. You need to provide your API key in the Authorization "
+    "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+    "https://stripe.com/docs/api#authentication for details, or we can help at "
+    "https://support.stripe.com/."
+)
 
 
 def decode_form(text: str | bytes) -> dict[str, Any]:
@@ -140,16 +152,13 @@ class ApiError(Exception):
             err["param"] = self.param
         return {"error": err}
 
-    def response(self) -> Response:
-        resp = json_response(self.body(), self.status)
-        for k, v in self.headers.items():
-            resp.headers[k] = v
-        return resp
 
 
-def json_response(obj: Any, status: int = 200) -> Response:
-    """A JSON response the way Stripe sends it (pretty-printed, UTF-8)."""
-    return Response(json.dumps(obj, indent=2) + "\n", status=status, content_type="application/json")
+def rate_limited(api: str, message: str = RATE_MESSAGE, *, code: str = "rate_limit") -> ApiError:
+    """A 429: type ``rate_limit`` in v2, ``invalid_request_error`` in v1 (as Stripe sends them)."""
+    return ApiError(
+        429, message, code=code, api=api, type="rate_limit" if api == "v2" else "invalid_request_error"
+    )
 
 
 def rfc3339(epoch: float) -> str:

@@ -1,0 +1,41 @@
+"""The sandbox's routing: one werkzeug ``Map`` per host, each rule's endpoint a handler function.
+
+- ``api``: ``/v1/reporting/*`` and ``GET /v1/files/{id}`` (v1.py), ``/v2/reporting/*`` (v2.py);
+- ``files``: ``GET /v1/files/{id}/contents`` (downloads.py), the v1 CSV;
+- ``downloads``: ``GET /files/{run}/{name}`` (downloads.py), the v2 pre-signed URL.
+
+Every endpoint is called as ``handler(backend, request, caller, **rule_arguments)``. :data:`KEYLESS`
+names the hosts whose requests carry no API key (the app then passes ``caller=None``).
+"""
+
+from __future__ import annotations
+
+from werkzeug.routing import Map, Rule
+
+from reportkit.sandbox import downloads, v1, v2
+
+__all__ = ["HOSTS", "KEYLESS", "MAPS"]
+
+HOSTS = ("api", "files", "downloads")
+KEYLESS = frozenset({"downloads"})
+
+MAPS: dict[str, Map] = {
+    "api": Map(
+        [
+            Rule("/v1/reporting/report_types", endpoint=v1.list_types, methods=["GET"]),
+            Rule("/v1/reporting/report_types/<type_id>", endpoint=v1.get_type, methods=["GET"]),
+            Rule("/v1/reporting/report_runs", endpoint=v1.list_runs, methods=["GET"]),
+            Rule("/v1/reporting/report_runs", endpoint=v1.create_run, methods=["POST"]),
+            Rule("/v1/reporting/report_runs/<run_id>", endpoint=v1.get_run, methods=["GET"]),
+            Rule("/v1/files/<file_id>", endpoint=v1.get_file, methods=["GET"]),
+            Rule("/v2/reporting/report_runs", endpoint=v2.create_run, methods=["POST"]),
+            Rule("/v2/reporting/report_runs/<run_id>", endpoint=v2.get_run, methods=["GET"]),
+            Rule("/v2/reporting/reports/<report_id>", endpoint=v2.get_report, methods=["GET"]),
+        ],
+        strict_slashes=False,
+    ),
+    "files": Map([Rule("/v1/files/<file_id>/contents", endpoint=downloads.file_contents, methods=["GET"])]),
+    "downloads": Map(
+        [Rule("/files/<run_id>/<name>", endpoint=downloads.download_contents, methods=["GET"])]
+    ),
+}
