@@ -31,7 +31,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -42,38 +41,18 @@ from reportkit.sandbox.faults import Faults
 from reportkit.sandbox.params import RunParams
 from reportkit.sandbox.state import (
     Caller,
+    FileInfo,
     IdempotencyStore,
     LoggedRequest,
     RateWindow,
     RequestLog,
     Run,
     RunStore,
+    Urls,
 )
 from reportkit.sandbox.wire import ApiError, rate_limited
 
-__all__ = ["Backend", "FileInfo", "Urls", "data_window"]
-
-
-@dataclass
-class Urls:
-    """The base URLs of the three hosts, once the server has bound them (empty before)."""
-
-    api: str = ""
-    files: str = ""
-    downloads: str = ""
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """A v1 ``file`` object's facts: the CSV of a succeeded run."""
-
-    id: str
-    filename: str
-    title: str
-    created: int
-    expires_at: int
-    size: int
-    url: str
+__all__ = ["Backend", "data_window"]
 
 
 def data_window(config: Config) -> tuple[int, int]:

@@ -5,7 +5,8 @@ These are plain containers; the rules that use them (admission, outcomes, limits
 A run's status is not stored but derived from the monotonic clock: it is ``pending`` (v1) or
 ``running`` (v2) until its ``done_at``, then ``succeeded`` or ``failed`` (see backend.py).
 :class:`Caller` is the authenticated key of a request; :func:`key_id` is the non-secret handle all
-per-key state is keyed by.
+per-key state is keyed by; :class:`Urls` and :class:`FileInfo` are what the backend knows of the
+hosts' addresses and of a v1 file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,7 @@ from reportkit.sandbox.params import RunParams
 
 __all__ = [
     "Caller",
+    "FileInfo",
     "IdempotencyStore",
     "LoggedRequest",
     "RateWindow",
@@ -28,6 +31,7 @@ __all__ = [
     "Run",
     "RunStore",
     "SavedAnswer",
+    "Urls",
     "key_id",
 ]
 
@@ -44,6 +48,28 @@ class Caller:
     key: str = field(repr=False)
     owner: str = ""
     livemode: bool = False
+
+
+@dataclass
+class Urls:
+    """The base URLs of the three hosts, once the server has bound them (empty before)."""
+
+    api: str = ""
+    files: str = ""
+    downloads: str = ""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A v1 ``file`` object's facts: the CSV of a succeeded run."""
+
+    id: str
+    filename: str
+    title: str
+    created: int
+    expires_at: int
+    size: int
+    url: str
 
 
 @dataclass
@@ -225,7 +251,7 @@ class RequestLog:
         with self._lock:
             self._items.clear()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[LoggedRequest]:
         return iter(self.snapshot())
 
     def __len__(self) -> int:

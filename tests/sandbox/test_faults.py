@@ -204,17 +204,10 @@ def test_fault_arguments_are_checked(sb):
 def test_planted_discrepancies_reach_reports_render(sb):
     from reportkit.sandbox import reports
     from reportkit.sandbox.discrepancies import Discrepancy
+    from reportkit.sandbox.params import RunParams
 
     api = V1(sb)
-    params = {
-        "interval_start": JAN,
-        "interval_end": FEB,
-        "timezone": "Etc/UTC",
-        "columns": None,
-        "currency": "usd",
-        "reporting_category": None,
-        "payout": None,
-    }
+    params = RunParams(interval_start=JAN, interval_end=FEB, currency="usd")
     clean = reports.render(sb.ledger, "balance_change_from_activity.itemized.2", params)
     before = api.create("balance_change_from_activity.itemized.2", currency="usd")
     planted = [Discrepancy("duplicate_row", "usd", at=JAN + 86400)]

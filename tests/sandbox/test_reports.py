@@ -12,6 +12,7 @@ import pytest
 
 from reportkit import catalog
 from reportkit.sandbox.ledger import Ledger
+from reportkit.sandbox.params import RunParams
 from reportkit.sandbox.reports import SUPPORTED, ReportParameterError, check, render
 
 END = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -24,17 +25,8 @@ def ledger() -> Ledger:
     return Ledger(7, start="2024-01-01", end=END)
 
 
-def params(**kw: object) -> dict:
-    base = {
-        "interval_start": MAR,
-        "interval_end": APR,
-        "timezone": "Etc/UTC",
-        "columns": None,
-        "currency": None,
-        "reporting_category": None,
-        "payout": None,
-    }
-    return {**base, **kw}
+def params(**kw: object) -> RunParams:
+    return RunParams(interval_start=MAR, interval_end=APR).with_(**kw)
 
 
 def parse(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
@@ -82,7 +74,7 @@ def test_default_and_explicit_columns(ledger: Ledger, report_type: str) -> None:
     assert header == list(spec.default_columns)
     assert rows, report_type
     wanted = all_columns(report_type)[::-1]
-    header, rows = parse(render(ledger, report_type, {**p, "columns": wanted}))
+    header, rows = parse(render(ledger, report_type, p.with_(columns=wanted)))
     assert header == wanted and rows
     for col in wanted:  # every modelled column has a value somewhere, or is one reportkit leaves empty
         kind = spec.kind(col)
@@ -240,7 +232,7 @@ def test_quoting_and_decimal_separator(ledger: Ledger) -> None:
     assert b'"Radar, Billing usage fees (2025-01)"' in raw
     _, rows = parse(raw)
     assert {r["description"] for r in rows} >= {"Radar, Billing usage fees (2025-01)"}
-    _, comma = parse(render(ledger, rt, {**jan, "decimal_separator": ","}))
+    _, comma = parse(render(ledger, rt, jan.with_(decimal_separator=",")))
     assert [r["net"].replace(",", ".") for r in comma] == [r["net"] for r in rows]
 
 
@@ -249,7 +241,7 @@ def test_tiny_ledger_without_payouts_renders_every_type() -> None:
     assert len(tiny.payouts) == 0 and len(tiny.transactions) > 0
     p = params(interval_start=tiny.start_ts, interval_end=tiny.end_ts, timezone="Asia/Tokyo")
     for rt in sorted(SUPPORTED - {r for r in SUPPORTED if ".by_id." in r}):
-        header, rows = parse(render(tiny, rt, {**p, "columns": all_columns(rt)}))
+        header, rows = parse(render(tiny, rt, p.with_(columns=all_columns(rt))))
         assert header == all_columns(rt)
         assert all(r["automatic_payout_id"] == "" for r in rows if "automatic_payout_id" in r)
     _, bal = parse(render(tiny, "balance.summary.1", p))

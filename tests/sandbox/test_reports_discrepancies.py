@@ -12,6 +12,7 @@ import pytest
 
 from reportkit.sandbox.discrepancies import Discrepancy, coerce
 from reportkit.sandbox.ledger import Ledger
+from reportkit.sandbox.params import RunParams
 from reportkit.sandbox.reports import render
 
 CURRENCIES = ("usd", "eur", "jpy")
@@ -25,16 +26,7 @@ def ledger() -> Ledger:
 
 
 def rows(ledger: Ledger, report_type: str, planted: list, **params: object) -> list[dict[str, str]]:
-    p = {
-        "timezone": "Etc/UTC",
-        "columns": None,
-        "currency": None,
-        "reporting_category": None,
-        "payout": None,
-        "interval_start": None,
-        "interval_end": None,
-        **params,
-    }
+    p = RunParams(**params)  # type: ignore[arg-type]
     return list(csv.DictReader(io.StringIO(render(ledger, report_type, p, discrepancies=planted).decode())))
 
 
@@ -157,7 +149,7 @@ def test_what_the_rows_look_like(ledger: Ledger) -> None:
     )
     assert a["fee"] == b["fee"]
     # other reports, currencies and versions outside report_type are untouched
-    p = {**iv, "timezone": "Etc/UTC", "columns": None, "reporting_category": None, "payout": None}
+    p = RunParams(**iv)
     for rt2, d in (
         ("payout_reconciliation.itemized.5", target),
         ("balance_change_from_activity.itemized.3", Discrepancy("drop_transaction", "eur", FEB_10)),

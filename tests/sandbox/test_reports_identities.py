@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from reportkit.sandbox.ledger import Ledger
+from reportkit.sandbox.params import RunParams
 from reportkit.sandbox.reports import render
 
 CURRENCIES = ("usd", "eur", "jpy")
@@ -27,16 +28,7 @@ def ledger() -> Ledger:
 
 
 def rows(ledger: Ledger, report_type: str, **params: object) -> list[dict[str, str]]:
-    p = {
-        "timezone": "America/Los_Angeles",
-        "columns": None,
-        "currency": None,
-        "reporting_category": None,
-        "payout": None,
-        "interval_start": None,
-        "interval_end": None,
-        **params,
-    }
+    p = RunParams(timezone="America/Los_Angeles").with_(**params)
     return list(csv.DictReader(io.StringIO(render(ledger, report_type, p).decode("utf-8"))))
 
 
