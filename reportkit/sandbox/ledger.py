@@ -192,9 +192,7 @@ class Ledger:
     def _charge_descriptions(self, bt: dict) -> pa.Array:
         charge = bt["charge"]
         inv = self.invoice_numbers(charge)
-        desc = pc.coalesce(
-            synth.concat(["Invoice ", inv]), synth.concat(["Order ", self.order_ids(charge)])
-        )
+        desc = pc.coalesce(synth.concat(["Invoice ", inv]), synth.concat(["Order ", self.order_ids(charge)]))
         chid = self.charges["id"].take(pa.array(charge, mask=charge < 0))
         cat = bt["cat"]
         return pc.case_when(

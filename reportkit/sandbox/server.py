@@ -35,7 +35,6 @@ from reportkit.sandbox.urls import HOSTS
 __all__ = ["Sandbox"]
 
 
-
 class _QuietHandler(WSGIRequestHandler):
     """No per-request log lines on stderr (the sandbox keeps its own log in ``sb.requests``)."""
 

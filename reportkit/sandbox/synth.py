@@ -147,9 +147,7 @@ def customers_table(rng: np.random.Generator, region: str, n: int) -> dict[str, 
     has_line2 = rng.random(n) < 0.25
     line2 = concat(["Apt ", pa.array(rng.integers(1, 60, n).astype(str))])
     line2 = pc.if_else(pa.array(has_line2), line2, pa.nulls(n, pa.string()))
-    desc = pc.if_else(
-        pa.array(rng.random(n) < 0.5), concat(["Customer ", serial]), pa.nulls(n, pa.string())
-    )
+    desc = pc.if_else(pa.array(rng.random(n) < 0.5), concat(["Customer ", serial]), pa.nulls(n, pa.string()))
     return {
         "id": random_ids(rng, "cus_", n, 14),
         "name": name,

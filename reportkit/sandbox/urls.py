@@ -35,7 +35,5 @@ MAPS: dict[str, Map] = {
         strict_slashes=False,
     ),
     "files": Map([Rule("/v1/files/<file_id>/contents", endpoint=downloads.file_contents, methods=["GET"])]),
-    "downloads": Map(
-        [Rule("/files/<run_id>/<name>", endpoint=downloads.download_contents, methods=["GET"])]
-    ),
+    "downloads": Map([Rule("/files/<run_id>/<name>", endpoint=downloads.download_contents, methods=["GET"])]),
 }

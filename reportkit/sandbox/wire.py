@@ -153,7 +153,6 @@ class ApiError(Exception):
         return {"error": err}
 
 
-
 def rate_limited(api: str, message: str = RATE_MESSAGE, *, code: str = "rate_limit") -> ApiError:
     """A 429: type ``rate_limit`` in v2, ``invalid_request_error`` in v1 (as Stripe sends them)."""
     return ApiError(
