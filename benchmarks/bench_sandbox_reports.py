@@ -29,7 +29,7 @@ def main() -> None:
     t1 = time.perf_counter()
     n = len(ledger.bt["created"])
     print(
-        f"ledger: {n:,} balance transactions, {len(ledger._payout_table['id']):,} payouts "
+        f"ledger: {n:,} balance transactions, {len(ledger.payout_table['id']):,} payouts "
         f"(scale {ledger.scale:.2f}) generated in {t1 - t0:.2f} s"
     )
     t0 = time.perf_counter()

@@ -9,7 +9,8 @@ needs neither matplotlib nor ipywidgets.
 from __future__ import annotations
 
 from reportkit import catalog, errors
-from reportkit.client import Client, connect
+from reportkit.client import Client
+from reportkit.connect import connect
 from reportkit.dtype import DecimalDtype  # pandas dtype "decimal": exact money columns
 from reportkit.errors import (
     APIConnectionError,
@@ -18,6 +19,8 @@ from reportkit.errors import (
     BatchError,
     ConfigurationError,
     DataNotAvailableError,
+    DownloadError,
+    FormInputError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -55,6 +58,8 @@ __all__ = [
     "ConfigurationError",
     "DataNotAvailableError",
     "DecimalDtype",
+    "DownloadError",
+    "FormInputError",
     "Interval",
     "InvalidRequestError",
     "NotFoundError",

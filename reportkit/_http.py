@@ -46,6 +46,7 @@ from reportkit.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
+    DownloadError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -54,7 +55,7 @@ from reportkit.errors import (
     redact,
 )
 
-__all__ = ["Download", "Transport", "encode_form", "error_from_response", "origin"]
+__all__ = ["RUN_RATE_LIMIT_CODE", "Download", "Transport", "encode_form", "error_from_response", "origin"]
 
 logger = logging.getLogger("reportkit")
 
@@ -170,14 +171,6 @@ class Download:
     size: int
     sha256: str
     content_type: str | None
-
-
-class DownloadError(APIConnectionError):
-    """The body broke off or had the wrong size. ``size`` is what arrived."""
-
-    def __init__(self, message: str, *, size: int | None = None) -> None:
-        super().__init__(message)
-        self.size = size
 
 
 class Transport:
@@ -394,9 +387,7 @@ def _advise(err: APIError, retries: int) -> APIError:
         hint = f"still failing after {retries} retries: try again in a few minutes"
     else:
         return err
-    err.message = f"{err.message} [{hint}]"
-    err.args = (err.message,)
-    return err
+    return err.with_context(f" [{hint}]")
 
 
 def _encoded(resp: requests.Response) -> bool:

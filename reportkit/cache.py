@@ -19,20 +19,10 @@ none, even if the writer is killed. Temporary files of dead writers are removed 
 Only **final** results are stored: ``put(..., final=False)`` (an interval not wholly inside the
 report type's data availability, whose numbers may still change) stores nothing.
 
-How the client uses it::
-
-    cache = Cache()                                  # $REPORTKIT_CACHE_DIR or the user cache dir
-    key = Cache.key("balance.summary.1", api_key=key, api_base=base,
-                    parameters={"interval_start": start, "interval_end": end, "timezone": tz},
-                    columns=None, api="v1", api_version="2025-01-27.acacia")
-    df = cache.get(key)                              # DataFrame (attrs cache_hit=True) or None
-    if df is None:
-        df = ...                                     # run, wait, download, parse
-        cache.put(key, df, final=interval_end <= data_available_end)
-    cache.list(); cache.clear("balance.summary.1")
-
-``get``/``put`` also take a key *mapping* (the client's ``RunRequest.cache_key(...)``: JSON-able,
-no secret); it is hashed as it is.
+How the client uses it: ``key = request.cache_key(account, api_base)`` (the one key scheme,
+:meth:`reportkit._request.RunRequest.cache_key`: JSON-able, no secret), then ``cache.get(key)``
+(a DataFrame with ``attrs["reportkit"]["cache_hit"] = True``, or None) and, after a download,
+``cache.put(key, df, final=True)``. ``cache.list()``, ``cache.clear(report)`` manage the directory.
 """
 
 from __future__ import annotations
@@ -44,7 +34,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -55,13 +45,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reportkit import frames
-from reportkit._columns import currency_column_for, row_exponents
+from reportkit import _provenance, config
+from reportkit._schema import (
+    CURRENCY_COLUMNS,
+    STRING_DTYPE,
+    column_kinds,
+    currency_column_for,
+    decimal_array,
+    row_exponents,
+    to_decimal_array,
+)
 from reportkit.dtype import DecimalArray, DecimalDtype
 from reportkit.errors import ConfigurationError, ResultParseError, redact
-from reportkit.intervals import Interval, bound
 
-__all__ = ["Cache", "CacheKey", "fingerprint", "read_parquet", "write_parquet"]
+__all__ = ["Cache", "read_parquet", "write_parquet"]
 
 FORMAT = 1  # bump when the file layout changes: old entries are then misses
 _META = b"reportkit"
@@ -70,23 +67,6 @@ _THREADED_READ = 8 << 20  # bytes: bigger files are read on all cores
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+\.[0-9a-f]{32}$")
 _TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 _STALE_SECONDS = 24 * 3600  # a temp file this old is removed even if its pid looks alive (reused)
-_TIMES = ("interval_start", "interval_end")
-
-
-class CacheKey(str):
-    """A cache key (``<report>.<32 hex>``) that also carries the fields it was made from (no secret)."""
-
-    fields: dict[str, Any]
-
-    def __new__(cls, value: str, fields: dict[str, Any]) -> CacheKey:
-        self = super().__new__(cls, value)
-        self.fields = fields
-        return self
-
-
-def fingerprint(api_key: str) -> str:
-    """A salted, truncated sha256 of the key: keeps accounts apart, cannot be turned back into the key."""
-    return hashlib.sha256(b"reportkit-account:" + api_key.encode()).hexdigest()[:16]
 
 
 class Cache:
@@ -94,13 +74,7 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         if root is None:
-            env = os.environ.get("REPORTKIT_CACHE_DIR")
-            if env:
-                root = Path(env).expanduser()
-            else:
-                import platformdirs
-
-                root = platformdirs.user_cache_dir("reportkit")
+            root = config.cache_dir(True)
         self.root = Path(root).expanduser()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -110,43 +84,6 @@ class Cache:
                 "path as cache=... or set REPORTKIT_CACHE_DIR"
             ) from None
         self._clean_temps()
-
-    # -- keys -----------------------------------------------------------------------------------
-    @staticmethod
-    def key(
-        report: str,
-        *,
-        api_key: str,
-        api_base: str = "https://api.stripe.com",
-        api: str = "v1",
-        api_version: str | Sequence[str] | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        columns: Sequence[str] | None = None,
-    ) -> CacheKey:
-        """The cache key of a report result: ``<report>.<32 hex>`` (a ``str``; ``.fields`` has its parts).
-
-        It covers everything that decides the data: API base, account (fingerprint of ``api_key``),
-        mode (test/live, from the key), API version string(s), report, parameters (``interval_start``/
-        ``interval_end`` as UTC epoch seconds, whatever form they came in; other values sorted, lists
-        sorted, currency lower-cased) and ``columns`` (in order: it decides the frame's column order).
-        An :class:`~reportkit.intervals.Interval` may be passed as ``parameters["interval"]``.
-        """
-        if not api_key:
-            raise ConfigurationError("Cache.key needs the api_key (only its fingerprint is kept)")
-        mode = "live" if "_live_" in api_key else "test"
-        versions = [api_version] if isinstance(api_version, str) else sorted(api_version or [])
-        fields = {
-            "format": FORMAT,
-            "api_base": api_base.rstrip("/").lower(),
-            "account": fingerprint(api_key),
-            "mode": mode,
-            "api": api,
-            "api_version": versions,
-            "report": report,
-            "parameters": _normalise(dict(parameters or {})),
-            "columns": list(columns) if columns else None,
-        }
-        return CacheKey(_key_of(fields), fields)
 
     # -- entries --------------------------------------------------------------------------------
     def path(self, key: str | Mapping[str, Any]) -> Path:
@@ -166,18 +103,16 @@ class Cache:
             return None
         if meta.get("key") != name or not meta.get("final") or meta.get("format") != FORMAT:
             return None
-        prov = df.attrs.get("reportkit")
-        df.attrs["reportkit"] = {**(prov if isinstance(prov, dict) else {}), "cache_hit": True}
-        return df
+        return _provenance.mark_cache_hit(df)
 
     def put(self, key: str | Mapping[str, Any], df: pd.DataFrame, *, final: bool) -> Path | None:
         """Store ``df`` under ``key`` if ``final``; returns the file, or None when nothing was stored."""
         if not final:
             return None
         name = _as_key(key)
-        fields = dict(key) if isinstance(key, Mapping) else getattr(key, "fields", None)
+        fields = dict(key) if isinstance(key, Mapping) else None
         params = (fields or {}).get("parameters") or {}
-        prov = df.attrs.get("reportkit") if isinstance(df.attrs.get("reportkit"), dict) else {}
+        prov = _provenance.get(df)
         meta = {
             "format": FORMAT,
             "key": name,
@@ -217,8 +152,8 @@ class Cache:
             })
         out = pd.DataFrame(rows, columns=["key", "report", "interval", "rows", "bytes", "created"])
         out["created"] = pd.to_datetime(out["created"], utc=True)
-        out = out.astype({"key": frames.STRING_DTYPE, "report": frames.STRING_DTYPE,
-                          "interval": frames.STRING_DTYPE, "rows": "Int64", "bytes": "Int64"})
+        out = out.astype({"key": STRING_DTYPE, "report": STRING_DTYPE,
+                          "interval": STRING_DTYPE, "rows": "Int64", "bytes": "Int64"})
         return out.sort_values(["created", "key"], ignore_index=True)
 
     def clear(self, report: str | None = None) -> int:
@@ -289,7 +224,7 @@ def read_parquet(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]
     }
     if decimals:
         names = set(table.column_names)
-        exponents = {c: row_exponents(table.column(c)) for c in _CURRENCY_COLUMNS if c in names}
+        exponents = {c: row_exponents(table.column(c)) for c in CURRENCY_COLUMNS if c in names}
         rest = table.drop_columns(list(decimals.values())).to_pandas()
         # One frame built from all columns in file order (cheaper than inserting one by one).
         cols = {
@@ -330,14 +265,11 @@ def _to_table(df: pd.DataFrame, meta: Mapping[str, Any]) -> pa.Table:
     return table.replace_schema_metadata({**(pandas_meta or {}), _META: text.encode()})
 
 
-_CURRENCY_COLUMNS = ("currency", "customer_facing_currency", "filing_currency")
-
-
 def _decimals(table: pa.Table, name: str, exponents: dict[str, np.ndarray], as_objects: bool) -> Any:
     """A decimal column back to the decimal dtype (or to object Decimals, missing None, when it was
     written from those); money takes its row's currency decimals, as parsed."""
-    cur = currency_column_for(name, exponents) if frames.column_kinds(None, [name])[name] == "money" else None
-    values = frames.to_decimal_array(table.column(name), exponents[cur] if cur else None)
+    cur = currency_column_for(name, exponents) if column_kinds(None, [name])[name] == "money" else None
+    values = to_decimal_array(table.column(name), exponents[cur] if cur else None)
     return values.to_objects(None) if as_objects and isinstance(values, DecimalArray) else values
 
 
@@ -350,7 +282,7 @@ def _decimal_column(col: pd.Series, name: str) -> pa.ChunkedArray:
         values = np.where(missing, Decimal(0), values)
     text = pa.array(list(map(format, values, itertools.repeat("f"))), pa.string(), mask=missing)
     try:
-        dec = frames.decimal_array(pa.chunked_array([text]), name)
+        dec = decimal_array(pa.chunked_array([text]), name)
         return dec.cast(pa.decimal128(38, dec.type.scale))  # Parquet readers everywhere know decimal128
     except ResultParseError as e:  # NaN or Infinity: not money
         raise TypeError(f"cannot store column {name!r}: {e}") from None
@@ -405,27 +337,7 @@ def _as_key(key: str | Mapping[str, Any]) -> str:
         return _key_of(key)
     if isinstance(key, str) and _KEY_RE.match(key):
         return key
-    raise ConfigurationError(f"not a cache key: {key!r} (use Cache.key(...) to make one)")
-
-
-def _normalise(params: dict[str, Any]) -> dict[str, Any]:
-    tz = str(params.get("timezone") or "Etc/UTC")
-    iv = params.pop("interval", None)
-    if isinstance(iv, Interval):
-        params["interval_start"], params["interval_end"] = iv.start, iv.end
-    out: dict[str, Any] = {}
-    for name, value in sorted(params.items()):
-        if value is None:
-            continue
-        if name in _TIMES:
-            out[name] = _epoch(value, name, tz)
-        elif isinstance(value, list | tuple | set | frozenset):
-            out[name] = sorted(str(v) for v in value)
-        elif name == "currency":
-            out[name] = str(value).lower()
-        else:
-            out[name] = value if isinstance(value, bool | int) else str(value)
-    return out
+    raise ConfigurationError(f"not a cache key: {key!r} (use RunRequest.cache_key(...) to make one)")
 
 
 def _iso(value: Any) -> str | None:
@@ -433,11 +345,3 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC).isoformat()
     return None if value is None else str(value)
-
-
-def _epoch(value: Any, name: str, tz: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    return int(bound(value, name, tz).timestamp())

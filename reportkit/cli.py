@@ -18,7 +18,6 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -132,31 +131,24 @@ def _client() -> Any:  # -> Client (imported lazily: keeps --help fast)
         return rk.connect()
 
 
-def _check_date(value: str | None, option: str) -> None:
-    if value is None:
-        return
-    try:
-        if len(value) == 10:
-            date.fromisoformat(value)
-            return
-        if datetime.fromisoformat(value).tzinfo is None:
-            raise UsageError(
-                f"{option} {value!r} has no UTC offset; write a date (2025-01-01, read in --tz) or a time "
-                "with an offset (2025-01-01T00:00:00+01:00)"
-            )
-    except ValueError:
-        raise UsageError(f"{option} {value!r} is not a date; write YYYY-MM-DD, e.g. 2025-01-01") from None
+def _check_date(value: str | None, option: str, tz: str) -> None:
+    """The date rule of reportkit.intervals.bound, worded with the CLI option."""
+    from reportkit.intervals import bound
+
+    if value is not None:
+        try:
+            bound(value, option, tz)
+        except errors.ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def _check_tz(tz: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from reportkit.intervals import zone
 
     try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"--tz {tz!r} is not a known IANA timezone; use a name such as Etc/UTC or Europe/Berlin"
-        ) from None
+        zone(tz, "--tz")
+    except errors.ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _check_output(output: str | None) -> Path | None:
@@ -209,9 +201,9 @@ def _cmd_types(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    _check_date(args.start, "--start")
-    _check_date(args.end, "--end")
     _check_tz(args.tz)
+    _check_date(args.start, "--start", args.tz)
+    _check_date(args.end, "--end", args.tz)
     out = _check_output(args.output)
     params = {}
     if args.currency:

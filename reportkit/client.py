@@ -1,46 +1,39 @@
-"""Client: the Reporting API calls (report types, runs, files) for v1 and v2, and ``connect()``.
+"""Client: the facade over the layers below; every call is one or two lines into them.
 
-``Client`` checks every request before sending it (see :mod:`reportkit._params`), speaks to Stripe
-through :mod:`reportkit._http`, and hands waiting, downloading and the one-call ``report()`` to
-:mod:`reportkit.runs`. Its repr shows the mode, a masked key and the API base, never the key.
-
-Cache: ``client._cache`` is a :class:`reportkit.cache.Cache` on ``cache_dir`` (``None`` when
-``cache=False``): anything with ``get(key) -> DataFrame | None`` and ``put(key, df, *, final)``;
-``key`` is :meth:`RunRequest.cache_key` (JSON-able, no secret).
+``prepare`` checks a request (:mod:`reportkit._request`, nothing sent), ``run`` runs one
+(:class:`reportkit.runs.Runner`: window, cache, create, wait, download), ``report`` is
+``run(prepare(...))`` and ``reports`` runs one prepared request per interval through
+:mod:`reportkit.fanout`. Endpoints are :class:`reportkit._api.Api`; settings :mod:`reportkit.config`;
+progress an :class:`reportkit.progress.Observer` per call. Its repr shows the mode, a masked key and
+the API base, never the key.
 """
 
 from __future__ import annotations
 
-import atexit
-import logging
 import os
 import re
 import threading
-import time
-import warnings
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from reportkit import _params, config
+from reportkit import config, fanout
+from reportkit._api import Api
 from reportkit._http import Transport
 from reportkit._ratelimit import TokenBucket, rate_for
-from reportkit.errors import ConfigurationError, ReportkitWarning
+from reportkit._request import RunRequest, prepare, resolve, to_utc
+from reportkit.errors import ConfigurationError
+from reportkit.intervals import Interval
 from reportkit.objects import ReportRun, ReportType
+from reportkit.progress import Observer, Progress, observer_for
+from reportkit.runs import Runner
 
-if TYPE_CHECKING:  # pragma: no cover
-    from reportkit.sandbox import Sandbox
+__all__ = ["Client"]
 
-__all__ = ["Client", "connect"]
-
-logger = logging.getLogger("reportkit")
-
-_TYPE_TTL = 60.0  # seconds a ReportType (data window) is reused for checks
-_V1_RUN = re.compile(r"^frr_")
-_V2_RUN = re.compile(r"^reprun_")
+_TYPE_COLUMNS = ["id", "name", "version", "data_available_start", "data_available_end", "default_columns",
+                 "livemode", "updated"]  # fmt: skip
 
 
 class Client:
@@ -48,9 +41,11 @@ class Client:
 
     ``api_key`` defaults to ``$STRIPE_API_KEY``, ``api_base`` to ``$REPORTKIT_API_BASE`` or
     https://api.stripe.com, ``files_base`` to ``$REPORTKIT_FILES_BASE`` or https://files.stripe.com,
-    ``cache`` True to ``$REPORTKIT_CACHE_DIR`` or the user cache dir (a path, or False for none).
-    ``timeout`` is seconds or (connect, read) seconds per request. ``progress`` is the default for
-    ``wait()``/``report()``. ``rate_limit=False`` turns the client-side request-rate limiter off.
+    ``cache`` True to ``$REPORTKIT_CACHE_DIR`` or the user cache dir (a path, False for none, or an
+    object with ``get(key) -> DataFrame | None`` and ``put(key, df, *, final)``).
+    ``timeout`` is seconds or (connect, read) seconds per request. ``progress`` is the default of the
+    per-call ``progress=`` option. ``rate_limit=False`` turns the client-side request-rate limiter
+    off. ``sandbox``: the local sandbox this client talks to, when :func:`reportkit.connect` started one.
     """
 
     def __init__(
@@ -66,69 +61,45 @@ class Client:
         max_retries: int = 3,
         progress: bool = True,
         rate_limit: bool = True,
+        sandbox: Any = None,
     ) -> None:
-        self._settings = config.resolve(
-            api_key, api_base=api_base, files_base=files_base, cache=cache, timeout=timeout
+        store = cache if hasattr(cache, "get") and hasattr(cache, "put") else None
+        where = False if store is not None else cache
+        self._settings = s = config.resolve(
+            api_key, api_base=api_base, files_base=files_base, cache=where, timeout=timeout
         )
-        if not v2_stripe_version.endswith(".preview"):
-            raise ConfigurationError(
-                f"v2_stripe_version must be a .preview version, got {v2_stripe_version!r}"
-            )
-        if max_retries < 0:
-            raise ConfigurationError(f"max_retries must be >= 0, got {max_retries}")
-        live = self._settings.livemode
-        self._http = Transport(
-            self._settings.api_key,
-            api_base=self._settings.api_base,
-            files_base=self._settings.files_base,
-            timeout=self._settings.timeout,
-            stripe_version=stripe_version,
-            v2_stripe_version=v2_stripe_version,
-            max_retries=max_retries,
-            limiters={
-                "api": TokenBucket(rate_for("api", live) if rate_limit else None),
-                "files": TokenBucket(rate_for("files", live) if rate_limit else None),
-            },
-        )
-        self.progress = progress
-        self.cache_dir = self._settings.cache_dir
-        self._cache: Any = None  # a reportkit.cache.Cache when caching is on (see the module docstring)
-        if self.cache_dir is not None:
+        config.check_transport(v2_stripe_version=v2_stripe_version, max_retries=max_retries)
+        limit = {r: TokenBucket(rate_for(r, s.livemode) if rate_limit else None) for r in ("api", "files")}
+        self._http = Transport(s.api_key, api_base=s.api_base, files_base=s.files_base, timeout=s.timeout,
+                               stripe_version=stripe_version, v2_stripe_version=v2_stripe_version,
+                               max_retries=max_retries, limiters=limit)  # fmt: skip
+        self._api = Api(self._http)
+        self._progress = bool(progress)
+        self._sandbox = sandbox
+        self._cache: Any = store
+        if s.cache_dir is not None:
             from reportkit.cache import Cache
 
-            self._cache = Cache(self.cache_dir)
-        self._sandbox: Sandbox | None = None  # set by connect() when it started a local sandbox
-        self._types: dict[tuple[str, str], tuple[float, ReportType]] = {}
-        self._requests: OrderedDict[str, _params.RunRequest] = OrderedDict()
-        self._lock = threading.Lock()
+            self._cache = Cache(s.cache_dir)
+        self._runner = Runner(self._api, self._cache, account=s.account_fingerprint, api_base=s.api_base)
 
     # -- identity -------------------------------------------------------------------------------
-    @property
-    def livemode(self) -> bool:
-        return self._settings.livemode
-
-    @property
-    def cache(self) -> Any:
-        """The result cache, a :class:`reportkit.cache.Cache` (``list()``, ``clear()``), or None when off."""
-        return self._cache
-
-    @property
-    def api_base(self) -> str:
-        return self._settings.api_base
-
-    @property
-    def files_base(self) -> str:
-        return self._settings.files_base
+    livemode = property(lambda self: self._settings.livemode, doc="True for a live key.")
+    api_base = property(lambda self: self._settings.api_base, doc="The API's base URL.")
+    files_base = property(lambda self: self._settings.files_base, doc="The files host's base URL.")
+    cache_dir = property(lambda self: self._settings.cache_dir, doc="The cache directory, or None.")
+    progress = property(lambda self: self._progress, doc="The default of the per-call progress= option.")
+    cache = property(lambda self: self._cache, doc="The result cache (``list()``, ``clear()``), or None.")
+    runner = property(lambda self: self._runner, doc="The lower level: a :class:`reportkit.runs.Runner`.")
+    sandbox = property(lambda self: self._sandbox, doc="The local sandbox connect() started, or None.")
 
     def __repr__(self) -> str:
         where = " LOCAL SANDBOX (synthetic data)" if self._sandbox is not None else ""
-        return (
-            f"<reportkit.Client {self._settings.mode} mode key={self._settings.masked_key} "
-            f"api_base={self.api_base!r}{where}>"
-        )
+        s = self._settings
+        return f"<reportkit.Client {s.mode} mode key={s.masked_key} api_base={self.api_base!r}{where}>"
 
     def close(self) -> None:
-        self._http.close()
+        self._api.close()
 
     def __enter__(self) -> Client:
         return self
@@ -136,193 +107,79 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- report types -----------------------------------------------------------------------------
+    # -- report types ---------------------------------------------------------------------------------
     def report_types(self) -> pd.DataFrame:
         """Every v1 report type of the account: id, name, version, data window (UTC), default_columns, ..."""
-        data = self._http.request("GET", "/v1/reporting/report_types").get("data", [])
-        types = [ReportType.from_v1(d) for d in data]
-        now = time.monotonic()
-        with self._lock:
-            for t in types:
-                self._types[("v1", t.id)] = (now, t)
-        rows = [
-            {
-                "id": t.id,
-                "name": t.name,
-                "version": t.version,
-                "data_available_start": t.data_available_start,
-                "data_available_end": t.data_available_end,
-                "default_columns": list(t.default_columns) if t.default_columns is not None else None,
-                "livemode": t.livemode,
-                "updated": t.updated,
-            }
-            for t in sorted(types, key=lambda t: t.id)
-        ]
-        df = pd.DataFrame(
-            rows,
-            columns=[
-                "id",
-                "name",
-                "version",
-                "data_available_start",
-                "data_available_end",
-                "default_columns",
-                "livemode",
-                "updated",
-            ],
-        )
+        types = sorted((self._runner.remember_type("v1", t) for t in self._api.v1.report_types()),
+                       key=lambda t: t.id)  # fmt: skip
+        df = pd.DataFrame([{c: getattr(t, c) for c in _TYPE_COLUMNS} for t in types], columns=_TYPE_COLUMNS)
+        df["default_columns"] = [None if t.default_columns is None else [*t.default_columns] for t in types]
         for col in ("data_available_start", "data_available_end", "updated"):
             df[col] = pd.to_datetime(df[col], utc=True)
-        df["id"] = df["id"].astype("string")
-        df["name"] = df["name"].astype("string")
-        df["version"] = df["version"].astype("Int64")
-        df["livemode"] = df["livemode"].astype("boolean")
-        return df
+        return df.astype({"id": "string", "name": "string", "version": "Int64", "livemode": "boolean"})
 
     def report_type(self, report: str, *, api: str | None = None) -> ReportType:
         """A v1 report type (``balance.summary.1``) or a v2 report (``balance.summary`` or ``report_...``)."""
-        if api is None:
-            api = "v1" if re.search(r"\.\d+$", report) else "v2"
-        if api == "v1":
-            _params._resolve(report, "v1", self.livemode)
-            return self._fetch_type("v1", report)
-        sent, _, _ = _params._resolve(report, "v2", self.livemode)
-        return self._fetch_type("v2", sent)
+        api = api or ("v1" if isinstance(report, str) and re.search(r"\.\d+$", report) else "v2")
+        sent, _, _ = resolve(report, api, self.livemode)
+        return self._runner.report_type(api, sent)
 
-    def _fetch_type(self, api: str, ident: str, *, max_age: float = 0.0) -> ReportType:
-        with self._lock:
-            hit = self._types.get((api, ident))
-        if hit is not None and time.monotonic() - hit[0] <= max_age:
-            return hit[1]
-        if api == "v1":
-            t = ReportType.from_v1(self._http.request("GET", f"/v1/reporting/report_types/{ident}"))
-        else:
-            t = ReportType.from_v2(self._http.request("GET", f"/v2/reporting/reports/{ident}", api="v2"))
-        with self._lock:
-            self._types[(api, ident)] = (time.monotonic(), t)
-        return t
+    # -- requests and runs ----------------------------------------------------------------------------
+    def prepare(self, report: str, start: Any = None, end: Any = None, **options: Any) -> RunRequest:
+        """A checked :class:`RunRequest`; nothing is sent. ``options``: see :func:`reportkit._request.prepare`
+        (``api``, ``timezone``, ``columns``, ``compress``, ``clamp`` and the report's own parameters)."""
+        return prepare(report, start, end, livemode=self.livemode, **options)
 
-    # -- runs -------------------------------------------------------------------------------------
-    def _prepare_run(
-        self,
-        report: str,
-        interval_start: Any = None,
-        interval_end: Any = None,
-        *,
-        api: str = "v1",
-        clamp: bool = False,
-        **parameters: Any,
-    ) -> _params.RunRequest:
-        """Check a request (catalogue, dates, columns, then the server's data window); create nothing."""
-        req = self._request(report, interval_start, interval_end, api, parameters)
-        return self._check_window(req, clamp=clamp)
+    def run(self, req: RunRequest, *, timeout: float = 600, cancel: threading.Event | None = None,
+            observer: Observer | None = None, progress: bool | None = None) -> pd.DataFrame:  # fmt: skip
+        """Run a prepared request: cache, window check, create, wait, download, parse, cache."""
+        obs = observer_for(self._progress if progress is None else progress, observer)
+        return self._runner.run(req, timeout=timeout, cancel=cancel, observer=obs)
 
-    def _request(
-        self, report: str, start: Any, end: Any, api: str, parameters: dict[str, Any]
-    ) -> _params.RunRequest:
-        """The local checks (catalogue, dates, columns): no network."""
-        return _params.prepare(report, start, end, api=api, livemode=self.livemode, **parameters)
+    def report(self, report: str, start: Any = None, end: Any = None, *, timeout: float = 600,
+               cancel: threading.Event | None = None, observer: Observer | None = None,
+               progress: bool | None = None, **options: Any) -> pd.DataFrame:  # fmt: skip
+        """The one call: ``run(prepare(report, start, end, **options))``. ``start``/``end``: aware datetimes,
+        dates or ``"YYYY-MM-DD"`` (midnight in ``timezone``); half-open."""
+        config.check_deadline(timeout)  # before anything is checked or created
+        req = self.prepare(report, start, end, **options)
+        return self.run(req, timeout=timeout, cancel=cancel, observer=observer, progress=progress)
 
-    def _check_window(self, req: _params.RunRequest, *, clamp: bool = False) -> _params.RunRequest:
-        """The server's data window check (one report-type fetch per minute and type)."""
-        if "interval_start" in req.parameters or "interval_end" in req.parameters:
-            t = self._fetch_type(req.api, req.report, max_age=_TYPE_TTL)
-            req = _params.apply_window(req, t.data_available_start, t.data_available_end, clamp=clamp)
-        return req
-
-    def _lookup(
-        self,
-        report: str,
-        interval_start: Any = None,
-        interval_end: Any = None,
-        *,
-        api: str = "v1",
-        clamp: bool = False,
-        **parameters: Any,
-    ) -> tuple[_params.RunRequest, pd.DataFrame | None]:
-        """Check a request and answer it from the cache when possible, before any network call.
-
-        Only final, in-window results are ever cached, so a hit needs no window check: a cached
-        notebook re-runs offline, and fast. With ``clamp=True`` the interval depends on the server's
-        window, so the cache is consulted after the check.
-        """
-        req = self._request(report, interval_start, interval_end, api, parameters)
-        if not clamp:
-            hit = self._cache_get(req)
-            if hit is not None:
-                return req, hit
-        req = self._check_window(req, clamp=clamp)
-        return req, (self._cache_get(req) if clamp else None)
-
-    def _create_prepared(self, req: _params.RunRequest, *, idempotency_key: str | None = None) -> ReportRun:
-        """Create the run of a checked request."""
-        if req.api == "v1":
-            body = self._http.request(
-                "POST", "/v1/reporting/report_runs", params=req.v1_body(), idempotency_key=idempotency_key
+    def reports(self, report: str, intervals: Iterable[Interval], *, max_concurrent: int | None = None,
+                timeout: float = 3600.0, executor: Any = None, cancel: threading.Event | None = None,
+                observer: Observer | None = None, on_progress: Any = None, progress: bool | None = None,
+                **options: Any) -> pd.DataFrame:  # fmt: skip
+        """Many intervals at once within Stripe's limits (:func:`reportkit.fanout.run_batch`): one long
+        frame with ``interval_start``/``interval_end`` first. ``executor`` takes downloads and parsing
+        (any ``concurrent.futures.Executor``); ``cancel`` stops creating and waiting; ``on_progress``
+        receives the batch counters."""
+        ivs = list(intervals)
+        if not ivs:
+            raise ConfigurationError("intervals is empty: pass rk.intervals(start, end, freq=...)")
+        if not all(isinstance(iv, Interval) for iv in ivs):
+            bad = next(iv for iv in ivs if not isinstance(iv, Interval))
+            raise ConfigurationError(
+                f"intervals must hold rk.Interval objects (from rk.intervals()); got {type(bad).__name__}"
             )
-        else:
-            body = self._http.request(
-                "POST",
-                "/v2/reporting/report_runs",
-                api="v2",
-                params=req.v2_body(),
-                idempotency_key=idempotency_key,
-            )
-        run = ReportRun.from_json(body)
-        with self._lock:
-            self._requests[run.id] = req
-            while len(self._requests) > 2048:
-                self._requests.popitem(last=False)
-        return run
+        fanout.check_cap(max_concurrent)
+        config.check_deadline(timeout, "timeout=3600")
+        options.setdefault("timezone", ivs[0].tz)  # local columns in the intervals' own timezone
+        reqs = [self.prepare(report, iv.start, iv.end, **options) for iv in ivs]
+        obs = observer_for(self._progress if progress is None else progress, observer, on_progress)
+        return fanout.run_batch(self._runner, reqs, ivs, report=report, api=options.get("api", "v1"),
+                                max_concurrent=max_concurrent, timeout=timeout, executor=executor,
+                                cancel=cancel, observer=obs)  # fmt: skip
 
-    def _request_for(self, run: ReportRun) -> _params.RunRequest | None:
-        with self._lock:
-            return self._requests.get(run.id)
-
-    def _cache_key(self, req: _params.RunRequest) -> dict[str, Any]:
-        return req.cache_key(self._settings.account_fingerprint, self.api_base)
-
-    def _cache_get(self, req: _params.RunRequest) -> pd.DataFrame | None:
-        """The cached DataFrame of a request, or None (always None while no cache is attached)."""
-        if self._cache is None:
-            return None
-        return self._cache.get(self._cache_key(req))
-
-    def create_run(
-        self,
-        report: str,
-        interval_start: Any = None,
-        interval_end: Any = None,
-        *,
-        api: str = "v1",
-        clamp: bool = False,
-        compress: bool = False,
-        idempotency_key: str | None = None,
-        **parameters: Any,
-    ) -> ReportRun:
-        """Create a run: a v1 report type id, or (``api="v2"``) a v2 report name or id.
-
-        ``parameters``: ``timezone``, ``columns``, ``currency``, ``reporting_category``, ``payout``, ...
-        Checked before anything is sent (see docs/client.md). Date strings are read in ``timezone``.
-        """
-        req = self._prepare_run(
-            report, interval_start, interval_end, api=api, clamp=clamp, compress=compress, **parameters
-        )
-        return self._create_prepared(req, idempotency_key=idempotency_key)
+    def create_run(self, report: str, start: Any = None, end: Any = None, *,
+                   idempotency_key: str | None = None, **options: Any) -> ReportRun:  # fmt: skip
+        """Create a run (checked first, data window included): a v1 report type id, or (``api="v2"``)
+        a v2 report name or id. ``options`` as for :meth:`prepare`."""
+        req = self._runner.check(self.prepare(report, start, end, **options))
+        return self._runner.create_once(req, idempotency_key=idempotency_key)
 
     def retrieve_run(self, run_id: str | ReportRun) -> ReportRun:
         """A run by id: ``frr_...`` (v1) or ``reprun_...`` (v2)."""
-        if isinstance(run_id, ReportRun):
-            run_id = run_id.id
-        if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9_]+", run_id):
-            raise ConfigurationError(f"not a report run id: {run_id!r}")
-        if _V1_RUN.match(run_id):
-            return ReportRun.from_v1(self._http.request("GET", f"/v1/reporting/report_runs/{run_id}"))
-        if _V2_RUN.match(run_id):
-            return ReportRun.from_v2(
-                self._http.request("GET", f"/v2/reporting/report_runs/{run_id}", api="v2")
-            )
-        raise ConfigurationError(f"not a report run id: {run_id!r} (v1 ids start frr_, v2 ids reprun_)")
+        return self._api.retrieve_run(run_id.id if isinstance(run_id, ReportRun) else run_id)
 
     def list_runs(self, *, limit: int = 100, created: Any = None, **filters: Any) -> Iterator[ReportRun]:
         """v1 runs, newest first, paging as you iterate. ``created``: a datetime or {gt, gte, lt, lte}."""
@@ -335,136 +192,34 @@ class Client:
                 if isinstance(created, dict)
                 else _epoch(created, "created")
             )
-        while True:
-            page = self._http.request("GET", "/v1/reporting/report_runs", params=params)
-            data = page.get("data", [])
-            for item in data:
-                yield ReportRun.from_v1(item)
-            if not page.get("has_more") or not data:
-                return
-            params = {**params, "starting_after": data[-1]["id"]}
-            params.pop("ending_before", None)
+        return self._api.v1.list_runs(params)
 
-    # -- waiting, downloading, the one call (reportkit.runs) --------------------------------------
-    def wait(self, run: ReportRun | str, timeout: float = 600, progress: bool | None = None) -> ReportRun:
-        """Poll until the run is done; see :func:`reportkit.runs.wait`."""
-        from reportkit import runs
-
+    def wait(self, run: ReportRun | str, timeout: float = 600, progress: bool | None = None, *,
+             cancel: threading.Event | None = None, observer: Observer | None = None,
+             ) -> ReportRun:  # fmt: skip
+        """Poll until the run is done: see :meth:`reportkit.runs.Runner.wait`."""
         if isinstance(run, str):
             run = self.retrieve_run(run)
-        return runs.wait(self, run, timeout=timeout, progress=self.progress if progress is None else progress)
+        obs = observer_for(self._progress if progress is None else progress, observer)
+        obs.start(obs_state := _wait_state(run))
+        try:
+            run = self._runner.wait(run, timeout=timeout, observer=obs, cancel=cancel)
+        except BaseException as exc:
+            obs.failed(obs_state, exc)
+            raise
+        obs.done(obs_state.with_(run=run, phase="done", done=1))
+        return run
 
     def download(self, run: ReportRun | str) -> pd.DataFrame:
         """The typed DataFrame of a succeeded run (provenance in ``df.attrs["reportkit"]``)."""
-        from reportkit import runs
+        return self._runner.download(self.retrieve_run(run) if isinstance(run, str) else run)
 
-        if isinstance(run, str):
-            run = self.retrieve_run(run)
-        return runs.download(self, run)
 
-    def report(
-        self,
-        report: str,
-        start: Any = None,
-        end: Any = None,
-        *,
-        timezone: str = "Etc/UTC",
-        columns: Any = None,
-        api: str = "v1",
-        clamp: bool = False,
-        compress: bool = False,
-        timeout: float = 600,
-        progress: bool | None = None,
-        **parameters: Any,
-    ) -> pd.DataFrame:
-        """Create, wait, download, parse (and cache): see :func:`reportkit.runs.report`."""
-        from reportkit import runs
-
-        return runs.report(
-            self,
-            report,
-            start,
-            end,
-            timezone=timezone,
-            columns=columns,
-            api=api,
-            clamp=clamp,
-            compress=compress,
-            timeout=timeout,
-            progress=self.progress if progress is None else progress,
-            **parameters,
-        )
-
-    def reports(
-        self,
-        report: str,
-        intervals: Any,
-        *,
-        api: str = "v1",
-        max_concurrent: int | None = None,
-        timeout: float = 3600.0,
-        progress: bool | None = None,
-        executor: Any = None,
-        cancel: threading.Event | None = None,
-        on_progress: Any = None,
-        **parameters: Any,
-    ) -> pd.DataFrame:
-        """Many intervals at once within Stripe's limits: see :func:`reportkit.fanout.run_batch`.
-
-        One long DataFrame with ``interval_start``/``interval_end`` first, in interval order; at most
-        ``max_concurrent`` runs running at once (429 run-cap answers are absorbed by waiting); cached
-        intervals are answered without the network. ``executor`` takes downloads and parsing (any
-        ``concurrent.futures.Executor``, e.g. a Dask client's ``get_executor()``); ``cancel`` (an Event)
-        stops creating and waiting; ``on_progress`` receives the batch counters.
-        """
-        from reportkit import fanout
-
-        return fanout.run_batch(
-            self,
-            report,
-            intervals,
-            api=api,
-            max_concurrent=max_concurrent,
-            timeout=timeout,
-            progress=self.progress if progress is None else progress,
-            executor=executor,
-            cancel=cancel,
-            on_progress=on_progress,
-            **parameters,
-        )
+def _wait_state(run: ReportRun) -> Progress:
+    return Progress(label=run.report_name or run.report, phase="waiting", run=run)
 
 
 def _epoch(value: Any, name: str) -> int:
     if isinstance(value, datetime):
         value = value.replace(microsecond=0)  # a list filter may round down
-    return int(_params.to_utc(value, name).timestamp())
-
-
-_SANDBOX_LOCK = threading.Lock()
-_SANDBOX: Sandbox | None = None
-
-
-def connect(**kwargs: Any) -> Client:
-    """A client for ``$STRIPE_API_KEY``; without one, a LOCAL SANDBOX started for this process, loudly.
-
-    ``kwargs`` go to :class:`Client` (for example ``cache=False``).
-    """
-    if os.environ.get("STRIPE_API_KEY"):
-        return Client(**kwargs)
-    global _SANDBOX
-    from reportkit.sandbox import Sandbox
-
-    with _SANDBOX_LOCK:
-        if _SANDBOX is None:
-            _SANDBOX = Sandbox().start()
-            atexit.register(_SANDBOX.stop)
-        sb = _SANDBOX
-    text = (
-        f"STRIPE_API_KEY is not set: reportkit.connect() is using a LOCAL SANDBOX at {sb.url} with "
-        "synthetic data, not your Stripe account. Set STRIPE_API_KEY to use Stripe."
-    )
-    logger.warning(text)
-    warnings.warn(text, ReportkitWarning, stacklevel=2)
-    client = sb.client(**kwargs)
-    client._sandbox = sb
-    return client
+    return int(to_utc(value, name).timestamp())

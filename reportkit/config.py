@@ -1,5 +1,9 @@
 """Settings for a Client: arguments first, then the environment, then defaults; all checked up front.
 
+The ONE place settings are resolved: the key, mode, base URLs, the cache directory
+(:func:`cache_dir`), the account fingerprint (:func:`fingerprint`) and timeouts (HTTP timeouts in
+:class:`Settings`, a call's deadline in :func:`check_deadline`).
+
 Environment: ``STRIPE_API_KEY``, ``REPORTKIT_API_BASE``, ``REPORTKIT_FILES_BASE``,
 ``REPORTKIT_CACHE_DIR``. Every problem is a :class:`ConfigurationError` that names the setting and
 the fix, raised before anything is sent, and never quotes the key itself.
@@ -24,6 +28,10 @@ __all__ = [
     "STRIPE_VERSION",
     "V2_STRIPE_VERSION",
     "Settings",
+    "cache_dir",
+    "check_deadline",
+    "check_transport",
+    "fingerprint",
     "resolve",
 ]
 
@@ -63,7 +71,29 @@ class Settings:
     @property
     def account_fingerprint(self) -> str:
         """A short one-way tag of the key, to keep cached results of different accounts apart."""
-        return hashlib.sha256(b"reportkit-account:" + self.api_key.encode()).hexdigest()[:16]
+        return fingerprint(self.api_key)
+
+
+def fingerprint(api_key: str) -> str:
+    """A salted, truncated sha256 of the key: keeps accounts apart, cannot be turned back into the key."""
+    return hashlib.sha256(b"reportkit-account:" + api_key.encode()).hexdigest()[:16]
+
+
+def check_transport(*, v2_stripe_version: str, max_retries: int) -> None:
+    """The transport's own settings: a ``.preview`` version for v2, a retry count >= 0."""
+    if not isinstance(v2_stripe_version, str) or not v2_stripe_version.endswith(".preview"):
+        raise ConfigurationError(f"v2_stripe_version must be a .preview version, got {v2_stripe_version!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be >= 0, got {max_retries}")
+
+
+def check_deadline(timeout: object, example: str = "timeout=600") -> float:
+    """A call's deadline in seconds (``report(timeout=...)``, ``wait``, ``reports``): a number >= 0."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ConfigurationError(
+            f"timeout must be a number of seconds >= 0 (e.g. {example}), got {timeout!r}"
+        )
+    return float(timeout)
 
 
 def _check_key(key: str | None) -> str:
@@ -123,7 +153,9 @@ def _timeout(value: float | tuple[float, float] | None) -> tuple[float, float]:
         ) from None
 
 
-def _cache_dir(cache: bool | str | os.PathLike | None) -> Path | None:
+def cache_dir(cache: bool | str | os.PathLike | None = True) -> Path | None:
+    """Where results are cached: a path as given, ``True`` = ``$REPORTKIT_CACHE_DIR`` or the user cache
+    directory, ``False``/``None`` = no cache."""
     if cache is False or cache is None:
         return None
     if cache is True:
@@ -153,6 +185,6 @@ def resolve(
         files_base=check_base(
             files_base or os.environ.get("REPORTKIT_FILES_BASE") or DEFAULT_FILES_BASE, "files_base"
         ),
-        cache_dir=_cache_dir(cache),
+        cache_dir=cache_dir(cache),
         timeout=_timeout(timeout),
     )

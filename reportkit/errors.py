@@ -5,32 +5,36 @@
     ReportkitError
     ├── ConfigurationError        bad key, base URL, cache dir or argument (nothing was sent)
     │   └── DataNotAvailableError interval outside the report type's data window
+    │   └── FormInputError        a form field is unusable (reportkit.widgets); nothing was sent
     ├── APIConnectionError        never got an HTTP answer (reset, DNS, timeout), after retries
+    │   └── DownloadError         a result file's body broke off or had the wrong size; ``.size``
     ├── APIError                  Stripe answered with an error body (http_status, code, param, request_id)
     │   ├── AuthenticationError   401
     │   ├── PermissionDeniedError 403
     │   ├── InvalidRequestError   400 (and 409/idempotency_error)
-    │   ├── NotFoundError         404
+    │   │   └── NotFoundError     404
     │   ├── RateLimitError        429, after reportkit's own backoff gave up
     │   └── ServerError           5xx, after retries
     ├── RunError                  a report run did not give a result; ``.run`` is the last ReportRun seen
     │   ├── RunFailedError        the run ended ``failed``; message is Stripe's
     │   ├── RunTimeoutError       the deadline passed; resume with ``client.wait(client.retrieve_run(id))``
-    │   └── RunCancelledError     you cancelled the wait (a form's Cancel); the run goes on at Stripe
+    │   └── RunCancelledError     you cancelled (``cancel=`` event, a form's Cancel); runs go on at Stripe
     ├── ResultParseError          the result file does not match the report's columns or types
     └── BatchError                some intervals of ``client.reports`` failed; ``.errors`` and ``.frames``
 
     ReportkitWarning              e.g. an interval clamped to the data window
 
 Messages never contain a secret key: every constructor passes its text through
-:func:`redact` so that a key that slipped into a server message is masked too.
+:func:`redact` so that a key that slipped into a server message is masked too. Context is added with
+:meth:`ReportkitError.with_context`, which returns a new exception of the same class (raise it
+``from`` the original); no exception's ``args`` are changed after it was raised.
 No name shadows a builtin (``TimeoutError``, ``ConnectionError``).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "APIConnectionError",
@@ -39,6 +43,8 @@ __all__ = [
     "BatchError",
     "ConfigurationError",
     "DataNotAvailableError",
+    "DownloadError",
+    "FormInputError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -87,9 +93,25 @@ class ReportkitError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def with_context(self, text: str) -> Self:
+        """A copy of this error (same class and attributes) whose message ends with ``text``.
+
+        ``raise exc.with_context("; ...") from exc`` adds what the caller knows (a run id, how to
+        resume) without touching the original exception.
+        """
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.message = redact(f"{self.message}{text}")
+        Exception.__init__(new, new.message)
+        return new
+
 
 class ConfigurationError(ReportkitError):
     """A bad argument or setting, caught before anything was sent to the server."""
+
+
+class FormInputError(ConfigurationError):
+    """A value in a form (:mod:`reportkit.widgets`) is unusable; the message says which and why."""
 
 
 class DataNotAvailableError(ConfigurationError):
@@ -114,6 +136,14 @@ class DataNotAvailableError(ConfigurationError):
 
 class APIConnectionError(ReportkitError):
     """The request never got an HTTP answer (connection refused or reset, timeout), after retries."""
+
+
+class DownloadError(APIConnectionError):
+    """A result file's body broke off or had the wrong size. ``size`` is what arrived."""
+
+    def __init__(self, message: str, *, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class APIError(ReportkitError):

@@ -10,7 +10,7 @@ kind                    pandas dtype
 money, rate             ``decimal`` (:class:`reportkit.dtype.DecimalDtype`): exact decimals, each
                         element a :class:`decimal.Decimal`; missing = ``pd.NA``. Read as text
                         (``-?digits[.digits]``), cast to ``decimal128(38, s)`` with ``s`` the most
-                        decimals in the column, then kept as int64 unscaled values (reportkit._columns);
+                        decimals in the column, then kept as int64 unscaled values (reportkit._schema);
                         each value takes its row's currency's decimals where that is exact
                         (JPY ``Decimal('1500')`` beside USD ``Decimal('12.30')``), as Stripe writes them.
                         (Values beyond int64 at the column's scale: ``object`` Decimals.)
@@ -46,39 +46,37 @@ elsewhere (unsuffixed timestamps are local when their ``_utc`` twin is present),
 from __future__ import annotations
 
 import os
-import re
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportkit import catalog
-from reportkit._columns import (
+from reportkit._csvtext import EMPTY, read_text
+from reportkit._schema import (
+    CURRENCY_COLUMNS,
+    STRING_DTYPE,
     all_true,
     check_pattern,
+    column_kinds,
     currency_column_for,
     decimal_array,
     first_bad,
     first_failing,
+    report_spec,
     row_exponents,
     to_decimal_array,
+    types_mapper,
     wall_clock_matches,
 )
-from reportkit._csvtext import EMPTY, read_text
 from reportkit.errors import ConfigurationError, ResultParseError
+from reportkit.intervals import zone
 
 __all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "to_decimal_array"]
 
-#: The dtype of id, currency, category, text, metadata and unknown columns.
-STRING_DTYPE = pd.StringDtype("pyarrow")
-
 _COUNT_RE = r"^-?[0-9]+$"
-_CURRENCY_COLUMNS = ("currency", "customer_facing_currency", "filing_currency")
 
 
 def parse(
@@ -102,10 +100,10 @@ def parse(
     Raises :class:`ConfigurationError` for bad arguments and :class:`ResultParseError` when the
     file is not such a CSV (the message names the column, the first bad value and its data row).
     """
-    _check_timezone(timezone)
+    zone(timezone, "timezone")
     if content_type not in ("csv", "zip"):
         raise ConfigurationError(f"content_type must be 'csv' or 'zip', not {content_type!r}")
-    spec = _spec(report, api)
+    spec = report_spec(report, api)
     table = read_text(data, content_type)
     if table.num_rows == 0:
         raise ResultParseError(EMPTY)
@@ -119,7 +117,7 @@ def parse(
     # currency's exponents (each value keeps its currency's decimals: yen whole, dollars in cents) and
     # local timestamps for their _utc twin; both are submitted first, so waiting cannot deadlock.
     with ThreadPoolExecutor(max_workers=min(len(header), os.cpu_count() or 1, 4) or 1) as pool:
-        exponents = {c: pool.submit(row_exponents, text[c]) for c in _CURRENCY_COLUMNS if c in text}
+        exponents = {c: pool.submit(row_exponents, text[c]) for c in CURRENCY_COLUMNS if c in text}
         futures: dict[str, Future] = {}
         rank = {"money": 0, "rate": 0, "timestamp_local": 2}  # the longest first, local times last
         for name in sorted(header, key=lambda n: rank.get(kinds[n], 1)):
@@ -162,55 +160,7 @@ def _convert(
         arr = _booleans(col, name)
     else:
         arr = col
-    return arr, arr.to_pandas(types_mapper=_types_mapper)
-
-
-@cache
-def _name_kinds() -> dict[str, str]:
-    """For unknown reports: the kind each column name has most often across the catalogue."""
-    counts: dict[str, Counter] = {}
-    for rid in catalog.report_ids():
-        for col in catalog.report_spec(rid).columns:
-            counts.setdefault(col.name, Counter())[col.kind] += 1
-    return {name: c.most_common(1)[0][0] for name, c in counts.items()}
-
-
-def column_kinds(spec: catalog.ReportSpec | None, header: list[str]) -> dict[str, str]:
-    """The kind of each header column for ``spec`` (``None``: an unknown report; inferred by name)."""
-    if spec is not None:
-        return {name: spec.kind(name) or "unknown" for name in header}
-    kinds = {}
-    for name in header:
-        m = re.match(r"^([a-z_]+_metadata)\[[^\[\]]+\]$", name)
-        kind = "metadata" if m else _name_kinds().get(name, "unknown")
-        if kind in ("timestamp_utc", "timestamp_local") and not name.endswith("_utc"):
-            kind = "timestamp_local" if f"{name}_utc" in header else "timestamp_utc"
-        kinds[name] = kind
-    return kinds
-
-
-def _spec(report: str, api: str) -> catalog.ReportSpec | None:
-    if api not in ("v1", "v2"):
-        raise ConfigurationError(f"api must be 'v1' or 'v2', not {api!r}")
-    if not isinstance(report, str) or not report:
-        raise ConfigurationError(f"report must be a report type id or v2 report name, not {report!r}")
-    try:
-        return catalog.report_spec(report)
-    except KeyError:
-        pass
-    try:
-        return catalog.v2_report(report).spec
-    except KeyError:
-        return None
-
-
-def _check_timezone(timezone: str) -> None:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConfigurationError(
-            f"timezone {timezone!r} is not an IANA time zone name; use e.g. 'Etc/UTC' or 'America/New_York'"
-        ) from None
+    return arr, arr.to_pandas(types_mapper=types_mapper)
 
 
 def _check_header(
@@ -285,16 +235,6 @@ def _booleans(col: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
         row, value = first_bad(col, ok)
         raise ResultParseError(f"column {name!r}: {value!r} at data row {row} is not true/false")
     return pc.equal(lower, "true")
-
-
-def _types_mapper(t: pa.DataType) -> Any:
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return STRING_DTYPE
-    if pa.types.is_int64(t):
-        return pd.Int64Dtype()
-    if pa.types.is_boolean(t):
-        return pd.BooleanDtype()
-    return None
 
 
 def _as_series(values: Any, index: pd.RangeIndex) -> pd.Series:

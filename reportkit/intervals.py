@@ -1,6 +1,8 @@
 """Splitting a period into half-open, timezone-aware intervals: :class:`Interval` and :func:`intervals`.
 
-Owns what a reporting period *is* for the rest of reportkit: the client sends ``Interval.start`` and
+Owns what a reporting period *is* for the rest of reportkit, and THE date and timezone rules every
+other module uses (:func:`zone`, :func:`bound`; no second copy in the request checks, the parser,
+the cache or the CLI): the client sends ``Interval.start`` and
 ``Interval.end`` as ``interval_start``/``interval_end`` (:attr:`Interval.epochs`), the cache keys on
 them, fan-out runs one report per interval.
 
@@ -25,9 +27,12 @@ Rules (DESIGN.md "Dates"):
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -37,7 +42,7 @@ from pandas.tseries.offsets import Day, Tick, Week
 
 from reportkit.errors import ConfigurationError
 
-__all__ = ["FREQUENCIES", "Interval", "bound", "intervals"]
+__all__ = ["FREQUENCIES", "Interval", "bound", "iana_names", "intervals", "zone"]
 
 #: reportkit's names for the common frequencies, and the pandas aliases they stand for.
 FREQUENCIES = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS-JAN", "year": "YS-JAN"}
@@ -133,10 +138,10 @@ def intervals(
     first/last intervals). Raises :class:`ConfigurationError` for a naive datetime, ``start >= end``,
     an unknown ``tz`` or ``freq``.
     """
-    zone = _zone(tz)
+    tzinfo = zone(tz)
     offset = _offset(freq)
-    lo = bound(start, "start", tz).astimezone(zone)  # the same instants, shown in tz
-    hi = bound(end, "end", tz).astimezone(zone)
+    lo = bound(start, "start", tz).astimezone(tzinfo)  # the same instants, shown in tz
+    hi = bound(end, "end", tz).astimezone(tzinfo)
     if hi.timestamp() <= lo.timestamp():
         raise ConfigurationError(
             f"start ({lo.isoformat()}) must be before end ({hi.isoformat()}); intervals are half-open "
@@ -144,23 +149,39 @@ def intervals(
         )
     if isinstance(offset, Tick) and not isinstance(offset, Day):  # absolute steps: hours, minutes...
         cuts = pd.date_range(pd.Timestamp(lo), pd.Timestamp(hi), freq=offset, inclusive="neither")
-        inner = [c.to_pydatetime().astimezone(zone) for c in cuts]
+        inner = [c.to_pydatetime().astimezone(tzinfo) for c in cuts]
     else:  # calendar steps on the local wall clock, then placed in the zone
-        wall_lo = pd.Timestamp(lo.astimezone(zone).replace(tzinfo=None))
-        wall_hi = pd.Timestamp(hi.astimezone(zone).replace(tzinfo=None))
+        wall_lo = pd.Timestamp(lo.astimezone(tzinfo).replace(tzinfo=None))
+        wall_hi = pd.Timestamp(hi.astimezone(tzinfo).replace(tzinfo=None))
         wall = pd.date_range(wall_lo.normalize(), wall_hi, freq=offset)
-        inner = [c for c in _localize(wall, zone) if lo.timestamp() < c.timestamp() < hi.timestamp()]
+        inner = [c for c in _localize(wall, tzinfo) if lo.timestamp() < c.timestamp() < hi.timestamp()]
     bounds = [lo, *inner, hi]
     return [Interval(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConfigurationError(
-            f"tz {tz!r} is not an IANA time zone name; pass e.g. tz='Etc/UTC' or tz='Europe/Berlin'"
-        ) from None
+@cache
+def iana_names() -> frozenset[str]:
+    """The IANA time zone names (the tzdata package's list; not zoneinfo file names such as
+    ``posixrules``, ``localtime`` or ``right/UTC``, nor the placeholder ``Factory``)."""
+    names = resources.files("tzdata").joinpath("zones").read_text(encoding="ascii").split()
+    return frozenset(n for n in names if n != "Factory")
+
+
+def zone(tz: str | ZoneInfo, name: str = "tz") -> ZoneInfo:
+    """THE timezone check of reportkit: an IANA name (or a ``ZoneInfo`` of one) -> its ``ZoneInfo``,
+    else a :class:`ConfigurationError` naming the parameter ``name`` and close matches."""
+    key = tz.key if isinstance(tz, ZoneInfo) else tz
+    if isinstance(key, str) and key in iana_names():
+        try:
+            return ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    close = difflib.get_close_matches(str(key), sorted(iana_names()), n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise ConfigurationError(
+        f"{name} {key!r} is not an IANA time zone name; pass e.g. {name}='Etc/UTC' or "
+        f"{name}='Europe/Berlin'{hint}"
+    )
 
 
 def _offset(freq: str) -> pd.DateOffset:
@@ -179,43 +200,52 @@ def _offset(freq: str) -> pd.DateOffset:
     return offset
 
 
-def bound(value: date | datetime | str, name: str = "start", tz: str = "Etc/UTC") -> datetime:
-    """One period bound as an aware datetime, by the rules above (a date is local midnight in ``tz``).
+def bound(
+    value: date | datetime | str | int, name: str = "start", tz: str = "Etc/UTC", *, epochs: bool = False
+) -> datetime:
+    """THE date-bound rule: one period bound as an aware datetime (a date is local midnight in ``tz``).
 
-    ``name`` is the parameter named in a :class:`ConfigurationError`.
+    An aware datetime (or ISO string with an offset) is kept as it is; ``epochs=True`` also takes an
+    ``int`` as Unix seconds (what the API layer accepts). ``name`` is the parameter named in a
+    :class:`ConfigurationError`.
     """
-    zone = _zone(tz)
+    fix = f"pass an aware datetime or a date string ('2025-01-01', midnight in timezone {tz!r})"
+    if isinstance(value, int) and not isinstance(value, bool) and epochs:
+        return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
         text = value.strip()
         if _DATE_RE.match(text):
-            value = _parse_date(text, name)
+            value = _parse_date(text, name, fix)
         else:
             try:
                 value = datetime.fromisoformat(text)
             except ValueError:
                 raise ConfigurationError(
-                    f"{name} {value!r} is not a date ('YYYY-MM-DD') or an ISO datetime with an offset"
+                    f"{name}={value!r} is not a date ('YYYY-MM-DD') or an ISO 8601 time with an offset; {fix}"
                 ) from None
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise ConfigurationError(
-                f"{name} {value!r} is a naive datetime; pass an aware one (tzinfo=ZoneInfo({tz!r})) "
-                f"or a date / 'YYYY-MM-DD', which means midnight in tz={tz!r}"
+                f"{name}={value!r} is a naive datetime (no timezone or UTC offset); {fix}"
             )
         return value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
     if isinstance(value, date):
-        return _localize(pd.DatetimeIndex([pd.Timestamp(value)]), zone)[0]
-    raise ConfigurationError(f"{name} must be a date, an aware datetime or 'YYYY-MM-DD', not {value!r}")
+        return _localize(pd.DatetimeIndex([pd.Timestamp(value)]), zone(tz))[0]
+    also = ", or Unix seconds" if epochs else ""
+    raise ConfigurationError(
+        f"{name}={value!r} must be a date, an aware datetime or 'YYYY-MM-DD'{also}; {fix}"
+    )
 
 
-def _parse_date(text: str, name: str) -> date:
+def _parse_date(text: str, name: str, fix: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ConfigurationError(f"{name} {text!r} is not a valid date") from None
+        raise ConfigurationError(f"{name}={text!r} is not a date (no such day); {fix}") from None
 
 
-def _localize(wall: pd.DatetimeIndex, zone: ZoneInfo) -> list[datetime]:
+def _localize(wall: pd.DatetimeIndex, tzinfo: ZoneInfo) -> list[datetime]:
     """Naive local wall-clock times -> aware datetimes; gaps move forward, repeats take the first."""
-    aware = wall.tz_localize(zone.key, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward")
-    return [t.to_pydatetime().astimezone(zone) for t in aware]
+    first = np.ones(len(wall), dtype=bool)
+    aware = wall.tz_localize(tzinfo.key, ambiguous=first, nonexistent="shift_forward")
+    return [t.to_pydatetime().astimezone(tzinfo) for t in aware]

@@ -27,8 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("reportkit.plot needs matplotlib: pip install 'reportkit[notebooks]'") from exc
 
 from reportkit._checks import format_amount
+from reportkit._provenance import with_intervals
 from reportkit.catalog import currency_exponent
-from reportkit.reconcile import _with_intervals as with_intervals
 
 __all__ = ["CATEGORY_COLORS", "activity", "balance", "category_color", "differences", "payouts"]
 

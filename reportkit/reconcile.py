@@ -44,9 +44,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from reportkit._checks import COLUMNS, Checks
+from reportkit._provenance import with_intervals
 
 if TYPE_CHECKING:
+    import threading
+
     from reportkit.client import Client
+    from reportkit.progress import Observer
 
 __all__ = [
     "COLUMNS",
@@ -111,17 +115,6 @@ def _ts(value: Any) -> pd.Timestamp | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value)
 
 
-def _with_intervals(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame with interval columns: its own (client.reports), else its provenance, else empty."""
-    if all(c in df.columns for c in _INTERVAL):
-        return df
-    out = df.copy()
-    prov = df.attrs.get("reportkit") or {}
-    for col in _INTERVAL:
-        out[col] = pd.Timestamp(prov[col]) if prov.get(col) else pd.NaT
-    return out
-
-
 def _row(check: str, currency: Any, start: Any, end: Any, key: str,
          expected: Decimal, actual: Decimal, tolerance: Decimal) -> dict[str, Any]:
     difference = actual - expected
@@ -140,7 +133,7 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
     tol = _tolerance(tolerance)
     table: dict[tuple[Any, ...], dict[str, Decimal]] = {}
     keys = [*_INTERVAL, "currency", "category"]
-    for (start, end, cur, cat), v in _sums(_with_intervals(balance), keys, ["net_amount"]).items():
+    for (start, end, cur, cat), v in _sums(with_intervals(balance), keys, ["net_amount"]).items():
         table.setdefault((start, end, cur), {})[cat] = v["net_amount"]
     rows = []
     for (start, end, cur), v in table.items():
@@ -166,10 +159,10 @@ def balance_vs_summary(balance: pd.DataFrame, summary: pd.DataFrame, *, row: str
     if row not in ("activity", "payouts"):
         raise ValueError(f"row must be 'activity' or 'payouts', got {row!r}")
     tol = _tolerance(tolerance)
-    b = _with_intervals(balance)
+    b = with_intervals(balance)
     b = b[b["category"] == row]
     expected = {k: v["net_amount"] for k, v in _sums(b, [*_INTERVAL, "currency"], ["net_amount"]).items()}
-    per = _sums(_with_intervals(summary), [*_INTERVAL, "currency"], ["net"])
+    per = _sums(with_intervals(summary), [*_INTERVAL, "currency"], ["net"])
     actual = {k: v["net"] for k, v in per.items()}
     rows = [_row(f"balance.{row}_vs_summary", cur, start, end, row,
                  expected.get(key, _ZERO), actual.get(key, _ZERO), tol)
@@ -195,8 +188,8 @@ def summary_vs_itemized(summary: pd.DataFrame, itemized: pd.DataFrame, *, name: 
     (``activity.summary_vs_itemized``). A category present on one side only compares against zero.
     """
     keys = [*_INTERVAL, "currency", "reporting_category"]
-    expected = _category_totals(_with_intervals(summary), keys, itemized=False)
-    actual = _category_totals(_with_intervals(itemized), keys, itemized=True)
+    expected = _category_totals(with_intervals(summary), keys, itemized=False)
+    actual = _category_totals(with_intervals(itemized), keys, itemized=True)
     zero, tol = dict.fromkeys(_FIELDS, _ZERO), _tolerance(tolerance)
     rows = []
     for key in [*expected, *(k for k in actual if k not in expected)]:
@@ -210,7 +203,7 @@ def summary_vs_itemized(summary: pd.DataFrame, itemized: pd.DataFrame, *, name: 
 def _span(whole: pd.DataFrame, parts: pd.DataFrame) -> tuple[Any, Any]:
     """The whole run's interval (its columns or provenance), in the parts' timezone when they have one
     (provenance holds ISO text with a fixed offset); else the parts' first start and last end."""
-    w, p = _with_intervals(whole), _with_intervals(parts)
+    w, p = with_intervals(whole), with_intervals(parts)
     if not len(w) or pd.isna(w["interval_start"].iloc[0]):
         return p["interval_start"].min(), p["interval_end"].max()
     span = (pd.Timestamp(w["interval_start"].iloc[0]), pd.Timestamp(w["interval_end"].iloc[0]))
@@ -228,7 +221,7 @@ def parts_vs_whole(parts: pd.DataFrame, whole: pd.DataFrame, *, name: str = "act
     count, gross, fee and net per reporting_category and currency. ``name`` prefixes the check.
     """
     tol, (start, end) = _tolerance(tolerance), _span(whole, parts)
-    p = _with_intervals(parts)
+    p = with_intervals(parts)
     if "net_amount" in p.columns:
         exp = {k: v["net_amount"] for k, v in _sums(whole, ["currency", "category"], ["net_amount"]).items()}
         act: dict[tuple, Decimal] = {}
@@ -270,7 +263,7 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
     rows all sit in other intervals is ``payout.unmatched_payout``.
     """
     tol = _tolerance(tolerance)
-    p, r = _with_intervals(payouts), _with_intervals(reconciliation)
+    p, r = with_intervals(payouts), with_intervals(reconciliation)
     if "reporting_category" in p.columns:
         p = p[p["reporting_category"] == "payout"]
     by_payout = _sums(p, [*_INTERVAL, "currency", "payout_id"], ["net"])
@@ -294,27 +287,30 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
 
 def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
                  tolerance: Decimal | int = 0, max_concurrent: int | None = None,
-                 **parameters: Any) -> Checks:
+                 cancel: threading.Event | None = None, observer: Observer | None = None,
+                 progress: bool | None = None, **parameters: Any) -> Checks:
     """Fetch what a period needs and run every check over it.
 
     ``start``/``end``/``freq`` split the period with :func:`reportkit.intervals` in the run timezone
     (``parameters["timezone"]``, default ``Etc/UTC``); ``parameters`` (``timezone``, ``currency``, ...)
     go to every report run. Interval reports come from ``client.reports``; the whole-period
     comparisons from single ``client.report`` calls. ``max_concurrent`` goes to ``client.reports``
-    (its default keeps within Stripe's concurrent-run cap).
+    (its default keeps within Stripe's concurrent-run cap). ``cancel``, ``observer`` and ``progress`` go
+    to every call (a form passes its Cancel event and status observer).
     """
     from reportkit.intervals import intervals as split
 
     parts = split(start, end, freq=freq, tz=parameters.get("timezone", "Etc/UTC"))
     lo, hi = parts[0].start, parts[-1].end
     params = {k: v for k, v in parameters.items() if k != "columns"}
+    calls = {"cancel": cancel, "observer": observer, "progress": progress}
 
     def each(report: str, columns: list[str] | None = None) -> pd.DataFrame:
-        return client.reports(report, parts, max_concurrent=max_concurrent, **params,
+        return client.reports(report, parts, max_concurrent=max_concurrent, **calls, **params,
                               **({"columns": columns} if columns else {}))
 
     def once(report: str) -> pd.DataFrame:
-        return client.report(report, lo, hi, **params)
+        return client.report(report, lo, hi, **calls, **params)
 
     balance, activity = each(BALANCE), each(ACTIVITY_SUMMARY)
     paid = each(PAYOUTS_SUMMARY)

@@ -1,17 +1,26 @@
-"""Waiting for a run, downloading its file, and the one-call ``report()``.
+"""Running one prepared request: window check, cache, create, wait, download. :class:`Runner`.
 
-- :func:`wait` polls fast at first (every 0.25 s) and then about every tenth of the time already
-  waited (capped at 10 s), so finishing late costs at most ~10 % of the run's own time while a long
-  run costs few requests; it never sleeps past the deadline. A deadline raises
-  :class:`RunTimeoutError` keeping ``.run`` (resume with ``client.wait(client.retrieve_run(id))``);
-  a failed run raises :class:`RunFailedError` with Stripe's message. Progress: ``tqdm.auto``.
-- :func:`download` streams the result file to a temporary file (v1 with the key, only from the
-  configured files host; v2 from the pre-signed URL with no key at all), checks its size against
-  the run's, retries a truncated download, re-retrieves the run for a fresh URL when a v2 URL has
-  expired, and parses it with :func:`reportkit.frames.parse`. Provenance lands in
-  ``df.attrs["reportkit"]`` (never a key, never a URL).
-- :func:`create` absorbs Stripe's 429 for too many running reports by waiting (until the deadline).
-- :func:`report` = check, (cache), create, wait, download, (cache).
+A :class:`Runner` is built from the endpoint groups (:class:`reportkit._api.Api`) and the cache; it
+never sees the ``Client``. What it does, step by step (``Runner.run``):
+
+- :meth:`Runner.lookup`: a final cached result answers at once, with no network (only final,
+  in-window results are ever cached, so a hit needs no window check; with ``clamp`` the interval
+  depends on the server's window, so the cache is consulted after the check);
+- :meth:`Runner.check`: the report type's data window (one fetch per minute and type) via
+  :func:`reportkit._request.apply_window`;
+- :meth:`Runner.create`: absorbs Stripe's 429 ``report_run_rate_limit_exceeded`` (the key is at its
+  cap of concurrently running reports; the 429 created nothing) by waiting, until the deadline;
+- :meth:`Runner.wait`: polls fast at first (every 0.25 s), then about every tenth of the time already
+  waited (capped at 10 s), never past the deadline; a deadline raises :class:`RunTimeoutError` keeping
+  ``.run``; a ``cancel`` event ends the wait at once with :class:`RunCancelledError`;
+- :meth:`Runner.download`: streams the file to a temporary file (v1 with the key, only from the
+  configured files host; v2 from the pre-signed URL with no key), checks its size, retries a truncated
+  download, re-retrieves the run for a fresh URL when a v2 URL was refused, parses it with
+  :func:`reportkit.frames.parse`, records provenance and caches it.
+
+The run registry (run id -> the request it came from, so ``client.download(run)`` caches under the
+request's key and shows its report name) is explicit here: a run's own fields cannot rebuild the key
+(a v2 run names its report by id, not by the name the user asked for).
 """
 
 from __future__ import annotations
@@ -19,33 +28,35 @@ from __future__ import annotations
 import logging
 import random
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from reportkit import frames
-from reportkit._http import DownloadError
+from reportkit import _provenance, config, frames
+from reportkit._api import Api
+from reportkit._http import RUN_RATE_LIMIT_CODE
+from reportkit._request import RunRequest, apply_window
 from reportkit.errors import (
     APIConnectionError,
     APIError,
     ConfigurationError,
+    DownloadError,
     PermissionDeniedError,
     RateLimitError,
     ResultParseError,
+    RunCancelledError,
     RunFailedError,
     RunTimeoutError,
 )
-from reportkit.objects import ReportRun
+from reportkit.objects import ReportRun, ReportType
+from reportkit.progress import Observer, Progress
 
-if TYPE_CHECKING:  # pragma: no cover
-    from reportkit._params import RunRequest
-    from reportkit.client import Client
-
-__all__ = ["POLL_FIRST", "POLL_MAX", "POLL_RATIO", "create", "download", "provenance", "report", "wait"]
+__all__ = ["DOWNLOAD_ATTEMPTS", "POLL_FIRST", "POLL_MAX", "POLL_RATIO", "TYPE_TTL", "Runner", "poll_pause"]
 
 logger = logging.getLogger("reportkit")
 
@@ -53,9 +64,17 @@ POLL_FIRST = 0.25  # seconds between the first polls
 POLL_RATIO = 0.10  # later: this fraction of the time waited so far
 POLL_MAX = 10.0  # never more than this between polls
 DOWNLOAD_ATTEMPTS = 3
+TYPE_TTL = 60.0  # seconds a report type (its data window) is reused for checks
+_REGISTRY_SIZE = 2048
 
 
-def _raise_if_failed(run: ReportRun) -> None:
+def poll_pause(waited: float) -> float:
+    """Seconds until the next poll after ``waited`` seconds of waiting."""
+    return min(max(POLL_FIRST, POLL_RATIO * waited), POLL_MAX)
+
+
+def raise_if_failed(run: ReportRun) -> None:
+    """:class:`RunFailedError` with Stripe's message when ``run`` failed."""
     if run.failed:
         code = f" ({run.error_code})" if run.error_code else ""
         raise RunFailedError(
@@ -65,31 +84,119 @@ def _raise_if_failed(run: ReportRun) -> None:
         )
 
 
-def _check_timeout(timeout: Any) -> None:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise ConfigurationError(
-            f"timeout must be a number of seconds >= 0 (e.g. timeout=600), got {timeout!r}"
+class Runner:
+    """Runs prepared requests against one account: see the module docstring."""
+
+    def __init__(self, api: Api, cache: Any, *, account: str, api_base: str) -> None:
+        self.api = api
+        self.cache = cache  # a reportkit.cache.Cache, anything with get(key) / put(key, df, final=), or None
+        self.account = account
+        self.api_base = api_base
+        self._types: dict[tuple[str, str], tuple[float, ReportType]] = {}
+        self._requests: OrderedDict[str, RunRequest] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- report types and the data window ------------------------------------------------------------
+    def report_type(self, api: str, ident: str, *, max_age: float = 0.0) -> ReportType:
+        """A report type (v1) or report (v2), fetched unless one younger than ``max_age`` s is known."""
+        with self._lock:
+            hit = self._types.get((api, ident))
+        if hit is not None and time.monotonic() - hit[0] <= max_age:
+            return hit[1]
+        return self.remember_type(api, self.api[api].report_type(ident))
+
+    def remember_type(self, api: str, t: ReportType) -> ReportType:
+        with self._lock:
+            self._types[(api, t.id)] = (time.monotonic(), t)
+        return t
+
+    def check(self, req: RunRequest) -> RunRequest:
+        """The server's data window check of a request with an interval."""
+        if "interval_start" in req.parameters or "interval_end" in req.parameters:
+            t = self.report_type(req.api, req.report, max_age=TYPE_TTL)
+            req = apply_window(req, t.data_available_start, t.data_available_end)
+        return req
+
+    # -- the cache -----------------------------------------------------------------------------------
+    def cache_key(self, req: RunRequest) -> dict[str, Any]:
+        return req.cache_key(self.account, self.api_base)
+
+    def cached(self, req: RunRequest) -> pd.DataFrame | None:
+        """The cached frame of ``req``, or None (always None without a cache)."""
+        return None if self.cache is None else self.cache.get(self.cache_key(req))
+
+    def lookup(self, req: RunRequest) -> tuple[RunRequest, pd.DataFrame | None]:
+        """(checked request, cached frame or None): the cache first when it can answer without the window."""
+        if not req.clamp:
+            hit = self.cached(req)
+            if hit is not None:
+                return req, hit
+        req = self.check(req)
+        return req, (self.cached(req) if req.clamp else None)
+
+    def request_for(self, run: ReportRun) -> RunRequest | None:
+        """The request a run of this runner was created from (None for runs made elsewhere)."""
+        with self._lock:
+            return self._requests.get(run.id)
+
+    # -- create ----------------------------------------------------------------------------------------
+    def create_once(self, req: RunRequest, *, idempotency_key: str | None = None) -> ReportRun:
+        """Create the run of a checked request (one POST; a run-cap 429 is raised)."""
+        run = self.api[req.api].create_run(
+            req.report, req.parameters, compress=req.compress, idempotency_key=idempotency_key
         )
-
-
-def wait(
-    client: Client,
-    run: ReportRun,
-    *,
-    timeout: float = 600,
-    progress: bool = True,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ReportRun:
-    """Poll ``run`` until it succeeds (returned), fails (:class:`RunFailedError`) or ``timeout`` passes."""
-    _check_timeout(timeout)
-    _raise_if_failed(run)
-    if run.is_done:
+        with self._lock:
+            self._requests[run.id] = req
+            while len(self._requests) > _REGISTRY_SIZE:
+                self._requests.popitem(last=False)
         return run
-    begin = clock()
-    deadline = begin + timeout
-    bar = _bar(run, progress)
-    try:
+
+    def create(
+        self,
+        req: RunRequest,
+        *,
+        deadline: float,
+        pause: Callable[[float], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> ReportRun:
+        """Create the run, waiting while the key is at the concurrent-run cap (0.5 s doubling to 10 s,
+        with jitter) until ``deadline``. ``pause(seconds)`` waits (the fan-out's wakes early when one
+        of its runs finishes)."""
+        delay = 0.5
+        while True:
+            try:
+                return self.create_once(req)
+            except RateLimitError as exc:
+                left = deadline - clock()
+                if exc.code != RUN_RATE_LIMIT_CODE or left <= 0:
+                    raise
+                seconds = min(delay * (0.75 + random.random() / 2), left)
+                logger.info("at the concurrent-run cap; trying again in %.1f s", seconds)
+                (pause or time.sleep)(seconds)
+                delay = min(delay * 2, 10.0)
+
+    # -- wait ------------------------------------------------------------------------------------------
+    def wait(
+        self,
+        run: ReportRun,
+        *,
+        timeout: float = 600,
+        observer: Observer | None = None,
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> ReportRun:
+        """Poll ``run`` until it succeeds (returned), fails (:class:`RunFailedError`), ``timeout``
+        passes (:class:`RunTimeoutError`) or ``cancel`` is set (:class:`RunCancelledError`)."""
+        config.check_deadline(timeout)
+        raise_if_failed(run)
+        if run.is_done:
+            return run
+        obs = observer or Observer()
+        state = Progress(label=run.report_name or run.report, phase="waiting", run=run)
+        begin = clock()
+        deadline = begin + timeout
+        obs.step(state)
         while True:
             now = clock()
             waited = now - begin
@@ -100,221 +207,153 @@ def wait(
                     f"client.wait(client.retrieve_run({run.id!r}))",
                     run=run,
                 )
-            pause = min(max(POLL_FIRST, POLL_RATIO * waited), POLL_MAX, deadline - now)
-            sleep(pause)
+            pause = min(poll_pause(waited), deadline - now)
+            if cancel is not None:
+                if cancel.wait(pause):
+                    raise RunCancelledError(
+                        f"stopped waiting for run {run.id}; the run itself carries on at Stripe: resume "
+                        f"with client.wait(client.retrieve_run({run.id!r}))",
+                        run=run,
+                    )
+            else:
+                sleep(pause)
             try:
-                run = client.retrieve_run(run.id)
+                run = self.api.retrieve_run(run.id)
             except (APIError, APIConnectionError) as exc:  # the run goes on at Stripe: keep its id
-                exc.message = (
-                    f"{exc.message}; report run {run.id} goes on at Stripe: resume with "
+                raise exc.with_context(
+                    f"; report run {run.id} goes on at Stripe: resume with "
                     f"client.wait(client.retrieve_run({run.id!r}))"
-                )
-                exc.args = (exc.message,)
-                raise
-            if bar is not None:
-                bar.set_description_str(_label(run), refresh=False)
-                bar.update(0)
-            _raise_if_failed(run)
+                ) from exc
+            obs.step(state.with_(run=run))
+            raise_if_failed(run)
             if run.is_done:
                 return run
-    finally:
-        if bar is not None:
-            bar.close()
 
-
-def _bar(run: ReportRun, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc=_label(run), total=None, bar_format="{desc} [{elapsed}]", leave=False)
-
-
-def _label(run: ReportRun) -> str:
-    return f"{run.report_name or run.report} {run.id}: {run.status}"
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.isoformat()
-
-
-def provenance(run: ReportRun, *, size: int, sha256: str, name: str | None = None) -> dict[str, Any]:
-    """``df.attrs["reportkit"]`` for a run: JSON-able, no key, no URL."""
-    params = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in sorted(run.parameters.items())}
-    return {
-        "run_id": run.id,
-        "report": name or run.report_name or run.report,
-        "report_id": run.report,
-        "api": run.api,
-        "parameters": params,
-        "livemode": run.livemode,
-        "file_id": run.result.id if run.result else None,
-        "content_type": run.result.content_type if run.result else None,
-        "size": size,
-        "sha256": sha256,
-        "created": _iso(run.created),
-        "succeeded_at": _iso(run.succeeded_at),
-        "interval_start": _iso(run.interval_start),
-        "interval_end": _iso(run.interval_end),
-        "cache_hit": False,
-    }
-
-
-def _fetch(client: Client, run: ReportRun, path: Path) -> tuple[ReportRun, int, str]:
-    """Stream the run's file to ``path``; returns (run as last seen, size, sha256)."""
-    last: Exception | None = None
-    for attempt in range(DOWNLOAD_ATTEMPTS):
-        file = run.result
-        if file is None:
-            raise APIConnectionError(f"report run {run.id} succeeded but carries no result file")
-        # No expiry pre-check on our clock (it may disagree with Stripe's): a 403 means "expired".
-        url = file.url if run.api == "v1" else file.download_url
-        if not url:
-            raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
-        label = f"/v1/files/{file.id}/contents" if run.api == "v1" else f"v2 result of {run.id}"
-        try:
-            with path.open("wb") as out:
-                got = client._http.download(url, out, keyed=run.api == "v1", label=label)
-        except DownloadError as exc:
-            last = exc
-            logger.debug("download of %s broke off (attempt %d): %s", run.id, attempt + 1, exc)
-            continue
-        except PermissionDeniedError as exc:
-            if run.api != "v2":
-                raise
-            last = exc  # a pre-signed URL that expired (or was revoked): get a fresh one
-            logger.debug("v2 download URL of %s refused (HTTP 403); re-retrieving the run", run.id)
-            run = client.retrieve_run(run.id)
-            continue
-        if file.size and got.size != file.size:
-            last = DownloadError(f"got {got.size} of {file.size} bytes", size=got.size)
-            logger.debug("download of %s truncated: %d of %d bytes", run.id, got.size, file.size)
-            continue
-        return run, got.size, got.sha256
-    if isinstance(last, PermissionDeniedError):  # every fresh pre-signed URL was refused
-        raise PermissionDeniedError(
-            f"the download URL of {run.id} was refused {DOWNLOAD_ATTEMPTS} times (HTTP 403: an expired or "
-            f"revoked pre-signed URL); the run is done, so try again later with client.download({run.id!r})",
-            http_status=last.http_status,
-            code=last.code,
-            request_id=last.request_id,
-        )
-    if isinstance(last, APIError):
-        raise last
-    raise APIConnectionError(
-        f"could not download the result of {run.id} in {DOWNLOAD_ATTEMPTS} attempts: {last} "
-        f"(the file was truncated or the connection kept breaking); the run is done, so download it "
-        f"again later with client.download({run.id!r})"
-    )
-
-
-def download(client: Client, run: ReportRun, *, request: RunRequest | None = None) -> pd.DataFrame:
-    """The typed DataFrame of a succeeded ``run`` (see the module docstring)."""
-    _raise_if_failed(run)
-    if not run.succeeded:
-        raise ConfigurationError(
-            f"report run {run.id} is still {run.status}: call client.wait(run) before downloading it"
-        )
-    request = request or client._request_for(run)
-    tz = run.parameters.get("timezone") or "Etc/UTC"
-    columns = run.parameters.get("columns") or None
-    with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
-        path = Path(tmp) / "result"
-        try:
-            run, size, sha = _fetch(client, run, path)
-        except (APIError, APIConnectionError) as exc:  # the run is fine: say how to get its file later
-            if "client.download(" not in exc.message:
-                exc.message = (
-                    f"{exc.message}; report run {run.id} is done: download it again later with "
-                    f"client.download({run.id!r})"
-                )
-                exc.args = (exc.message,)
-            raise
-        try:
-            df = frames.parse(
-                path,
-                report=run.report,
-                api=run.api,
-                timezone=tz,
-                columns=list(columns) if columns else None,
-                content_type=run.result.content_type if run.result else "csv",
+    # -- download --------------------------------------------------------------------------------------
+    def download(self, run: ReportRun, *, request: RunRequest | None = None) -> pd.DataFrame:
+        """The typed frame of a succeeded run, with provenance; cached under its request's key."""
+        raise_if_failed(run)
+        if not run.succeeded:
+            raise ConfigurationError(
+                f"report run {run.id} is still {run.status}: call client.wait(run) before downloading it"
             )
-        except ResultParseError as exc:  # name the run, and the one remedy a damaged download has
-            raise ResultParseError(
-                f"report run {run.id}: {exc.message}; if the file was damaged on the way, download it "
-                f"again with client.download({run.id!r})"
-            ) from exc
-    df.attrs["reportkit"] = provenance(run, size=size, sha256=sha, name=request.name if request else None)
-    if request is not None and client._cache is not None:
-        # final: every interval was checked against the data window before the run was created
-        client._cache.put(client._cache_key(request), df, final=True)
-    return df
+        request = request or self.request_for(run)
+        columns = run.parameters.get("columns") or None
+        with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
+            path = Path(tmp) / "result"
+            try:
+                run, size, sha = self._fetch(run, path)
+            except (APIError, APIConnectionError) as exc:  # the run is fine: say how to get its file later
+                if "client.download(" in exc.message:
+                    raise
+                raise exc.with_context(
+                    f"; report run {run.id} is done: download it again later with client.download({run.id!r})"
+                ) from exc
+            try:
+                df = frames.parse(
+                    path,
+                    report=run.report,
+                    api=run.api,
+                    timezone=run.parameters.get("timezone") or "Etc/UTC",
+                    columns=list(columns) if columns else None,
+                    content_type=run.result.content_type if run.result else "csv",
+                )
+            except ResultParseError as exc:  # name the run, and the one remedy a damaged download has
+                raise ResultParseError(
+                    f"report run {run.id}: {exc.message}; if the file was damaged on the way, download it "
+                    f"again with client.download({run.id!r})"
+                ) from exc
+        df.attrs[_provenance.KEY] = _provenance.of_run(
+            run, size=size, sha256=sha, name=request.name if request else None
+        )
+        if request is not None and self.cache is not None:
+            # final: every interval was checked against the data window before the run was created
+            self.cache.put(self.cache_key(request), df, final=True)
+        return df
 
+    def _fetch(self, run: ReportRun, path: Path) -> tuple[ReportRun, int, str]:
+        """Stream the run's file to ``path``; returns (run as last seen, size, sha256)."""
+        last: Exception | None = None
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            # No expiry pre-check on our clock (it may disagree with Stripe's): a 403 means "expired".
+            try:
+                with path.open("wb") as out:
+                    got = self.api.download(run, out)
+            except DownloadError as exc:
+                last = exc
+                logger.debug("download of %s broke off (attempt %d): %s", run.id, attempt + 1, exc)
+                continue
+            except PermissionDeniedError as exc:
+                if run.api != "v2":
+                    raise
+                last = exc  # a pre-signed URL that expired (or was revoked): get a fresh one
+                logger.debug("v2 download URL of %s refused (HTTP 403); re-retrieving the run", run.id)
+                run = self.api.retrieve_run(run.id)
+                continue
+            expected = run.result.size if run.result else None
+            if expected and got.size != expected:
+                last = DownloadError(f"got {got.size} of {expected} bytes", size=got.size)
+                logger.debug("download of %s truncated: %d of %d bytes", run.id, got.size, expected)
+                continue
+            return run, got.size, got.sha256
+        if isinstance(last, PermissionDeniedError):  # every fresh pre-signed URL was refused
+            raise PermissionDeniedError(
+                f"the download URL of {run.id} was refused {DOWNLOAD_ATTEMPTS} times (HTTP 403: an expired "
+                f"or revoked pre-signed URL); the run is done, so try again later with "
+                f"client.download({run.id!r})",
+                http_status=last.http_status,
+                code=last.code,
+                request_id=last.request_id,
+            )
+        if isinstance(last, APIError):
+            raise last
+        raise APIConnectionError(
+            f"could not download the result of {run.id} in {DOWNLOAD_ATTEMPTS} attempts: {last} "
+            f"(the file was truncated or the connection kept breaking); the run is done, so download it "
+            f"again later with client.download({run.id!r})"
+        )
 
-def report(
-    client: Client,
-    report: str,
-    start: Any = None,
-    end: Any = None,
-    *,
-    timezone: str = "Etc/UTC",
-    columns: Any = None,
-    api: str = "v1",
-    clamp: bool = False,
-    compress: bool = False,
-    timeout: float = 600,
-    progress: bool = True,
-    **parameters: Any,
-) -> pd.DataFrame:
-    """Check, create, wait, download and parse one report (and use the client's cache when attached).
-
-    ``start``/``end``: aware datetimes, dates or ``"YYYY-MM-DD"`` (midnight in ``timezone``); half-open.
-    ``timezone`` also goes to the report when it takes one (local timestamp columns).
-    """
-    _check_timeout(timeout)  # before anything is created: a bad deadline must not leave a run behind
-    req, hit = client._lookup(
-        report,
-        start,
-        end,
-        api=api,
-        clamp=clamp,
-        timezone=timezone,
-        columns=columns,
-        compress=compress,
-        **parameters,
-    )
-    if hit is not None:
-        return hit
-    deadline = time.monotonic() + timeout
-    run = create(client, req, deadline=deadline)
-    run = wait(client, run, timeout=max(0.0, deadline - time.monotonic()), progress=progress)
-    return download(client, run, request=req)
-
-
-RUN_CAP_CODE = "report_run_rate_limit_exceeded"
-
-
-def create(
-    client: Client,
-    req: RunRequest,
-    *,
-    deadline: float,
-    pause: Callable[[float], Any] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> ReportRun:
-    """Create the run of a checked request; while the key is at Stripe's cap of concurrently running
-    reports (429 ``report_run_rate_limit_exceeded``, which created nothing), wait and try again
-    (0.5 s doubling to 10 s, with jitter) until ``deadline``. ``pause(seconds)`` waits; the fan-out
-    passes one that wakes early when one of its own runs finishes."""
-    delay = 0.5
-    while True:
+    # -- the one call ----------------------------------------------------------------------------------
+    def run(
+        self,
+        req: RunRequest,
+        *,
+        timeout: float = 600,
+        cancel: threading.Event | None = None,
+        observer: Observer | None = None,
+    ) -> pd.DataFrame:
+        """Check, (cache), create, wait, download, (cache): the frame of one prepared request."""
+        config.check_deadline(timeout)  # before anything is created: a bad deadline must leave no run
+        obs = observer or Observer()
+        state = Progress(label=req.name)
+        obs.start(state)
         try:
-            return client._create_prepared(req)
-        except RateLimitError as exc:
-            left = deadline - clock()
-            if exc.code != RUN_CAP_CODE or left <= 0:
-                raise
-            seconds = min(delay * (0.75 + random.random() / 2), left)
-            logger.info("at the concurrent-run cap; trying again in %.1f s", seconds)
-            (pause or time.sleep)(seconds)
-            delay = min(delay * 2, 10.0)
+            req, hit = self.lookup(req)
+            if hit is not None:
+                obs.done(state.with_(done=1, cached=1, phase="done"))
+                return hit
+            if cancel is not None and cancel.is_set():
+                raise RunCancelledError("cancelled before the run was created")
+            deadline = time.monotonic() + timeout
+            obs.step(state.with_(phase="creating"))
+            pause = None if cancel is None else _cancellable_pause(cancel)
+            run = self.create(req, deadline=deadline, pause=pause)
+            state = state.with_(phase="waiting", running=1, run=run)
+            obs.step(state)
+            run = self.wait(run, timeout=max(0.0, deadline - time.monotonic()), observer=obs, cancel=cancel)
+            state = state.with_(phase="downloading", running=0, run=run)
+            obs.step(state)
+            df = self.download(run, request=req)
+        except BaseException as exc:
+            obs.failed(state.with_(failed=1, running=0), exc)
+            raise
+        obs.done(state.with_(phase="done", done=1))
+        return df
+
+
+def _cancellable_pause(cancel: threading.Event) -> Callable[[float], None]:
+    def pause(seconds: float) -> None:
+        if cancel.wait(seconds):
+            raise RunCancelledError("cancelled before the run was created (the key was at its run cap)")
+
+    return pause

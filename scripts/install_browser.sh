@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure Debian's Chromium is installed for the browser tests (tests/browser/).
+# Make sure Debian's Chromium is installed for the browser tests (tests/widgets/browser/).
 # Playwright for Python (from .venv) drives /usr/bin/chromium; Playwright's own browser download
 # does not work on these machines, so the browser comes from apt. Idempotent: a no-op when present.
 set -euo pipefail

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
-bash scripts/install_browser.sh   # Debian Chromium for tests/browser (apt-get when missing)
+bash scripts/install_browser.sh   # Debian Chromium for tests/widgets/browser (apt-get when missing)
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache   # the layers of ../shared/DESIGN.md (pyproject.toml [tool.importlinter])
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -16,13 +16,23 @@ import pandas as pd
 import pytest
 
 from reportkit import frames
-from reportkit.cache import Cache, fingerprint, read_parquet, write_parquet
+from reportkit._request import prepare
+from reportkit.cache import Cache, read_parquet, write_parquet
+from reportkit.config import fingerprint
 from reportkit.errors import ConfigurationError
 from reportkit.intervals import intervals
 
 KEY = "sk_test_51SecretKeyValue0123456789abcdef"
 BASE = "http://127.0.0.1:12345"
 PARAMS = {"interval_start": "2025-01-01", "interval_end": "2025-02-01", "timezone": "America/New_York"}
+
+
+def key_of(report="balance.summary.1", start=PARAMS["interval_start"], end=PARAMS["interval_end"], *,
+           api_key=KEY, api_base=BASE, **options):
+    """The one cache key scheme: RunRequest.cache_key (as the client makes it)."""
+    options.setdefault("timezone", PARAMS["timezone"])
+    req = prepare(report, start, end, livemode="_live_" in api_key, **options)
+    return req.cache_key(fingerprint(api_key), api_base)
 
 
 def _times(*values: str | None) -> pd.Series:
@@ -54,7 +64,7 @@ def _every_dtype() -> pd.DataFrame:
 
 def test_round_trip_every_dtype_exactly(tmp_path) -> None:
     cache = Cache(tmp_path)
-    key = Cache.key("balance.summary.1", api_key=KEY, api_base=BASE, parameters=PARAMS)
+    key = key_of()
     df = _every_dtype()
     assert cache.get(key) is None
     path = cache.put(key, df, final=True)
@@ -78,53 +88,45 @@ def test_round_trip_parsed_frames(tmp_path) -> None:
     cache = Cache(tmp_path)
     for data in (csv, csv.split(b"\n")[0] + b"\n"):  # with rows, and header only
         df = frames.parse(data, report=report, timezone="America/New_York")
-        key = Cache.key(report, api_key=KEY, parameters={**PARAMS, "rows": len(df)})
+        key = key_of(report, end=f"2025-02-0{1 + len(df)}", api_key=KEY.replace("_test_", "_live_"))
         cache.put(key, df, final=True)
         pd.testing.assert_frame_equal(cache.get(key), df)
 
 
 def test_key_covers_what_decides_the_data() -> None:
-    def k(report="balance.summary.1", api_key=KEY, api_base=BASE, parameters=PARAMS, **kw):
-        return Cache.key(report, api_key=api_key, api_base=api_base, parameters=parameters, **kw)
-
-    base = k()
-    assert base.startswith("balance.summary.1.") and len(base.split(".")[-1]) == 32
+    base = key_of()
+    assert len(base["digest"]) == 64 and base["report"] == "balance.summary.1"
     same = [
-        k(api_base=BASE + "/", parameters=dict(reversed(PARAMS.items()))),
-        k(parameters={"interval_start": datetime(2025, 1, 1, 5, tzinfo=UTC), "interval_end": 1738386000,
-                      "timezone": "America/New_York"}),
-        k(parameters={"interval": intervals("2025-01-01", "2025-02-01", tz="America/New_York", freq="MS")[0],
-                      "timezone": "America/New_York"}),
-        k(parameters={**PARAMS, "interval_start": "2025-01-01T05:00:00Z", "currency": None}),
+        key_of(api_base=BASE),
+        key_of(start=datetime(2025, 1, 1, 5, tzinfo=UTC), end=1738386000),
+        key_of(start=intervals("2025-01-01", "2025-02-01", tz="America/New_York", freq="MS")[0].start),
+        key_of(start="2025-01-01T05:00:00Z", currency=None),
     ]
-    assert all(k == base for k in same)
+    assert all(k["digest"] == base["digest"] for k in same)
     different = [
-        k(api_key=KEY + "x"),
-        k(api_key=KEY.replace("_test_", "_live_")),
-        k(api_base="https://api.stripe.com"),
-        k(api_version="2025-01-27.acacia"),
-        k("balance.summary", api="v2"),
-        k(parameters={**PARAMS, "timezone": "Etc/UTC"}),
-        k(parameters={**PARAMS, "interval_end": "2025-02-02"}),
-        k(parameters={**PARAMS, "currency": "usd"}),
-        k(columns=["a", "b"]),
-        k(columns=["b", "a"]),
+        key_of(api_key=KEY + "x"),
+        key_of(api_key=KEY.replace("_test_", "_live_")),
+        key_of(api_base="https://api.stripe.com"),
+        key_of("balance.summary", api="v2"),
+        key_of(timezone="Etc/UTC"),
+        key_of(end="2025-02-02"),
+        key_of(currency="usd"),
+        key_of("balance_change_from_activity.itemized.2", columns=["gross", "net"]),
+        key_of("balance_change_from_activity.itemized.2", columns=["net", "gross"]),
     ]
-    assert len({base, *different}) == len(different) + 1
-    # filters: order and case do not matter
-    f1 = k("r.1", parameters={"reporting_category": ["refund", "charge"], "currency": "USD"})
-    f2 = k("r.1", parameters={"currency": "usd", "reporting_category": ("charge", "refund")})
-    assert f1 == f2
-    assert KEY not in base and KEY not in str(base.fields) and fingerprint(KEY) in str(base.fields)
-    assert base.fields["parameters"]["interval_start"] == 1735707600
-    assert base.fields["mode"] == "test"
+    assert len({base["digest"], *(k["digest"] for k in different)}) == len(different) + 1
+    # filters: case does not matter
+    assert key_of(currency="USD")["digest"] == key_of(currency="usd")["digest"]
+    assert KEY not in str(base) and fingerprint(KEY) in str(base)
+    assert base["parameters"]["interval_start"] == "2025-01-01T05:00:00.000Z"
+    assert base["livemode"] is False
 
 
 def test_files_never_hold_the_key(tmp_path) -> None:
     cache = Cache(tmp_path)
     df = _every_dtype()
     df.attrs["reportkit"]["note"] = f"leaked {KEY} here"  # a key that slipped into attrs is masked
-    key = Cache.key("balance.summary.1", api_key=KEY, api_base=BASE, parameters=PARAMS)
+    key = key_of()
     path = cache.put(key, df, final=True)
     raw = path.read_bytes()
     assert KEY.encode() not in raw and KEY[8:].encode() not in raw
@@ -134,7 +136,7 @@ def test_files_never_hold_the_key(tmp_path) -> None:
 
 def test_non_final_results_are_not_stored(tmp_path) -> None:
     cache = Cache(tmp_path)
-    key = Cache.key("balance.summary.1", api_key=KEY, parameters=PARAMS)
+    key = key_of()
     assert cache.put(key, _every_dtype(), final=False) is None
     assert cache.get(key) is None and key not in cache and len(cache) == 0
 
@@ -160,13 +162,13 @@ def test_list_clear_repr(tmp_path) -> None:
     df = _every_dtype()
     for report, months in (("balance.summary.1", 3), ("payouts.summary.1", 2)):
         for iv in intervals("2025-01-01", "2026-01-01", freq="month")[:months]:
-            cache.put(Cache.key(report, api_key=KEY, parameters={"interval": iv}), df, final=True)
+            cache.put(key_of(report, iv.start, iv.end, timezone="Etc/UTC"), df, final=True)
     listed = cache.list()
     assert list(listed.columns) == ["key", "report", "interval", "rows", "bytes", "created"]
     assert len(listed) == 5 and set(listed["rows"]) == {4}
     assert (listed["bytes"] > 0).all()
     assert str(listed["created"].dtype).startswith("datetime64") and listed["created"].is_monotonic_increasing
-    assert sorted(listed["interval"])[0] == "2025-01-01T00:00:00+00:00/2025-02-01T00:00:00+00:00"
+    assert sorted(listed["interval"])[0] == "2025-01-01T00:00:00.000Z/2025-02-01T00:00:00.000Z"
     assert repr(cache) == f"<reportkit.Cache {str(tmp_path)!r} entries=5>"
     assert cache.clear("payouts.summary.1") == 2
     assert cache.list()["report"].unique().tolist() == ["balance.summary.1"]
@@ -187,7 +189,7 @@ def test_bad_keys_and_dirs(tmp_path) -> None:
         with pytest.raises(ConfigurationError, match="not a cache key"):
             cache.get(bad)
     with pytest.raises(ConfigurationError, match="naive"):
-        Cache.key("r.1", api_key=KEY, parameters={"interval_start": datetime(2025, 1, 1)})
+        key_of(start=datetime(2025, 1, 1))
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigurationError, match="cannot create the cache directory"):
         Cache(tmp_path / "file" / "sub")
@@ -195,7 +197,7 @@ def test_bad_keys_and_dirs(tmp_path) -> None:
 
 def test_corrupt_entry_is_a_miss_and_removed(tmp_path) -> None:
     cache = Cache(tmp_path)
-    key = Cache.key("balance.summary.1", api_key=KEY, parameters=PARAMS)
+    key = key_of()
     path = cache.put(key, _every_dtype(), final=True)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     assert cache.get(key) is None
@@ -239,7 +241,7 @@ WRITER = textwrap.dedent("""
 
 
 def test_writer_killed_mid_write_leaves_no_entry(tmp_path) -> None:
-    key = Cache.key("balance_change_from_activity.itemized.3", api_key=KEY, parameters=PARAMS)
+    key = Cache(tmp_path).path(key_of("balance_change_from_activity.itemized.2")).stem  # its file name
     child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), key],
                              stdout=subprocess.PIPE, text=True)
     try:

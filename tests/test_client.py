@@ -240,12 +240,12 @@ def test_metadata_columns_pass_the_check(sb, client):
     meta = [c.name for c in spec.columns if c.kind == "metadata"]
     assert meta, "the catalogue lists metadata columns for this report"
     col = meta[0].replace("[key]", "[order_id]")
-    req = client._prepare_run(
+    req = client.runner.check(client.prepare(
         "payout_reconciliation.itemized.5",
         "2025-01-01",
         "2025-02-01",
         columns=["balance_transaction_id", col],
-    )
+    ))
     assert req.parameters["columns"] == ["balance_transaction_id", col]
 
 

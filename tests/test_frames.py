@@ -325,9 +325,9 @@ def test_per_currency_decimals_survive_the_cache(tmp_path):
 @pytest.mark.parametrize("tz", ["America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/London",
                                 "America/St_Johns", "Pacific/Chatham", "Etc/UTC", "Africa/Casablanca"])
 def test_wall_clock_check_agrees_with_per_row_conversion(tz) -> None:
-    """The grid check (reportkit._columns.wall_clock_matches) against pyarrow's row-by-row conversion:
+    """The grid check (reportkit._schema.wall_clock_matches) against pyarrow's row-by-row conversion:
     instants packed around every DST change of 2019-2026 (half-hour and 45-minute zones included)."""
-    from reportkit._columns import wall_clock_matches
+    from reportkit._schema import wall_clock_matches
 
     rng = np.random.default_rng(11)
     spread = rng.integers(1_546_300_800, 1_798_761_600, 400_000)  # 2019..2026, seconds
@@ -349,7 +349,7 @@ def test_row_exponents_read_off_the_buffers_agree_with_the_catalogue() -> None:
     """Three lowercase letters in every row take the buffer path; anything else the dictionary path;
     both give each row its currency's decimals (and unknown or missing: no exponent)."""
     from reportkit import catalog
-    from reportkit._columns import _letter_codes, row_exponents
+    from reportkit._schema import _letter_codes, row_exponents
 
     rng = np.random.default_rng(3)
     codes = np.array(["usd", "jpy", "kwd", "eur", "bhd", "krw", "zzz", "aaa"])[rng.integers(0, 8, 5000)]

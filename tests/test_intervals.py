@@ -141,16 +141,16 @@ def test_interval_object() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"start": datetime(2025, 1, 1), "end": "2025-02-01"}, r"start .* is a naive datetime"),
-        ({"start": "2025-01-01", "end": "2025-02-01T00:00:00"}, r"end .* is a naive datetime"),
+        ({"start": datetime(2025, 1, 1), "end": "2025-02-01"}, r"start=.* is a naive datetime"),
+        ({"start": "2025-01-01", "end": "2025-02-01T00:00:00"}, r"end=.* is a naive datetime"),
         ({"start": "2025-02-01", "end": "2025-01-01"}, r"start \(2025-02-01.*must be before end"),
         ({"start": "2025-01-01", "end": "2025-01-01"}, "must be before end"),
         ({"start": "2025-01-01", "end": "2025-02-01", "tz": "Mars/Olympus"}, "tz 'Mars/Olympus'"),
         ({"start": "2025-01-01", "end": "2025-02-01", "freq": "fortnight"}, "freq 'fortnight' is not known"),
         ({"start": "2025-01-01", "end": "2025-02-01", "freq": "-1D"}, "positive multiple"),
-        ({"start": "2025-13-01", "end": "2025-02-01"}, "not a valid date"),
+        ({"start": "2025-13-01", "end": "2025-02-01"}, "start='2025-13-01' is not a date"),
         ({"start": "yesterday", "end": "2025-02-01"}, "'yesterday' is not a date"),
-        ({"start": 20250101, "end": "2025-02-01"}, "start must be a date"),
+        ({"start": 20250101, "end": "2025-02-01"}, "start=20250101 must be a date"),
     ],
 )
 def test_errors_name_the_parameter(kwargs, match) -> None:

@@ -151,7 +151,7 @@ def test_each_planted_discrepancy_fails_exactly_its_checks(sb, kind, currency, w
     assert all(check in summary for check in checks_failing)
     if kind == "missing_payout":
         ledger = sb.ledger
-        pid = ledger._payout_table["id"][ledger.bt["payout"][planted.target(ledger)]]
+        pid = ledger.payout_table["id"][ledger.bt["payout"][planted.target(ledger)]]
         (row,) = failed[failed["check"] == "payout.unmatched_rows"].itertuples()
         assert row.key == str(pid) and row.expected == 0 and row.actual > 0
         # The balance summary's payouts row still holds the payout (the balance did move); the payouts

@@ -269,8 +269,7 @@ def test_cache_seam_is_consulted_and_filled(sb):
             assert sb.api_key not in json.dumps(key)
             self.data[key["digest"]] = df
 
-    client = sb.client(cache=False, progress=False)
-    client._cache = DictCache()
+    client = sb.client(cache=DictCache(), progress=False)
     before = sb.runs_created
     first = client.report("payouts.summary.1", START, END)
     second = client.report("payouts.summary.1", START, END)
@@ -297,7 +296,7 @@ def test_poll_schedule_backs_off_to_a_cap_and_stops_at_the_deadline():
             t[0] += s
 
         with pytest.raises(rk.RunTimeoutError):
-            runs.wait(client, run, timeout=120, progress=False, clock=lambda: t[0], sleep=sleep)
+            client.runner.wait(run, timeout=120, clock=lambda: t[0], sleep=sleep)
         assert sleeps[0] == runs.POLL_FIRST and max(sleeps) <= runs.POLL_MAX
         assert sleeps == sorted(sleeps[:-1]) + sleeps[-1:], "intervals only grow (the last is clipped)"
         assert sum(sleeps) == pytest.approx(120) and t[0] <= 120 + 1e-9

@@ -206,11 +206,6 @@ class Ledger:
         )
 
     # -- public view ----------------------------------------------------------------------------
-    @property
-    def _payout_table(self) -> dict:
-        """The old name of :attr:`payout_table` (the payouts as column arrays), kept for old callers."""
-        return self.payout_table
-
     def balance(self, currency: str, at: int) -> int:
         """Balance in minor units at ``at`` (epoch s): Σ net of transactions created strictly before it."""
         created, csum = self._balance[currency.lower()]

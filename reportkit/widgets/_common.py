@@ -18,15 +18,9 @@ import pandas as pd
 
 from reportkit import errors
 
-__all__ = ["Cancelled", "FormInputError", "Worker", "error_text", "preview_html"]
+__all__ = ["FormInputError", "Worker", "error_text", "preview_html"]
 
-
-class FormInputError(ValueError):
-    """A value in the form is unusable; the message says which and why (nothing was sent)."""
-
-
-class Cancelled(Exception):
-    """The user pressed Cancel: the form stopped waiting."""
+FormInputError = errors.FormInputError  # a form field is unusable (in the one exception tree)
 
 
 _TITLES: list[tuple[type[BaseException], str]] = [
@@ -42,6 +36,7 @@ _TITLES: list[tuple[type[BaseException], str]] = [
     (errors.APIConnectionError, "Could not reach the API"),
     (errors.RunFailedError, "The report run failed"),
     (errors.RunTimeoutError, "The report run did not finish in time"),
+    (errors.RunCancelledError, "Cancelled"),
     (errors.ResultParseError, "The result file could not be read"),
     (errors.BatchError, "Some intervals failed"),
     (errors.ReportkitError, "Error"),

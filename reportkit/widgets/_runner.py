@@ -1,10 +1,13 @@
-"""The work behind a form's Run button, made cancellable and observable; no widgets in here.
+"""The one lifecycle both forms share: worker thread, Run/Cancel, status, progress, on_result.
 
-``run_one`` takes the client's own steps for one report (check, cache, create, poll, download: what
-``client.report`` does) but polls itself so that Cancel stops at once. ``run_split`` hands the
-intervals to ``client.reports`` on an inner thread and counts finished downloads for the progress
-bar. Cancel means "stop waiting": runs already created carry on at Stripe (Stripe has no way to
-cancel a report run), and whatever finishes is cached by the client.
+A form subclasses :class:`FormRun` and supplies ``_job(cancel, observer)`` (the work, on the public
+``client.prepare/run`` and ``client.reports(cancel=, observer=)``) and ``_show_result(result, t0)``.
+:class:`FormRun` does the rest: it refuses a second start while one runs, enables and disables the
+buttons, runs the job on a daemon thread, turns the progress events of
+:class:`reportkit.progress.Observer` into the status line and the progress bar (:class:`FormObserver`),
+and ends in exactly one of: done (result shown, ``on_result`` callbacks called), cancelled
+(:class:`~reportkit.errors.RunCancelledError`, the one cancellation exception: runs already created
+carry on at Stripe), failed (readable text, never a traceback).
 """
 
 from __future__ import annotations
@@ -14,103 +17,188 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import ipywidgets as w
 import pandas as pd
 
-from reportkit import errors, runs
-from reportkit.widgets._common import Cancelled, elapsed
+from reportkit import errors
+from reportkit.progress import Observer, Progress
+from reportkit.widgets import _common as c
 
-__all__ = ["Hooks", "run_one", "run_split"]
+__all__ = ["FormObserver", "FormRun", "batch_cancelled"]
 
-
-class Hooks:
-    """Where the runner reports: ``status(text)``, ``step(value, total)``, ``run(ReportRun)``."""
-
-    def __init__(
-        self,
-        status: Callable[[str], None],
-        step: Callable[[int, int], None],
-        run: Callable[[Any], None] | None = None,
-    ) -> None:
-        self.status, self.step, self.run = status, step, run or (lambda _: None)
+#: A single run's progress bar: created, succeeded, downloaded.
+_SINGLE_STEPS = {"checking": 0, "creating": 0, "waiting": 1, "downloading": 2, "done": 3}
 
 
-def kwargs_of(req: dict[str, Any]) -> dict[str, Any]:
-    return {"timezone": req["timezone"], "columns": req["columns"], "api": req["api"], **req["parameters"]}
+class FormObserver(Observer):
+    """Progress events -> the form's status line, progress bar and last-seen run."""
 
+    def __init__(self, form: FormRun, t0: float) -> None:
+        self.form, self.t0 = form, t0
 
-def run_one(
-    client: Any, req: dict[str, Any], *, cancel: threading.Event, timeout: float, hooks: Hooks
-) -> pd.DataFrame:
-    """One run of ``req`` (a ReportForm.request() dict), cancellable while it is being polled."""
-    t0 = time.monotonic()
-    prepared = client._prepare_run(req["report"], req["start"], req["end"], **kwargs_of(req))
-    cached = client._cache_get(prepared)
-    if cached is not None:
-        hooks.step(3, 3)
-        return cached
-    hooks.status("Creating the report run…")
-    run = client._create_prepared(prepared)
-    hooks.run(run)
-    hooks.step(1, 3)
-    deadline = t0 + timeout
-    while not run.is_done:
-        hooks.status(f"Run {run.id} is {run.status} ({elapsed(t0)})…")
-        waited = time.monotonic() - t0
-        pause = min(max(runs.POLL_FIRST, runs.POLL_RATIO * waited), runs.POLL_MAX)
-        if cancel.wait(pause):
-            raise Cancelled(
-                f"stopped waiting for run {run.id}; the run itself carries on at Stripe "
-                f"(client.wait({run.id!r}) picks it up)"
+    def start(self, state: Progress) -> None:
+        self.step(state)
+
+    def done(self, state: Progress) -> None:
+        self.step(state)
+
+    def step(self, state: Progress) -> None:
+        form = self.form
+        if state.total > 1:
+            form._set_progress(min(state.done, state.total), state.total)
+            form.status.value = (
+                f"{state.total} runs of {state.label}: {state.done} done, {state.running} running, "
+                f"{state.failed} failed, {state.cached} from the cache ({c.elapsed(self.t0)})…"
             )
-        if time.monotonic() > deadline:
-            raise errors.RunTimeoutError(
-                f"report run {run.id} still {run.status} after {timeout:.0f} s; it goes on at Stripe: "
-                f"resume with client.wait({run.id!r})",
-                run=run,
-            )
-        run = client.retrieve_run(run.id)
-        hooks.run(run)
-    runs._raise_if_failed(run)
-    hooks.step(2, 3)
-    hooks.status(f"Run {run.id} succeeded; downloading {_size(run)}…")
-    return client.download(run)
+            return
+        if state.run is not None:
+            form.run = state.run
+        form._set_progress(_SINGLE_STEPS.get(state.phase, 0), 3)
+        run = state.run
+        if state.phase == "creating":
+            form.status.value = "Creating the report run…"
+        elif state.phase == "waiting" and run is not None:
+            form.status.value = f"Run {run.id} is {run.status} ({c.elapsed(self.t0)})…"
+        elif state.phase == "downloading" and run is not None:
+            form.status.value = f"Run {run.id} succeeded; downloading {_size(run)}…"
 
 
-def run_split(
-    client: Any, req: dict[str, Any], *, cancel: threading.Event, timeout: float, hooks: Hooks
-) -> pd.DataFrame:
-    """``client.reports`` over ``rk.intervals(start, end, freq=split, tz=timezone)``; cancellable.
+class FormRun:
+    """Run/Cancel/status/progress for a form; see the module docstring.
 
-    The batch's own ``cancel`` event and ``on_progress`` counters drive the form: Cancel stops creating
-    and waiting at once (runs already created carry on at Stripe; finished intervals are cached)."""
-    from reportkit.errors import BatchError, RunCancelledError
-    from reportkit.intervals import intervals
+    The subclass creates ``run_button``, ``cancel_button``, ``status``, ``error`` (and optionally
+    ``progress``, an ``IntProgress``) before calling :meth:`_init_run`.
+    """
 
-    t0 = time.monotonic()
-    ivs = list(intervals(req["start"], req["end"], freq=req["split"], tz=req["timezone"]))
-    n = len(ivs)
+    run_button: w.Button
+    cancel_button: w.Button
+    status: w.Label
+    error: w.HTML
+    progress: w.IntProgress | None = None
+    run: Any = None
+    error_message: str | None = None
 
-    def progress(counts: dict[str, int]) -> None:
-        hooks.step(min(counts["done"], n), n)
-        hooks.status(
-            f"{n} runs of {req['report']}: {counts['done']} done, {counts['running']} running, "
-            f"{counts['failed']} failed, {counts['cached']} from the cache ({elapsed(t0)})…"
-        )
+    def _init_run(self, name: str) -> None:
+        self._name = name
+        self._callbacks: list[Callable[[Any], Any]] = []
+        self._worker: c.Worker | None = None
+        self.run_button.on_click(lambda _: self.start_run())
+        self.cancel_button.on_click(lambda _: self.cancel())
 
-    hooks.step(0, n)
-    try:
-        return client.reports(
-            req["report"], ivs, progress=False, timeout=timeout, cancel=cancel, on_progress=progress,
-            **kwargs_of(req),
-        )
-    except BatchError as exc:
-        if cancel.is_set() and any(isinstance(e, RunCancelledError) for e in exc.errors.values()):
-            left = sum(isinstance(e, RunCancelledError) for e in exc.errors.values())
-            raise Cancelled(
-                f"stopped {left} of {n} intervals; runs already created carry on at Stripe and the "
-                "intervals that finished are cached, so Run again picks them up"
-            ) from None
-        raise
+    # -- what a form supplies ----------------------------------------------------------------------
+    def _prepare_job(self) -> Callable[[threading.Event, Observer], Any]:
+        """Check the form and return the job (raise :class:`errors.FormInputError` to refuse)."""
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        """Forget the last result before a new run."""
+
+    def _show_result(self, result: Any, t0: float) -> None:
+        raise NotImplementedError
+
+    def _show_partial(self, exc: BaseException, t0: float) -> None:
+        """After a failure: keep what succeeded, if the form can (default: nothing)."""
+
+    def _callback_value(self, result: Any) -> Any:
+        """What ``on_result`` callbacks receive (default: the job's result)."""
+        return result
+
+    # -- the lifecycle ------------------------------------------------------------------------------
+    def on_result(self, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(result)`` after every successful run (on the worker thread)."""
+        self._callbacks.append(callback)
+
+    def start_run(self) -> None:
+        """What the Run button does: check the form, then run on a worker thread."""
+        if self._worker is not None and self._worker.alive:
+            return
+        self.run, self.error_message = None, None
+        self.error.value = ""
+        self._clear()
+        try:
+            job = self._prepare_job()
+        except errors.ReportkitError as exc:  # a bad field: nothing was sent
+            self._show_error(c.error_text(exc))
+            self.status.value = "Not started."
+            return
+        self.run_button.disabled, self.cancel_button.disabled = True, False
+        self._set_progress(0, 1, "info")
+        self.status.value = "Starting…"
+        self._worker = c.Worker(lambda cancel: self._work(job, cancel), name=self._name).start()
+
+    def cancel(self) -> None:
+        """Stop creating and waiting (runs already created carry on at Stripe)."""
+        if self._worker is not None and self._worker.alive:
+            self._worker.cancel.set()
+            self.cancel_button.disabled = True
+            self.status.value = "Cancelling…"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current run is over (True) or ``timeout`` seconds passed (False)."""
+        return self._worker.join(timeout) if self._worker is not None else True
+
+    def _work(self, job: Callable[[threading.Event, Observer], Any], cancel: threading.Event) -> None:
+        t0 = time.monotonic()
+        try:
+            result = job(cancel, FormObserver(self, t0))
+        except errors.RunCancelledError as exc:
+            self._set_progress(None, None, "warning")
+            self.status.value = f"Cancelled after {c.elapsed(t0)}: {exc}"
+        except Exception as exc:  # every failure ends up as readable text in the form
+            cancelled = batch_cancelled(exc) if cancel.is_set() else None
+            if cancelled is not None:
+                self._set_progress(None, None, "warning")
+                self.status.value = f"Cancelled after {c.elapsed(t0)}: {cancelled}"
+            else:
+                self._set_progress(None, None, "danger")
+                self.status.value = f"Failed after {c.elapsed(t0)}."
+                self._show_partial(exc, t0)
+                self._show_error(c.error_text(exc))
+        else:
+            try:
+                self._show_result(result, t0)
+                if self.progress is not None:
+                    self._set_progress(self.progress.max, None, "success")
+            except Exception as exc:  # drawing went wrong: still a message, never a traceback
+                self._show_error(c.error_text(exc))
+            for callback in self._callbacks:
+                try:
+                    callback(self._callback_value(result))
+                except Exception as exc:
+                    name = getattr(callback, "__name__", "callback")
+                    self._show_error(f"on_result({name}) raised: {c.error_text(exc)}")
+        finally:
+            self.run_button.disabled, self.cancel_button.disabled = False, True
+
+    def _set_progress(self, value: int | None, total: int | None, style: str | None = None) -> None:
+        bar = self.progress
+        if bar is None:
+            return
+        if total is not None:
+            bar.max = max(total, 1)
+        if value is not None:
+            bar.value = value
+        if style is not None:
+            bar.bar_style = style
+
+    def _show_error(self, text: str) -> None:
+        self.error_message = text
+        self.error.value = c.error_html(text)
+
+
+def batch_cancelled(exc: BaseException) -> str | None:
+    """The status text of a batch stopped by Cancel (None when ``exc`` is not that)."""
+    if not isinstance(exc, errors.BatchError):
+        return None
+    left = sum(isinstance(e, errors.RunCancelledError) for e in exc.errors.values())
+    if not left:
+        return None
+    frames = exc.frames if isinstance(exc.frames, pd.DataFrame) else pd.DataFrame()
+    total = frames.attrs.get("reportkit", {}).get("intervals", len(exc.errors))
+    return (
+        f"stopped {left} of {total} intervals; runs already created carry on at Stripe and the "
+        "intervals that finished are cached, so Run again picks them up"
+    )
 
 
 def _size(run: Any) -> str:

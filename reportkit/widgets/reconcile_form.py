@@ -9,20 +9,20 @@ captured from threads). Cancel stops waiting; runs already created finish at Str
 
 from __future__ import annotations
 
-import copy
 import html
 import io
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import available_timezones
 
 import ipywidgets as w
 import pandas as pd
 
+from reportkit.intervals import iana_names, intervals
+from reportkit.progress import Observer
 from reportkit.widgets import _common as c
+from reportkit.widgets._runner import FormRun
 
 __all__ = ["ReconcileForm"]
 
@@ -30,7 +30,7 @@ BALANCE = "balance.summary.1"
 FREQS = ("day", "week", "month")
 
 
-class ReconcileForm:
+class ReconcileForm(FormRun):
     """Check a period: ``.checks`` is the :class:`~reportkit.reconcile.Checks` frame after a run.
 
     ``.balance`` is the ``balance.summary.1`` frame per interval behind the roll-forward chart,
@@ -43,15 +43,13 @@ class ReconcileForm:
         self.checks: pd.DataFrame | None = None
         self.balance: pd.DataFrame | None = None
         self.error_message: str | None = None
-        self._callbacks: list[Callable[[pd.DataFrame], Any]] = []
-        self._worker: c.Worker | None = None
         style = {"description_width": "110px"}
         self.start = w.DatePicker(description="Start", style=style)
         self.end = w.DatePicker(description="End (exclusive)", style=style)
         self.freq = w.ToggleButtons(options=list(FREQS), value=freq, style={"button_width": "70px"})
         self.timezone = w.Combobox(
             value=timezone,
-            options=sorted(available_timezones()),
+            options=sorted(iana_names()),
             ensure_option=False,
             description="Timezone",
             style=style,
@@ -102,8 +100,7 @@ class ReconcileForm:
             "balance_chart",
         ):
             getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # fmt: skip
-        self.run_button.on_click(lambda _: self.start_run())
-        self.cancel_button.on_click(lambda _: self.cancel())
+        self._init_run("reportkit-reconcile")
         self.chart_currency.observe(lambda _: self._draw_balance(), names="value")
         self._set_window()
 
@@ -153,83 +150,36 @@ class ReconcileForm:
             f"checks = rk.reconcile.check_period(client, {', '.join(args)})\nprint(checks.summary())\n"
         )
 
-    def on_result(self, callback: Callable[[pd.DataFrame], Any]) -> None:
-        """Call ``callback(checks)`` after every successful run (on the worker thread)."""
-        self._callbacks.append(callback)
-
-    def start_run(self) -> None:
-        if self._worker is not None and self._worker.alive:
-            return
-        self.checks = self.balance = self.error_message = None
-        for wid in (self.error, self.summary, self.table):
+    # -- running (widgets._runner.FormRun) ---------------------------------------------------------
+    def _clear(self) -> None:
+        self.checks = self.balance = None
+        for wid in (self.summary, self.table):
             wid.value = ""
         self.differences_chart.value = self.balance_chart.value = b""
+
+    def _prepare_job(self) -> Callable[[threading.Event, Observer], Any]:
         if self.start.value is None or self.end.value is None:
-            self._show_error(c.error_text(c.FormInputError("pick a start and an end date")))
-            return
-        self.run_button.disabled, self.cancel_button.disabled = True, False
-        self._worker = c.Worker(self._work, name="reportkit-reconcile").start()
-
-    def cancel(self) -> None:
-        if self._worker is not None and self._worker.alive:
-            self._worker.cancel.set()
-            self.cancel_button.disabled = True
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._worker.join(timeout) if self._worker is not None else True
-
-    def _work(self, cancel: threading.Event) -> None:
+            raise c.FormInputError("pick a start and an end date")
         from reportkit import reconcile
-        from reportkit.intervals import intervals
 
-        t0 = time.monotonic()
         start, end, freq, params = self.start.value, self.end.value, self.freq.value, self.parameters()
-        box: dict[str, Any] = {}
+        parts = intervals(start, end, freq=freq, tz=params["timezone"])
+        client = self.client
 
-        # The same client (session, cache, rate limits) without tqdm bars: a bar displayed from a
-        # thread lands in the wrong cell or nowhere under ipykernel 7; the status line replaces it.
-        quiet = copy.copy(self.client)
-        quiet.progress = False
+        def job(cancel: threading.Event, observer: Observer) -> tuple[Any, pd.DataFrame]:
+            checks = reconcile.check_period(client, start, end, freq, cancel=cancel, observer=observer,
+                                            progress=False, **params)  # fmt: skip
+            return checks, client.reports(BALANCE, parts, cancel=cancel, progress=False, **params)
 
-        def fetch() -> None:
-            try:
-                box["checks"] = reconcile.check_period(quiet, start, end, freq, **params)
-                parts = intervals(start, end, freq=freq, tz=params["timezone"])
-                box["balance"] = quiet.reports(BALANCE, parts, **params)
-            except BaseException as exc:  # handed to the waiting worker below
-                box["error"] = exc
+        return job
 
-        inner = threading.Thread(target=fetch, name="reportkit-reconcile-fetch", daemon=True)
-        inner.start()
-        try:
-            while inner.is_alive():
-                self.status.value = f"Running the reports of {_iso(start)} → {_iso(end)} ({c.elapsed(t0)})…"
-                if cancel.wait(0.5):
-                    self.status.value = (
-                        f"Cancelled after {c.elapsed(t0)}: stopped waiting; runs already created "
-                        "carry on at Stripe and are cached when they finish."
-                    )
-                    return
-            if "error" in box:
-                self.status.value = f"Failed after {c.elapsed(t0)}."
-                self._show_error(c.error_text(box["error"]))
-                return
-            self.checks, self.balance = box["checks"], box["balance"]
-            self._show_result(t0)
-            for callback in self._callbacks:
-                try:
-                    callback(self.checks)
-                except Exception as exc:
-                    self._show_error(f"on_result({getattr(callback, '__name__', 'callback')}) raised: "
-                                     f"{c.error_text(exc)}")  # fmt: skip
-        except Exception as exc:  # drawing went wrong: still a message, never a traceback
-            self._show_error(c.error_text(exc))
-        finally:
-            self.run_button.disabled, self.cancel_button.disabled = False, True
+    def _callback_value(self, result: tuple[Any, pd.DataFrame]) -> Any:
+        return result[0]  # on_result callbacks get the checks
 
-    def _show_result(self, t0: float) -> None:
+    def _show_result(self, result: tuple[Any, pd.DataFrame], t0: float) -> None:
         from reportkit import plot
 
+        self.checks, self.balance = result
         checks = self.checks
         failed = int((~checks["ok"].astype(bool)).sum())
         colour = "#8a1c12" if failed else "#1f5f2a"
@@ -251,10 +201,6 @@ class ReconcileForm:
         if self.balance is None or not self.chart_currency.value:
             return
         self.balance_chart.value = _png(plot.balance(self.balance, currency=self.chart_currency.value))
-
-    def _show_error(self, text: str) -> None:
-        self.error_message = text
-        self.error.value = c.error_html(text)
 
 
 def _iso(d: date | None) -> str | None:

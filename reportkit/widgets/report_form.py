@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import available_timezones
 
 import ipywidgets as w
 import pandas as pd
 
 from reportkit import catalog, errors
+from reportkit.intervals import iana_names, intervals
+from reportkit.progress import Observer
 from reportkit.widgets import _common as c
-from reportkit.widgets import _runner
+from reportkit.widgets._runner import FormRun
 
 __all__ = ["ReportForm"]
 
@@ -31,7 +31,7 @@ SPLITS = ("none", "day", "week", "month")
 _NONE = "(any)"
 
 
-class ReportForm:
+class ReportForm(FormRun):
     """A form that runs one report (or one report per day/week/month) and keeps the result in ``.df``.
 
     ``ReportForm(client)`` displays itself as the last expression of a cell. After a run, ``.df`` is
@@ -55,8 +55,6 @@ class ReportForm:
         self.df: pd.DataFrame | None = None
         self.run: Any = None
         self.error_message: str | None = None
-        self._callbacks: list[Callable[[pd.DataFrame], Any]] = []
-        self._worker: c.Worker | None = None
         self._types = self._load_types()
         self._build()
         self.api.value = api
@@ -79,7 +77,7 @@ class ReportForm:
         self.end = w.DatePicker(description="End (exclusive)", style=style)
         self.timezone = w.Combobox(
             value="Etc/UTC",
-            options=sorted(available_timezones()),
+            options=sorted(iana_names()),
             description="Timezone",
             ensure_option=False,
             style=style,
@@ -146,8 +144,7 @@ class ReportForm:
         self.report.observe(self._on_report, names="value")
         for wid in (self.start, self.end, self.timezone, self.columns, self.split, *self._filters.values()):
             wid.observe(self._refresh_code, names="value")
-        self.run_button.on_click(lambda _: self.start_run())
-        self.cancel_button.on_click(lambda _: self.cancel())
+        self._init_run("reportkit-form")
         self._on_api()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -314,85 +311,41 @@ class ReportForm:
     def _refresh_code(self, *_: Any) -> None:
         self.code.value = f"<pre class='rk-code-text'>{html.escape(self.code_text)}</pre>"
 
-    # ---------------------------------------------------------------- running
-    def on_result(self, callback: Callable[[pd.DataFrame], Any]) -> None:
-        """Call ``callback(df)`` after every successful run (on the worker thread)."""
-        self._callbacks.append(callback)
-
-    def start_run(self) -> None:
-        """What the Run button does: check the form, then run on a worker thread."""
-        if self._worker is not None and self._worker.alive:
-            return
-        self.df, self.run, self.error_message = None, None, None
-        self.error.value = ""
+    # ---------------------------------------------------------------- running (widgets._runner.FormRun)
+    def _clear(self) -> None:
+        self.df = None
         self.preview.value = ""
-        try:
-            req = self.request()
-        except c.FormInputError as exc:
-            self._show_error(c.error_text(exc))
-            self.status.value = "Not started."
-            return
-        self.run_button.disabled, self.cancel_button.disabled = True, False
-        self.progress.value, self.progress.bar_style = 0, "info"
-        self.status.value = "Starting…"
-        self._worker = c.Worker(lambda cancel: self._work(req, cancel), name="reportkit-form").start()
 
-    def cancel(self) -> None:
-        """Stop waiting for the current run (the run itself carries on at Stripe)."""
-        if self._worker is not None and self._worker.alive:
-            self._worker.cancel.set()
-            self.cancel_button.disabled = True
-            self.status.value = "Cancelling…"
+    def _prepare_job(self) -> Callable[[threading.Event, Observer], pd.DataFrame]:
+        req = self.request()
+        options = {"timezone": req["timezone"], "columns": req["columns"], "api": req["api"]}
+        options.update(req["parameters"])
+        client, timeout = self.client, self.timeout
+        if req["split"] == "none":
+            def one(cancel: threading.Event, observer: Observer) -> pd.DataFrame:
+                prepared = client.prepare(req["report"], req["start"], req["end"], **options)
+                return client.run(prepared, timeout=timeout, cancel=cancel, observer=observer, progress=False)
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current run is over (True) or ``timeout`` seconds passed (False)."""
-        return self._worker.join(timeout) if self._worker is not None else True
+            return one
+        ivs = intervals(req["start"], req["end"], freq=req["split"], tz=req["timezone"])
 
-    def _work(self, req: dict[str, Any], cancel: threading.Event) -> None:
-        t0 = time.monotonic()
-        hooks = _runner.Hooks(status=self._set_status, step=self._set_step, run=self._set_run)
-        work = _runner.run_split if req["split"] != "none" else _runner.run_one
-        try:
-            df = work(self.client, req, cancel=cancel, timeout=self.timeout, hooks=hooks)
-        except c.Cancelled as exc:
-            self.progress.bar_style = "warning"
-            self.status.value = f"Cancelled after {c.elapsed(t0)}: {exc}"
-        except Exception as exc:  # every failure ends up as readable text in the form
-            self.progress.bar_style = "danger"
-            self.status.value = f"Failed after {c.elapsed(t0)}."
-            frames = getattr(exc, "frames", None)
-            if isinstance(exc, errors.BatchError) and frames is not None and len(frames):
-                self.df = frames  # keep the intervals that succeeded, and say which did not
-                self.preview.value = c.preview_html(frames, self.preview_rows)
-                self.status.value = f"Partly done after {c.elapsed(t0)}: {len(frames):,} rows kept in .df."
-            self._show_error(c.error_text(exc))
-        else:
-            self.df = df
-            self.preview.value = c.preview_html(df, self.preview_rows)
-            self.progress.value, self.progress.bar_style = self.progress.max, "success"
-            self.status.value = _done_text(df, t0)
-            for callback in self._callbacks:
-                try:
-                    callback(df)
-                except Exception as exc:
-                    name = getattr(callback, "__name__", "callback")
-                    self._show_error(f"on_result({name}) raised: {c.error_text(exc)}")
-        finally:
-            self.run_button.disabled, self.cancel_button.disabled = False, True
+        def split(cancel: threading.Event, observer: Observer) -> pd.DataFrame:
+            return client.reports(req["report"], ivs, timeout=timeout, cancel=cancel, observer=observer,
+                                  progress=False, **options)  # fmt: skip
 
-    def _set_status(self, text: str) -> None:
-        self.status.value = text
+        return split
 
-    def _set_step(self, value: int, total: int) -> None:
-        self.progress.max = max(total, 1)
-        self.progress.value = value
+    def _show_result(self, df: pd.DataFrame, t0: float) -> None:
+        self.df = df
+        self.preview.value = c.preview_html(df, self.preview_rows)
+        self.status.value = _done_text(df, t0)
 
-    def _set_run(self, run: Any) -> None:
-        self.run = run
-
-    def _show_error(self, text: str) -> None:
-        self.error_message = text
-        self.error.value = c.error_html(text)
+    def _show_partial(self, exc: BaseException, t0: float) -> None:
+        frames = getattr(exc, "frames", None)
+        if isinstance(exc, errors.BatchError) and frames is not None and len(frames):
+            self.df = frames  # keep the intervals that succeeded, and say which did not
+            self.preview.value = c.preview_html(frames, self.preview_rows)
+            self.status.value = f"Partly done after {c.elapsed(t0)}: {len(frames):,} rows kept in .df."
 
 
 def _labelled(text: str, widget: w.Widget) -> w.HBox:

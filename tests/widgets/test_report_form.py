@@ -137,7 +137,7 @@ def test_default_columns_are_left_out_of_the_code(client):
          "Check the form: payout_reconciliation.by_id.summary.1 needs a payout"),
         ({"columns": ()}, "Check the form: select at least one column"),
         ({"currency": "dollars"}, "currency='dollars' is not a three-letter ISO code"),
-        ({"timezone": "Mars/Olympus_Mons"}, "unknown timezone 'Mars/Olympus_Mons'"),
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone 'Mars/Olympus_Mons' is not an IANA time zone name"),
         ({"report": "payout_reconciliation.by_id.summary.1", "payout": "po_doesnotexist"},
          "Not found: No such payout: 'po_doesnotexist'"),
     ],

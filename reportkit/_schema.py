@@ -1,6 +1,10 @@
-"""Vectorised column checks and exact decimal columns: text -> decimal128 -> the decimal dtype.
+"""Column kinds, dtypes and currency exponents, shared by frames (CSV) and cache (Parquet).
 
-Owns the two conversions money needs everywhere (:mod:`reportkit.frames` reading CSV text,
+Owns what a column *is*: :func:`column_kinds` (the kind of each header column, from the catalogue, or
+inferred by name for reports the catalogue does not know), :data:`STRING_DTYPE` and
+:func:`types_mapper` (the pandas dtypes of text, counts and booleans), :data:`CURRENCY_COLUMNS` and
+:func:`currency_column_for` (which column holds a money column's currency), :func:`row_exponents`.
+Also the two conversions money needs everywhere (:mod:`reportkit.frames` reading CSV text,
 :mod:`reportkit.cache` reading Parquet back): :func:`decimal_array` (text to ``decimal128(38, s)``,
 ``s`` the column's scale, refusing anything inexact) and :func:`to_decimal_array` (``decimal128`` to
 the exact ``decimal`` pandas dtype of :mod:`reportkit.dtype`, without building Decimal objects).
@@ -10,28 +14,43 @@ Plus the checks that name the first bad value of a column (:func:`check_pattern`
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportkit import catalog
 from reportkit.dtype import DecimalArray
-from reportkit.errors import ResultParseError
+from reportkit.errors import ConfigurationError, ResultParseError
 
 __all__ = [
+    "CURRENCY_COLUMNS",
+    "STRING_DTYPE",
     "all_true",
     "check_pattern",
+    "column_kinds",
     "currency_column_for",
     "decimal_array",
     "first_bad",
     "first_failing",
+    "report_spec",
     "row_exponents",
     "to_decimal_array",
+    "types_mapper",
     "wall_clock_matches",
 ]
+
+#: The dtype of id, currency, category, text, metadata and unknown columns.
+STRING_DTYPE = pd.StringDtype("pyarrow")
+
+#: Columns that hold a currency code (each money column's currency is in one of them).
+CURRENCY_COLUMNS = ("currency", "customer_facing_currency", "filing_currency")
 
 #: A row whose currency is missing or unknown keeps the column's scale.
 _NO_EXPONENT = 127
@@ -233,3 +252,54 @@ def wall_clock_matches(wall: pa.ChunkedArray, twin: pa.ChunkedArray, timezone: s
         return True
     aware = pa.array(u[rows], pa.timestamp("ns", timezone))
     return bool(np.array_equal(pc.local_timestamp(aware).view(pa.int64()).to_numpy(), w[rows]))
+
+
+def types_mapper(t: pa.DataType) -> Any:
+    """pyarrow -> pandas dtypes of the non-money columns: text as STRING_DTYPE, nullable ints and bools."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return STRING_DTYPE
+    if pa.types.is_int64(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def report_spec(report: str, api: str) -> catalog.ReportSpec | None:
+    """The catalogue's spec of a v1 type id or v2 report name/id, or None for a report it does not know."""
+    if api not in ("v1", "v2"):
+        raise ConfigurationError(f"api must be 'v1' or 'v2', not {api!r}")
+    if not isinstance(report, str) or not report:
+        raise ConfigurationError(f"report must be a report type id or v2 report name, not {report!r}")
+    try:
+        return catalog.report_spec(report)
+    except KeyError:
+        pass
+    try:
+        return catalog.v2_report(report).spec
+    except KeyError:
+        return None
+
+
+@cache
+def _name_kinds() -> dict[str, str]:
+    """For unknown reports: the kind each column name has most often across the catalogue."""
+    counts: dict[str, Counter] = {}
+    for rid in catalog.report_ids():
+        for col in catalog.report_spec(rid).columns:
+            counts.setdefault(col.name, Counter())[col.kind] += 1
+    return {name: c.most_common(1)[0][0] for name, c in counts.items()}
+
+
+def column_kinds(spec: catalog.ReportSpec | None, header: list[str]) -> dict[str, str]:
+    """The kind of each header column for ``spec`` (``None``: an unknown report; inferred by name)."""
+    if spec is not None:
+        return {name: spec.kind(name) or "unknown" for name in header}
+    kinds = {}
+    for name in header:
+        m = re.match(r"^([a-z_]+_metadata)\[[^\[\]]+\]$", name)
+        kind = "metadata" if m else _name_kinds().get(name, "unknown")
+        if kind in ("timestamp_utc", "timestamp_local") and not name.endswith("_utc"):
+            kind = "timestamp_local" if f"{name}_utc" in header else "timestamp_utc"
+        kinds[name] = kind
+    return kinds

@@ -10,7 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_python_blocks_run(sandbox_factory, monkeypatch, tmp_path):

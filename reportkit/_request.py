@@ -1,8 +1,12 @@
-"""Checking and normalising a report request before anything is sent: ``RunRequest``.
+"""A report request, checked and normalised before anything is sent: :class:`RunRequest`, :func:`prepare`.
 
 Everything here is pure (no I/O): which report is meant (v1 type id, v2 name or id, with close
-matches for typos), which parameters it takes, dates and timezones, columns. The one check that needs
-the server, the data-availability window, is applied by the client with :func:`apply_window`.
+matches for typos: :func:`resolve`), which parameters it takes, dates and timezones (by the one rule
+of :mod:`reportkit.intervals`), columns. :func:`prepare` declares the keyword set of a report request
+once; the client's ``prepare``/``report``/``reports``/``create_run`` pass their ``**options`` here.
+The one check that needs the server, the data-availability window, is :func:`apply_window` (called
+by :mod:`reportkit.runs` with the report type it fetched). :meth:`RunRequest.cache_key` is the only
+cache key scheme of reportkit.
 
 Dates: an aware datetime is taken as is; a ``date`` or ``"YYYY-MM-DD"`` means midnight in the
 request's ``timezone`` (default ``Etc/UTC``); a naive datetime (or ISO string without offset) is
@@ -17,60 +21,29 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reportkit import catalog
+from reportkit._api import rfc3339
 from reportkit.errors import ConfigurationError, DataNotAvailableError, ReportkitWarning
+from reportkit.intervals import bound, zone
 
-__all__ = ["RunRequest", "apply_window", "check_timezone", "prepare", "to_utc"]
+__all__ = ["APIS", "TIMES", "RunRequest", "apply_window", "prepare", "resolve", "to_utc"]
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIMES = ("interval_start", "interval_end")
-
-
-def check_timezone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        close = difflib.get_close_matches(str(tz), _zone_names(), n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ConfigurationError(
-            f"unknown timezone {tz!r}: pass an IANA name such as 'Etc/UTC' or 'Europe/Berlin'{hint}"
-        ) from None
-
-
-def _zone_names() -> list[str]:
-    from zoneinfo import available_timezones
-
-    return sorted(available_timezones())
+#: The API generations a request can go to.
+APIS = ("v1", "v2")
+#: The interval bound parameters (aware UTC datetimes in :attr:`RunRequest.parameters`).
+TIMES = ("interval_start", "interval_end")
 
 
 def to_utc(value: Any, name: str, tz: str = "Etc/UTC") -> datetime:
-    """A bound -> aware UTC datetime (see the module docstring for what is accepted)."""
-    fix = f"pass an aware datetime or a date string ('2025-01-01', read in timezone {tz!r}) as {name}"
-    if isinstance(value, bool):
-        raise ConfigurationError(f"{name}={value!r} is not a time; {fix}")
-    if isinstance(value, int):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        try:  # a date-shaped string can still be no date at all ('2025-13-01')
-            value = date.fromisoformat(text) if _DATE_RE.match(text) else datetime.fromisoformat(text)
-        except ValueError:
-            raise ConfigurationError(f"{name}={value!r} is not a date or ISO 8601 time; {fix}") from None
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ConfigurationError(f"{name}={value!r} is a naive datetime (no timezone); {fix}")
-        if value.microsecond:
-            raise ConfigurationError(
-                f"{name}={value!r} has fractions of a second; Stripe takes whole seconds"
-            )
-        return value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=check_timezone(tz)).astimezone(UTC)
-    raise ConfigurationError(f"{name} has type {type(value).__name__}; {fix}")
+    """A bound -> aware UTC datetime in whole seconds (:func:`reportkit.intervals.bound`, ints = Unix
+    seconds)."""
+    when = bound(value, name, tz, epochs=True)
+    if when.microsecond:
+        raise ConfigurationError(f"{name}={value!r} has fractions of a second; Stripe takes whole seconds")
+    return when.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -84,27 +57,16 @@ class RunRequest:
     livemode: bool
     name: str  # v1 type id or v2 report name (what provenance shows)
     compress: bool = False
+    clamp: bool = field(default=False, compare=False)  # may the data window trim the interval?
     clamped: bool = field(default=False, compare=False)
 
     @property
     def timezone(self) -> str:
         return self.parameters.get("timezone", "Etc/UTC")
 
-    def v1_body(self) -> dict[str, Any]:
-        return {"report_type": self.report, "parameters": dict(self.parameters)}
-
-    def v2_body(self) -> dict[str, Any]:
-        params = {k: (_rfc3339(v) if k in _TIMES else v) for k, v in self.parameters.items()}
-        return {
-            "report": self.report,
-            "report_parameters": params,
-            "result_options": {"compress_file": self.compress},
-        }
-
     def json_parameters(self) -> dict[str, Any]:
-        return {
-            k: (_rfc3339(v) if isinstance(v, datetime) else v) for k, v in sorted(self.parameters.items())
-        }
+        items = sorted(self.parameters.items())
+        return {k: (rfc3339(v) if isinstance(v, datetime) else v) for k, v in items}
 
     def cache_key(self, account: str, api_base: str) -> dict[str, Any]:
         """What identifies the result: JSON-able, no secret (``account`` is a one-way fingerprint)."""
@@ -121,11 +83,7 @@ class RunRequest:
         return key
 
 
-def _rfc3339(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.ReportSpec | None]:
+def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.ReportSpec | None]:
     """(id to send, display name, spec) for ``report`` in ``api``."""
     if not isinstance(report, str) or not report:
         raise ConfigurationError(f"report must be a report type id or name, got {report!r}")
@@ -172,25 +130,36 @@ def prepare(
     timezone: str | None = None,
     columns: Any = None,
     compress: bool = False,
+    clamp: bool = False,
     **parameters: Any,
 ) -> RunRequest:
-    """Check a request against the catalogue and normalise it. Raises :class:`ConfigurationError`."""
-    if api not in ("v1", "v2"):
+    """Check a request against the catalogue and normalise it. Raises :class:`ConfigurationError`.
+
+    ``start``/``end``: the interval (see the module docstring); ``api``: ``"v1"`` (a report type id)
+    or ``"v2"`` (a report name or id); ``timezone``: the report's timezone, also the one date strings
+    are read in (default ``Etc/UTC``); ``columns``: a list of column names (default: the report's);
+    ``compress``: a ZIP result (v2 only); ``clamp``: trim the interval to the data window (with a
+    warning) instead of refusing it; ``parameters``: the report's own (``currency``,
+    ``reporting_category``, ``payout``, ...).
+    """
+    if api not in APIS:
         raise ConfigurationError(f"api must be 'v1' or 'v2', got {api!r}")
     if compress and api != "v2":
         raise ConfigurationError("compress=True needs api='v2' (v1 result files are plain CSV)")
-    sent, name, spec = _resolve(report, api, livemode)
+    sent, name, spec = resolve(report, api, livemode)
     if spec is not None and spec.livemode_only and not livemode:
         raise ConfigurationError(f"{name} is available in live mode only; use a live key (sk_live_...)")
-    for bound in _TIMES:
-        if bound in parameters:
-            raise ConfigurationError(f"pass {bound} as the start/end arguments, not as a keyword parameter")
+    for time_name in TIMES:
+        if time_name in parameters:
+            raise ConfigurationError(
+                f"pass {time_name} as the start/end arguments, not as a keyword parameter"
+            )
     params: dict[str, Any] = {k: v for k, v in parameters.items() if v is not None}
     tz = timezone if timezone is not None else params.pop("timezone", None)
     params.pop("timezone", None)
     # Stripe's default, made explicit so that equal requests have equal cache keys.
     tz = "Etc/UTC" if tz is None else tz
-    check_timezone(tz)
+    tz = zone(tz, "timezone").key  # a ZoneInfo object is taken by its IANA name
     accepted = set(spec.parameters) if spec is not None else None
     if accepted is not None:
         for key in params:
@@ -255,6 +224,7 @@ def prepare(
         livemode=livemode,
         name=name,
         compress=bool(compress),
+        clamp=bool(clamp),
     )
 
 
@@ -281,8 +251,9 @@ def _check_columns(columns: Any, spec: catalog.ReportSpec | None, name: str) -> 
     return cols
 
 
-def apply_window(req: RunRequest, start: datetime | None, end: datetime | None, *, clamp: bool) -> RunRequest:
-    """Check the interval against the data window [start, end]; trim it (with a warning) when ``clamp``."""
+def apply_window(req: RunRequest, start: datetime | None, end: datetime | None) -> RunRequest:
+    """Check the interval against the data window [start, end]; trim it (with a warning) when
+    ``req.clamp``."""
     params = dict(req.parameters)
     lo, hi = params.get("interval_start"), params.get("interval_end")
     window = f"[{_fmt(start)}, {_fmt(end)}]"
@@ -295,7 +266,7 @@ def apply_window(req: RunRequest, start: datetime | None, end: datetime | None, 
     if not outside:
         return req
     asked = f"[{_fmt(lo)}, {_fmt(hi)})"
-    if not clamp:
+    if not req.clamp:
         raise DataNotAvailableError(
             f"data for {req.name} is available for {window} UTC only; you asked for {asked}. "
             "Pass clamp=True to trim the interval to the window, or pick dates inside it",

@@ -38,6 +38,7 @@ import pytest
 import reportkit as rk
 from reportkit import cli
 from reportkit.cache import Cache
+from reportkit.config import fingerprint
 from reportkit.intervals import intervals
 from reportkit.sandbox import Sandbox
 
@@ -133,12 +134,11 @@ def test_in_process_sweep_leaks_no_key(
         run = client.wait(client.create_run("balance.summary.1", "2025-01-01", "2025-02-01"), progress=True)
         texts += texts_of(client) + texts_of(run) + texts_of(run.result) + texts_of(client._http)
         texts += texts_of(client.report_type("balance.summary.1")) + texts_of(client._settings)
-        texts += texts_of(client._cache) + [client._cache.list().to_csv()]
-        texts += [json.dumps(client._cache_key(client._request_for(run)), default=str)]
+        texts += texts_of(client.cache) + [client.cache.list().to_csv()]
+        texts += [json.dumps(client.runner.cache_key(client.runner.request_for(run)), default=str)]
         direct = Cache(tmp_path / "direct")
-        direct.put(Cache.key("balance.summary.1", api_key=key, api_base=sb.url,
-                             parameters={"interval_start": "2025-01-01", "interval_end": "2025-02-01"}),
-                   frames[0], final=True)
+        direct.put(client.prepare("balance.summary.1", "2025-01-01", "2025-02-01").cache_key(
+                   fingerprint(key), sb.url), frames[0], final=True)
 
         # Errors a key could ride in.
         errors: list[BaseException] = []

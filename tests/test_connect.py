@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 
 import reportkit as rk
-from reportkit import client as client_module
 from reportkit.sandbox import Sandbox
 
 
@@ -27,7 +26,7 @@ def test_connect_without_a_key_starts_a_loud_local_sandbox(monkeypatch, caplog):
     with pytest.warns(rk.ReportkitWarning):
         again = rk.connect(cache=False, progress=False)
     assert again.api_base == client.api_base, "one sandbox per process"
-    assert client_module._SANDBOX is not None and client_module._SANDBOX.running
+    assert client.sandbox is not None and client.sandbox.running and again.sandbox is client.sandbox
 
 
 def test_connect_with_a_key_is_a_plain_client(monkeypatch):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "report_form.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "report_form.ipynb"
 REPORT = "balance_change_from_activity.summary.1"
 START, END = "2025-02-01", "2025-03-01"
 

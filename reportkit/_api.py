@@ -1,0 +1,175 @@
+"""One method per Stripe endpoint: paths and wire shapes live here and nowhere else.
+
+Each API generation is one group of methods with the same shape, so a further generation is one more
+group, not another branch in every function:
+
+- :class:`V1` (``/v1/reporting``, form-encoded, Unix seconds): report types, runs (create, retrieve,
+  list) and the result file on the files host, fetched with the key;
+- :class:`V2` (``/v2/reporting``, JSON, RFC 3339 times, a ``.preview`` version): reports, runs, and
+  the pre-signed ``download_url`` fetched with no key at all.
+
+:class:`Api` holds the groups (``api["v1"]``, ``api.for_run(run_id)``) over one
+:class:`reportkit._http.Transport`. No caching, no DataFrames: what comes back are the frozen objects
+of :mod:`reportkit.objects`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from reportkit._http import Download, Transport
+from reportkit.errors import APIConnectionError, ConfigurationError
+from reportkit.objects import ReportRun, ReportType
+
+__all__ = ["V1", "V2", "Api", "rfc3339"]
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_]+")
+_TIMES = ("interval_start", "interval_end")
+
+
+def rfc3339(dt: datetime) -> str:
+    """A v2 wire time: UTC, milliseconds, ``Z`` (``2025-01-01T00:00:00.000Z``)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class V1:
+    """``/v1/reporting``: report types, runs, and files on the files host (with the key)."""
+
+    name = "v1"
+    run_prefix = "frr_"
+
+    def __init__(self, http: Transport) -> None:
+        self.http = http
+
+    def report_types(self) -> list[ReportType]:
+        data = self.http.request("GET", "/v1/reporting/report_types").get("data", [])
+        return [ReportType.from_v1(d) for d in data]
+
+    def report_type(self, type_id: str) -> ReportType:
+        return ReportType.from_v1(self.http.request("GET", f"/v1/reporting/report_types/{type_id}"))
+
+    def create_run(
+        self,
+        report: str,
+        parameters: Mapping[str, Any],
+        *,
+        compress: bool = False,
+        idempotency_key: str | None = None,
+    ) -> ReportRun:
+        del compress  # v1 files are plain CSV (prepare() refuses compress=True for v1)
+        # form-encoded by the transport: datetimes as Unix seconds, lists indexed (_http.encode_form)
+        body = {"report_type": report, "parameters": dict(parameters)}
+        return ReportRun.from_v1(
+            self.http.request(
+                "POST", "/v1/reporting/report_runs", params=body, idempotency_key=idempotency_key
+            )
+        )
+
+    def retrieve_run(self, run_id: str) -> ReportRun:
+        return ReportRun.from_v1(self.http.request("GET", f"/v1/reporting/report_runs/{run_id}"))
+
+    def list_runs(self, params: Mapping[str, Any]) -> Iterator[ReportRun]:
+        """Runs newest first, paging (``starting_after``) as the caller iterates."""
+        params = dict(params)
+        while True:
+            page = self.http.request("GET", "/v1/reporting/report_runs", params=params)
+            data = page.get("data", [])
+            for item in data:
+                yield ReportRun.from_v1(item)
+            if not page.get("has_more") or not data:
+                return
+            params = {**params, "starting_after": data[-1]["id"]}
+            params.pop("ending_before", None)
+
+    def download(self, run: ReportRun, out: IO[bytes]) -> Download:
+        file = _result_file(run)
+        if not file.url:
+            raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
+        return self.http.download(file.url, out, keyed=True, label=f"/v1/files/{file.id}/contents")
+
+
+class V2:
+    """``/v2/reporting``: reports, runs, and the pre-signed result URL (fetched with no key)."""
+
+    name = "v2"
+    run_prefix = "reprun_"
+
+    def __init__(self, http: Transport) -> None:
+        self.http = http
+
+    def report_type(self, report_id: str) -> ReportType:
+        return ReportType.from_v2(self.http.request("GET", f"/v2/reporting/reports/{report_id}", api="v2"))
+
+    def create_run(
+        self,
+        report: str,
+        parameters: Mapping[str, Any],
+        *,
+        compress: bool = False,
+        idempotency_key: str | None = None,
+    ) -> ReportRun:
+        params = {k: (rfc3339(v) if k in _TIMES else v) for k, v in parameters.items()}
+        body = {"report": report, "report_parameters": params, "result_options": {"compress_file": compress}}
+        return ReportRun.from_json(
+            self.http.request(
+                "POST", "/v2/reporting/report_runs", api="v2", params=body, idempotency_key=idempotency_key
+            )
+        )
+
+    def retrieve_run(self, run_id: str) -> ReportRun:
+        return ReportRun.from_v2(self.http.request("GET", f"/v2/reporting/report_runs/{run_id}", api="v2"))
+
+    def download(self, run: ReportRun, out: IO[bytes]) -> Download:
+        file = _result_file(run)
+        if not file.download_url:
+            raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
+        return self.http.download(file.download_url, out, keyed=False, label=f"v2 result of {run.id}")
+
+
+def _result_file(run: ReportRun) -> Any:
+    if run.result is None:
+        raise APIConnectionError(f"report run {run.id} succeeded but carries no result file")
+    return run.result
+
+
+class Api:
+    """The endpoint groups of every API generation over one transport."""
+
+    def __init__(self, http: Transport) -> None:
+        self.http = http
+        self.v1 = V1(http)
+        self.v2 = V2(http)
+        self._groups: dict[str, V1 | V2] = {"v1": self.v1, "v2": self.v2}
+
+    def __getitem__(self, api: str) -> V1 | V2:
+        try:
+            return self._groups[api]
+        except KeyError:
+            names = ", ".join(map(repr, self._groups))
+            raise ConfigurationError(f"api must be one of {names}, got {api!r}") from None
+
+    def for_run(self, run_id: str) -> V1 | V2:
+        """The group a run id belongs to (``frr_...`` v1, ``reprun_...`` v2)."""
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+            raise ConfigurationError(f"not a report run id: {run_id!r}")
+        for group in self._groups.values():
+            if run_id.startswith(group.run_prefix):
+                return group
+        first, *rest = (f"{g.name} ids {g.run_prefix}" for g in self._groups.values())
+        hint = ", ".join([first.replace(" ids ", " ids start "), *rest])
+        raise ConfigurationError(f"not a report run id: {run_id!r} ({hint})")
+
+    def retrieve_run(self, run_id: str) -> ReportRun:
+        return self.for_run(run_id).retrieve_run(run_id)
+
+    def download(self, run: ReportRun, out: IO[bytes]) -> Download:
+        return self[run.api].download(run, out)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __repr__(self) -> str:
+        return f"<reportkit Api over {self.http!r}>"
