@@ -84,11 +84,12 @@ class V1:
             params = {**params, "starting_after": data[-1]["id"]}
             params.pop("ending_before", None)
 
-    def download(self, run: ReportRun, out: IO[bytes]) -> Download:
+    def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
         file = _result_file(run)
         if not file.url:
             raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
-        return self.http.download(file.url, out, keyed=True, label=f"/v1/files/{file.id}/contents")
+        label = f"/v1/files/{file.id}/contents"
+        return self.http.download(file.url, out, keyed=True, label=label, deadline=deadline)
 
 
 class V2:
@@ -122,11 +123,12 @@ class V2:
     def retrieve_run(self, run_id: str) -> ReportRun:
         return ReportRun.from_v2(self.http.request("GET", f"/v2/reporting/report_runs/{run_id}", api="v2"))
 
-    def download(self, run: ReportRun, out: IO[bytes]) -> Download:
+    def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
         file = _result_file(run)
         if not file.download_url:
             raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
-        return self.http.download(file.download_url, out, keyed=False, label=f"v2 result of {run.id}")
+        label = f"v2 result of {run.id}"
+        return self.http.download(file.download_url, out, keyed=False, label=label, deadline=deadline)
 
 
 def _result_file(run: ReportRun) -> Any:
@@ -165,8 +167,8 @@ class Api:
     def retrieve_run(self, run_id: str) -> ReportRun:
         return self.for_run(run_id).retrieve_run(run_id)
 
-    def download(self, run: ReportRun, out: IO[bytes]) -> Download:
-        return self[run.api].download(run, out)
+    def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
+        return self[run.api].download(run, out, deadline=deadline)
 
     def close(self) -> None:
         self.http.close()

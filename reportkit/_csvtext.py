@@ -128,7 +128,7 @@ def _open(data: bytes | str | os.PathLike, content_type: str) -> _Source:
             zf = zipfile.ZipFile(path if path is not None else io.BytesIO(data))  # type: ignore[arg-type]
             members = [i for i in zf.infolist() if not i.is_dir()]
         except zipfile.BadZipFile as e:
-            raise ResultParseError(f"corrupt ZIP result file: {e}") from None
+            raise ResultParseError(f"corrupt ZIP result file: {e}", damaged=True) from None
         if len(members) != 1:
             names = [m.filename for m in members]
             zf.close()

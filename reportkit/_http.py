@@ -36,6 +36,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
@@ -300,12 +301,16 @@ class Transport:
             )
         return {"Authorization": f"Bearer {self._key}"}
 
-    def _send(self, session: requests.Session, method: str, url: str, label: str, headers, **kw):
+    def _send(
+        self, session: requests.Session, method: str, url: str, label: str, headers, *, deadline=None, **kw
+    ):
         start = time.perf_counter()
+        timeout = self.timeout
+        if deadline is not None:  # no single read may outlast the caller's deadline
+            left = max(0.05, deadline - time.monotonic())
+            timeout = (min(timeout[0], left), min(timeout[1], left))
         try:
-            resp = session.request(
-                method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kw
-            )
+            resp = session.request(method, url, headers=headers, timeout=timeout, allow_redirects=False, **kw)
         except requests.RequestException as exc:
             logger.debug("%s %s -> no answer (%s)", method, label, type(exc).__name__)
             raise APIConnectionError(
@@ -324,11 +329,14 @@ class Transport:
         return resp
 
     # -- files ----------------------------------------------------------------------------------
-    def download(self, url: str, out: IO[bytes], *, keyed: bool, label: str) -> Download:
+    def download(
+        self, url: str, out: IO[bytes], *, keyed: bool, label: str, deadline: float | None = None
+    ) -> Download:
         """Stream ``url`` into ``out``. ``keyed``: send the key (v1 files host only), else no auth at all.
 
         Raises the mapped :class:`APIError` for an error status, :class:`DownloadError` when the body
-        breaks off or its length differs from Content-Length.
+        breaks off, its length differs from Content-Length, or ``deadline`` (a ``time.monotonic()``
+        value) passes while it is still arriving (``DownloadError.deadline`` is then True).
         """
         if keyed:
             if origin(url) != origin(self.files_base):
@@ -346,7 +354,7 @@ class Transport:
         while True:  # a request-rate 429 (files host, or a pre-signed host) gets the API's backoff too
             if keyed:
                 self._acquire("files")
-            resp = self._send(session, "GET", url, label, headers, stream=True)
+            resp = self._send(session, "GET", url, label, headers, stream=True, deadline=deadline)
             if resp.status_code < 300:
                 break
             with resp:
@@ -358,11 +366,17 @@ class Transport:
             digest = hashlib.sha256()
             size = 0
             try:
-                for chunk in resp.iter_content(_CHUNK):
+                while chunk := resp.raw.read1(_CHUNK, decode_content=True):  # whatever has arrived
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
-            except requests.RequestException as exc:
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise DownloadError(
+                            f"GET {label}: the deadline passed after {size} bytes (a slow download)",
+                            size=size,
+                            deadline=True,
+                        )
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise DownloadError(
                     f"GET {label}: the download broke off after {size} bytes ({type(exc).__name__})",
                     size=size,

@@ -22,6 +22,7 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from reportkit import catalog
@@ -29,12 +30,20 @@ from reportkit._api import rfc3339
 from reportkit.errors import ConfigurationError, DataNotAvailableError, ReportkitWarning
 from reportkit.intervals import bound, zone
 
-__all__ = ["APIS", "TIMES", "RunRequest", "apply_window", "prepare", "resolve", "to_utc"]
+__all__ = ["APIS", "TIMES", "RunRequest", "apply_window", "iso_currencies", "prepare", "resolve", "to_utc"]
 
 #: The API generations a request can go to.
 APIS = ("v1", "v2")
 #: The interval bound parameters (aware UTC datetimes in :attr:`RunRequest.parameters`).
 TIMES = ("interval_start", "interval_end")
+
+
+@cache
+def iso_currencies() -> frozenset[str]:
+    """ISO 4217 codes (upper case), from CLDR via Babel."""
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
 
 
 def to_utc(value: Any, name: str, tz: str = "Etc/UTC") -> datetime:
@@ -142,6 +151,9 @@ def prepare(
     warning) instead of refusing it; ``parameters``: the report's own (``currency``,
     ``reporting_category``, ``payout``, ...).
     """
+    for flag, value in (("compress", compress), ("clamp", clamp)):
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{flag} must be True or False, got {value!r}")
     if api not in APIS:
         raise ConfigurationError(f"api must be 'v1' or 'v2', got {api!r}")
     if compress and api != "v2":
@@ -207,7 +219,13 @@ def prepare(
         cur = str(params["currency"])
         if not re.fullmatch(r"[A-Za-z]{3}", cur):
             raise ConfigurationError(f"currency={cur!r} is not a three-letter ISO code such as 'usd'")
+        if cur.upper() not in iso_currencies():
+            raise ConfigurationError(f"currency={cur!r} is not an ISO 4217 code (e.g. 'usd', 'eur', 'jpy')")
         params["currency"] = cur.lower()
+    for key in ("payout", "connected_account"):
+        value = params.get(key)
+        if key in params and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_]+", value)):
+            raise ConfigurationError(f"{key}={value!r} must be a Stripe id (e.g. 'po_1Nx...', 'acct_1Nx...')")
     if "reporting_category" in params and params["reporting_category"] not in catalog.reporting_categories():
         close = difflib.get_close_matches(
             str(params["reporting_category"]), catalog.reporting_categories(), n=3

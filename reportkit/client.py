@@ -153,6 +153,10 @@ class Client:
         frame with ``interval_start``/``interval_end`` first. ``executor`` takes downloads and parsing
         (any ``concurrent.futures.Executor``); ``cancel`` stops creating and waiting; ``on_progress``
         receives the batch counters."""
+        if not isinstance(intervals, Iterable) or isinstance(intervals, str | bytes):
+            raise ConfigurationError(
+                f"intervals must be a list of rk.Interval (from rk.intervals()), got {intervals!r}"
+            )
         ivs = list(intervals)
         if not ivs:
             raise ConfigurationError("intervals is empty: pass rk.intervals(start, end, freq=...)")
@@ -183,8 +187,8 @@ class Client:
 
     def list_runs(self, *, limit: int = 100, created: Any = None, **filters: Any) -> Iterator[ReportRun]:
         """v1 runs, newest first, paging as you iterate. ``created``: a datetime or {gt, gte, lt, lte}."""
-        if not 1 <= limit <= 100:
-            raise ConfigurationError(f"limit is the page size, 1-100; got {limit}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise ConfigurationError(f"limit is the page size, 1-100; got {limit!r}")
         params: dict[str, Any] = {"limit": limit, **filters}
         if created is not None:
             params["created"] = (

@@ -139,11 +139,13 @@ class APIConnectionError(ReportkitError):
 
 
 class DownloadError(APIConnectionError):
-    """A result file's body broke off or had the wrong size. ``size`` is what arrived."""
+    """A result file's body broke off or had the wrong size. ``size`` is what arrived; ``deadline`` is
+    True when it was stopped because the caller's deadline passed."""
 
-    def __init__(self, message: str, *, size: int | None = None) -> None:
+    def __init__(self, message: str, *, size: int | None = None, deadline: bool = False) -> None:
         super().__init__(message)
         self.size = size
+        self.deadline = deadline
 
 
 class APIError(ReportkitError):
@@ -249,7 +251,15 @@ class RunCancelledError(RunError):
 
 
 class ResultParseError(ReportkitError):
-    """The result file does not match what the report type promises."""
+    """The result file does not match what the report type promises.
+
+    ``damaged`` is True when the file's own structure says its bytes are damaged (a ZIP that does not
+    open or whose checksum fails), so downloading it again can help; otherwise the bytes are as the
+    server wrote them."""
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class BatchError(ReportkitError):

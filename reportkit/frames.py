@@ -77,6 +77,7 @@ from reportkit.intervals import zone
 __all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "to_decimal_array"]
 
 _COUNT_RE = r"^-?[0-9]+$"
+_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( 00:00:00)?$"
 
 
 def parse(
@@ -87,6 +88,7 @@ def parse(
     timezone: str = "Etc/UTC",
     columns: list[str] | None = None,
     content_type: str = "csv",
+    expected: list[str] | None = None,
 ) -> pd.DataFrame:
     """Parse a report result file into a typed DataFrame (dtypes: see the module docstring).
 
@@ -94,7 +96,9 @@ def parse(
     ``report`` is a v1 report type id (``balance.summary.1``) or a v2 report name or id; v2 reports
     are typed by the v1 version backing them. ``timezone`` is the run's timezone (for the unsuffixed
     local timestamp columns). When ``columns`` is given the header must hold exactly those columns
-    (in any order; the frame follows ``columns``' order). ``content_type`` is ``"csv"`` or ``"zip"``
+    (in any order; the frame follows ``columns``' order); ``expected`` is the set of columns the header
+    must hold when none were requested (the report type's defaults; the frame keeps the file's order).
+    ``content_type`` is ``"csv"`` or ``"zip"``
     (a ZIP with one CSV member); a ZIP is recognised by its magic bytes whatever it says.
 
     Raises :class:`ConfigurationError` for bad arguments and :class:`ResultParseError` when the
@@ -109,6 +113,12 @@ def parse(
         raise ResultParseError(EMPTY)
     header = [str(v) if v is not None else "" for v in table.slice(0, 1).to_pylist()[0].values()]
     _check_header(header, columns, spec, report)
+    if expected is not None and set(header) != set(expected):
+        missing = [c for c in expected if c not in header]
+        extra = [h for h in header if h not in expected]
+        raise ResultParseError(
+            f"the result's columns are not the report's defaults: missing {missing}, unexpected {extra}"
+        )
     nrows = table.num_rows - 1
     text = dict(zip(header, table.slice(1).columns, strict=True))
     del table  # each column's text is dropped once converted, to keep the peak memory down
@@ -190,18 +200,35 @@ def _decimals(col: pa.ChunkedArray, name: str) -> Any:
 def _timestamps(col: pa.ChunkedArray, name: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> pa.ChunkedArray:
     """Naive timestamp[ns] from ISO-8601 text (no offset)."""
     if fmt == "%Y-%m-%d":
-        def convert(c: pa.ChunkedArray) -> pa.ChunkedArray:
-            return pc.strptime(c, format=fmt, unit="s").cast(pa.timestamp("ns"))
-        what = "date (YYYY-MM-DD)"
-    else:
-        def convert(c: pa.ChunkedArray) -> pa.ChunkedArray:
-            return c.cast(pa.timestamp("ns"))
-        what = "timestamp (YYYY-MM-DD HH:MM:SS, no offset)"
+        return _dates(col, name)
+
+    def convert(c: pa.ChunkedArray) -> pa.ChunkedArray:
+        return c.cast(pa.timestamp("ns"))
+
     try:
         return convert(col)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         row, value = first_failing(col, convert)
-        raise ResultParseError(f"column {name!r}: {value!r} at data row {row} is not a {what}") from None
+        what = "a timestamp (YYYY-MM-DD HH:MM:SS, no offset)"
+        raise ResultParseError(f"column {name!r}: {value!r} at data row {row} is not {what}") from None
+
+
+def _dates(col: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """Calendar dates: ``YYYY-MM-DD``, or with a midnight time as real Stripe files write them
+    (``2025-11-04 00:00:00``, tests/fixtures/stripe_files); any other time is an error."""
+    check_pattern(col, name, _DATE_RE, "a date (YYYY-MM-DD, or YYYY-MM-DD 00:00:00)")
+    day = pc.utf8_slice_codeunits(col, 0, 10)
+
+    def convert(c: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.strptime(c, format="%Y-%m-%d", unit="s").cast(pa.timestamp("ns"))
+
+    try:
+        return convert(day)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        row, _ = first_failing(day, convert)
+        raise ResultParseError(
+            f"column {name!r}: {col[row - 1].as_py()!r} at data row {row} is not a date (no such day)"
+        ) from None
 
 
 def _local(col: pa.ChunkedArray, name: str, timezone: str, twin: pa.ChunkedArray | None) -> pa.ChunkedArray:

@@ -48,6 +48,8 @@ __all__ = ["FREQUENCIES", "Interval", "bound", "iana_names", "intervals", "zone"
 FREQUENCIES = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS-JAN", "year": "YS-JAN"}
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The last Unix second reportkit accepts (9999-12-31 23:59:59 UTC; a choice: no source gives Stripe's).
+MAX_EPOCH = 253402300799
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,11 @@ def bound(
     """
     fix = f"pass an aware datetime or a date string ('2025-01-01', midnight in timezone {tz!r})"
     if isinstance(value, int) and not isinstance(value, bool) and epochs:
+        if not 0 <= value <= MAX_EPOCH:
+            raise ConfigurationError(
+                f"{name}={value!r} is not Unix seconds between 0 (1970-01-01) and {MAX_EPOCH} (9999-12-31); "
+                "pass seconds, not milliseconds, or a date"
+            )
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
         text = value.strip()

@@ -230,8 +230,14 @@ class Runner:
                 return run
 
     # -- download --------------------------------------------------------------------------------------
-    def download(self, run: ReportRun, *, request: RunRequest | None = None) -> pd.DataFrame:
-        """The typed frame of a succeeded run, with provenance; cached under its request's key."""
+    def download(
+        self, run: ReportRun, *, request: RunRequest | None = None, deadline: float | None = None
+    ) -> pd.DataFrame:
+        """The typed frame of a succeeded run, with provenance; cached under its request's key.
+
+        The header must hold exactly the requested columns (or the report type's default columns),
+        else :class:`ResultParseError` and nothing is cached. ``deadline`` (``time.monotonic()``)
+        bounds the download: past it, :class:`RunTimeoutError` (the run is done; download later)."""
         raise_if_failed(run)
         if not run.succeeded:
             raise ConfigurationError(
@@ -239,10 +245,11 @@ class Runner:
             )
         request = request or self.request_for(run)
         columns = run.parameters.get("columns") or None
+        expected = None if columns else self._default_columns(run)
         with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
             path = Path(tmp) / "result"
             try:
-                run, size, sha = self._fetch(run, path)
+                run, size, sha = self._fetch(run, path, deadline)
             except (APIError, APIConnectionError) as exc:  # the run is fine: say how to get its file later
                 if "client.download(" in exc.message:
                     raise
@@ -256,13 +263,19 @@ class Runner:
                     api=run.api,
                     timezone=run.parameters.get("timezone") or "Etc/UTC",
                     columns=list(columns) if columns else None,
+                    expected=expected,
                     content_type=run.result.content_type if run.result else "csv",
                 )
-            except ResultParseError as exc:  # name the run, and the one remedy a damaged download has
-                raise ResultParseError(
-                    f"report run {run.id}: {exc.message}; if the file was damaged on the way, download it "
-                    f"again with client.download({run.id!r})"
-                ) from exc
+            except ResultParseError as exc:  # name the run; advise a download again only if it can help
+                whole = bool(run.result and run.result.size == size) and not exc.damaged
+                again = f"if it was damaged on the way, download it again with client.download({run.id!r})"
+                advice = (
+                    f"the file arrived whole ({size} bytes, as Stripe declared it), so downloading it again "
+                    "will not help; quote the run id if you report it"
+                    if whole
+                    else again
+                )
+                raise ResultParseError(f"report run {run.id}: {exc.message}; {advice}") from exc
         df.attrs[_provenance.KEY] = _provenance.of_run(
             run, size=size, sha256=sha, name=request.name if request else None
         )
@@ -271,15 +284,35 @@ class Runner:
             self.cache.put(self.cache_key(request), df, final=True)
         return df
 
-    def _fetch(self, run: ReportRun, path: Path) -> tuple[ReportRun, int, str]:
+    def _default_columns(self, run: ReportRun) -> list[str] | None:
+        """The columns a run without ``columns`` must have: its v1 type's default columns (None when
+        unknown: a v2 report, or a type that could not be fetched)."""
+        if run.api != "v1":
+            return None
+        try:
+            cols = self.report_type("v1", run.report, max_age=TYPE_TTL).default_columns
+        except (APIError, APIConnectionError) as exc:
+            logger.debug("no default columns for %s (%s): header not checked", run.report, exc)
+            return None
+        return list(cols) if cols else None
+
+    def _fetch(self, run: ReportRun, path: Path, deadline: float | None) -> tuple[ReportRun, int, str]:
         """Stream the run's file to ``path``; returns (run as last seen, size, sha256)."""
         last: Exception | None = None
         for attempt in range(DOWNLOAD_ATTEMPTS):
             # No expiry pre-check on our clock (it may disagree with Stripe's): a 403 means "expired".
             try:
                 with path.open("wb") as out:
-                    got = self.api.download(run, out)
-            except DownloadError as exc:
+                    got = self.api.download(run, out, deadline=deadline)
+            except (DownloadError, APIConnectionError) as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise RunTimeoutError(
+                        f"report run {run.id} succeeded but its file did not arrive before the deadline "
+                        f"({exc}); the run is done: download it later with client.download({run.id!r})",
+                        run=run,
+                    ) from exc
+                if not isinstance(exc, DownloadError):
+                    raise
                 last = exc
                 logger.debug("download of %s broke off (attempt %d): %s", run.id, attempt + 1, exc)
                 continue
@@ -343,7 +376,7 @@ class Runner:
             run = self.wait(run, timeout=max(0.0, deadline - time.monotonic()), observer=obs, cancel=cancel)
             state = state.with_(phase="downloading", running=0, run=run)
             obs.step(state)
-            df = self.download(run, request=req)
+            df = self.download(run, request=req, deadline=deadline)
         except BaseException as exc:
             obs.failed(state.with_(failed=1, running=0), exc)
             raise

@@ -362,3 +362,13 @@ def test_row_exponents_read_off_the_buffers_agree_with_the_catalogue() -> None:
     assert _letter_codes(upper) is None and row_exponents(upper).tolist() == want
     mixed = pa.array(["usd", None, "us", "jp{", "jpy"])
     assert _letter_codes(mixed) is None and row_exponents(mixed).tolist() == [2, 127, 127, 2, 0]
+
+
+def test_a_header_without_a_default_column_is_refused():
+    text = b"category,description,net_amount\nactivity,Activity,1.00\n"
+    want = r"not the report's defaults: missing \['currency'\], unexpected \[\]"
+    with pytest.raises(ResultParseError, match=want):
+        frames.parse(text, report="balance.summary.1",
+                     expected=["category", "description", "net_amount", "currency"])
+    ok = frames.parse(text, report="balance.summary.1", expected=["net_amount", "category", "description"])
+    assert list(ok.columns) == ["category", "description", "net_amount"]  # the file's order is kept

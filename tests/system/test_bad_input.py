@@ -137,6 +137,37 @@ API: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
      rk.ConfigurationError, r"API key \(.*\) does not look like a Stripe secret or restricted key"),
     ("retrieve_run: not a run id", lambda c: c.retrieve_run("xyz_123"),
      rk.ConfigurationError, r"not a report run id: 'xyz_123' \(v1 ids start frr_, v2 ids reprun_\)"),
+    # issue 15's adversarial pass: each ended in a raw Python error or was sent to the server
+    ("report: epoch in milliseconds", lambda c: c.report("balance.summary.1", 10**12, E),
+     rk.ConfigurationError, r"interval_start=1000000000000 is not Unix seconds .*pass seconds, not milli"),
+    ("report: epoch 10**20", lambda c: c.report("balance.summary.1", 10**20, E),
+     rk.ConfigurationError, r"interval_start=100000000000000000000 is not Unix seconds between 0"),
+    ("report: negative epoch", lambda c: c.report("balance.summary.1", -5, E),
+     rk.ConfigurationError, r"interval_start=-5 is not Unix seconds between 0"),
+    ("report: a zone directory", lambda c: c.report("balance.summary.1", S, E, timezone="Europe"),
+     rk.ConfigurationError, r"timezone 'Europe' is not an IANA time zone name.*did you mean 'Europe/"),
+    ("report: Etc alone", lambda c: c.report("balance.summary.1", S, E, timezone="Etc"),
+     rk.ConfigurationError, r"timezone 'Etc' is not an IANA time zone name.*did you mean 'Etc/UTC'"),
+    ("report: right/UTC (a tz file)", lambda c: c.report("balance.summary.1", S, E, timezone="right/UTC"),
+     rk.ConfigurationError, r"timezone 'right/UTC' is not an IANA time zone name"),
+    ("report: posixrules", lambda c: c.report("balance.summary.1", S, E, timezone="posixrules"),
+     rk.ConfigurationError, r"timezone 'posixrules' is not an IANA time zone name"),
+    ("report: localtime", lambda c: c.report("balance.summary.1", S, E, timezone="localtime"),
+     rk.ConfigurationError, r"timezone 'localtime' is not an IANA time zone name"),
+    ("report: Factory", lambda c: c.report("balance.summary.1", S, E, timezone="Factory"),
+     rk.ConfigurationError, r"timezone 'Factory' is not an IANA time zone name"),
+    ("report: compress='no'", lambda c: c.report("balance.summary", S, E, api="v2", compress="no"),
+     rk.ConfigurationError, r"compress must be True or False, got 'no'"),
+    ("report: clamp='yes'", lambda c: c.report("balance.summary.1", S, E, clamp="yes"),
+     rk.ConfigurationError, r"clamp must be True or False, got 'yes'"),
+    ("report: currency zzz", lambda c: c.report("balance.summary.1", S, E, currency="zzz"),
+     rk.ConfigurationError, r"currency='zzz' is not an ISO 4217 code \(e\.g\. 'usd'"),
+    ("report: payout not an id", lambda c: c.report("payout_reconciliation.by_id.itemized.4", payout=5),
+     rk.ConfigurationError, r"payout=5 must be a Stripe id"),
+    ("reports: intervals None", lambda c: c.reports("balance.summary.1", None),
+     rk.ConfigurationError, r"intervals must be a list of rk\.Interval"),
+    ("list_runs: limit as text", lambda c: list(c.list_runs(limit="5")),
+     rk.ConfigurationError, r"limit is the page size, 1-100; got '5'"),
 ]
 
 
@@ -272,3 +303,12 @@ def test_form_bad_input(sb: Sandbox, client: Any, report: str, set_values: Calla
     assert form.df is None and form.error_message and advice and sb.api_key not in text
     assert "Traceback" not in text
     before.check()
+
+
+def test_a_zoneinfo_object_is_taken_by_its_name(sb: Sandbox, client: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    by_name = client.report("balance.summary.1", S, E, timezone="Europe/Berlin")
+    by_object = client.report("balance.summary.1", S, E, timezone=ZoneInfo("Europe/Berlin"))
+    pd_equal = by_name.reset_index(drop=True).equals(by_object.reset_index(drop=True))
+    assert pd_equal and by_object.attrs["reportkit"]["parameters"]["timezone"] == "Europe/Berlin"
