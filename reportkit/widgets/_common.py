@@ -1,4 +1,5 @@
-"""What the reportkit forms share: the worker thread, readable error text, status and result preview.
+"""What the reportkit forms share: the worker thread, readable error text, the account banner, status and
+result preview.
 
 The forms do their work on a daemon thread so the kernel stays free for the notebook, and they
 write to widgets *explicitly* (``widget.value = ...``) from that thread: output captured from
@@ -8,17 +9,20 @@ threads with ``with output:`` is lost in ipykernel 7 and fragile before it. Noth
 from __future__ import annotations
 
 import html
+import ipaddress
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import ipywidgets as w
 import pandas as pd
 
 from reportkit import errors
 
-__all__ = ["FormInputError", "Worker", "error_text", "preview_html"]
+__all__ = ["FormInputError", "Worker", "account_banner", "account_text", "error_text", "preview_html"]
 
 FormInputError = errors.FormInputError  # a form field is unusable (in the one exception tree)
 
@@ -63,6 +67,64 @@ def error_text(exc: BaseException) -> str:
         extra.append(f"run {run.id}")
     tail = f" ({', '.join(extra)})" if extra else ""
     return f"{title}: {msg}{tail}"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``): a local sandbox."""
+    host = (urlsplit(url or "").hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_MASKED_IN_REPR = re.compile(r"\bkey=((?:sk|rk)_(?:test|live)_\.\.\.[A-Za-z0-9]{0,4}|<no key>)")
+
+
+def masked_key(client: Any) -> str | None:
+    """The client's key as dashboards show it (``sk_test_...a1b2``): ``client.masked_key`` when the client
+    has it, else the ``key=`` field of its repr (which shows only the masked form), else None."""
+    key = getattr(client, "masked_key", None)
+    if isinstance(key, str) and key:
+        return key
+    m = _MASKED_IN_REPR.search(repr(client))
+    return m.group(1) if m else None
+
+
+def account_text(client: Any) -> tuple[str, str]:
+    """(kind, text) of the account a form talks to: kind is ``sandbox``, ``test`` or ``live``.
+
+    A local sandbox is ``client.sandbox`` (what ``rk.connect()`` started) or any loopback API base; else
+    the key's mode decides (``client.livemode``). The text names the API host and the masked key."""
+    base = str(getattr(client, "api_base", "") or "")
+    host = urlsplit(base).netloc or base or "?"
+    key = masked_key(client)
+    tail = f" · {host}" + (f" · key {key}" if key else "")
+    if getattr(client, "sandbox", None) is not None or is_loopback(base):
+        return "sandbox", f"LOCAL SANDBOX (synthetic data){tail}"
+    if getattr(client, "livemode", False):
+        return "live", f"LIVE mode: your real Stripe account{tail}"
+    return "test", f"test mode{tail}"
+
+
+_BANNER_STYLE = {
+    "sandbox": "background:#fff4d6;border:1px solid #e0b84c;color:#5c4300",
+    "test": "background:#e8f1fb;border:1px solid #8fb3dc;color:#1b3f66",
+    "live": "background:#fde8e8;border:1px solid #d66;color:#7a0d0d",
+}
+
+
+def account_banner(client: Any) -> w.HTML:
+    """The banner at the top of every form: which account (sandbox, test or LIVE) the form runs against."""
+    kind, text = account_text(client)
+    banner = w.HTML(
+        f"<div class='rk-account-line' data-kind='{kind}' style='{_BANNER_STYLE[kind]};padding:4px 8px;"
+        f"border-radius:4px;font-weight:600'>{html.escape(text)}</div>"
+    )
+    banner.add_class("rk-account")
+    return banner
 
 
 def error_html(text: str) -> str:

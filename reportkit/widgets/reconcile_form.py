@@ -66,7 +66,9 @@ class ReconcileForm(FormRun):
         self.differences_chart = w.Image(format="png")
         self.balance_chart = w.Image(format="png")
         self.window = w.HTML()
+        self.account = c.account_banner(client)
         self.widget = w.VBox([
+            self.account,
             self.window,
             w.HBox([self.start, self.end]),
             w.HBox([w.HTML("<div style='width:110px;text-align:right;padding-right:6px'>Every</div>"),

@@ -68,6 +68,7 @@ class ReportForm(FormRun):
         def wide() -> w.Layout:  # one Layout per widget: showing/hiding one must not touch another
             return w.Layout(width="640px")
 
+        self.account = c.account_banner(self.client)
         self.api = w.ToggleButtons(
             options=[("API v1", "v1"), ("API v2", "v2")], value="v1", style={"button_width": "90px"}
         )
@@ -106,6 +107,7 @@ class ReportForm(FormRun):
         self._filters_box = c.section("Filters", *self._filters.values())
         self.widget = w.VBox(
             [
+                self.account,
                 _labelled("API", self.api),
                 self.report,
                 self.window,
