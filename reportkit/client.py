@@ -92,6 +92,7 @@ class Client:
     cache = property(lambda self: self._cache, doc="The result cache (``list()``, ``clear()``), or None.")
     runner = property(lambda self: self._runner, doc="The lower level: a :class:`reportkit.runs.Runner`.")
     sandbox = property(lambda self: self._sandbox, doc="The local sandbox connect() started, or None.")
+    masked_key = property(lambda self: self._settings.masked_key, doc="The key as shown: sk_test_...abcd.")
 
     def __repr__(self) -> str:
         where = " LOCAL SANDBOX (synthetic data)" if self._sandbox is not None else ""

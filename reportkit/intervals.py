@@ -211,6 +211,17 @@ def bound(
     ``int`` as Unix seconds (what the API layer accepts). ``name`` is the parameter named in a
     :class:`ConfigurationError`.
     """
+    try:
+        when = _bound(value, name, tz, epochs)
+        when.astimezone(UTC)  # representable in UTC too (0001-01-01 east of UTC is not)
+    except (OverflowError, OSError, pd.errors.OutOfBoundsDatetime):
+        raise ConfigurationError(
+            f"{name}={value!r} is out of range; pass a time between 1970-01-01 and 9999-12-31 UTC"
+        ) from None
+    return when
+
+
+def _bound(value: date | datetime | str | int, name: str, tz: str, epochs: bool) -> datetime:
     fix = f"pass an aware datetime or a date string ('2025-01-01', midnight in timezone {tz!r})"
     if isinstance(value, int) and not isinstance(value, bool) and epochs:
         if not 0 <= value <= MAX_EPOCH:

@@ -39,3 +39,9 @@ def test_connect_with_a_key_is_a_plain_client(monkeypatch):
             client = rk.connect(cache=False, progress=False)
         assert "SANDBOX" not in repr(client) and client.api_base == sb.url
         assert client.report_type("balance.summary.1").data_available_end == datetime(2025, 6, 14, tzinfo=UTC)
+
+
+def test_masked_key_is_public_and_never_the_key(sandbox):
+    client = sandbox.client(cache=False, progress=False)
+    assert client.masked_key.startswith("sk_test_...") and client.masked_key.endswith(sandbox.api_key[-4:])
+    assert sandbox.api_key not in client.masked_key and client.masked_key in repr(client)

@@ -167,3 +167,10 @@ def test_parse_time_rejects_naive_strings():
     assert parse_time(None) is None
     with pytest.raises(ValueError):
         parse_time("2025-01-01T00:00:00")
+
+
+def test_v2_times_with_nanoseconds_as_stripe_writes_them():
+    # docs/fidelity-sources.md item 10: Stripe's v2 examples carry nanoseconds; microseconds are kept
+    got = parse_time("2025-08-26T21:53:30.446396574Z")
+    assert got == datetime(2025, 8, 26, 21, 53, 30, 446396, tzinfo=UTC)
+    assert parse_time("2025-08-26T21:53:30.999999999Z").second == 30  # truncated, never rounded up
