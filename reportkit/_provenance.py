@@ -1,7 +1,8 @@
 """What ``df.attrs["reportkit"]`` holds, written and read in one place.
 
 A single result (:func:`of_run`): run id, report (name and id), api, parameters, livemode, file id,
-content type, size, sha256, created / succeeded times, the interval, and ``cache_hit``. A batch
+content type, size, sha256, what was verified (``"size"``: the size Stripe declared), created /
+succeeded times, the interval, and ``cache_hit``. A batch
 (:func:`of_batch`): the report, api, interval count, run ids, cache hits, counters and each part's
 provenance. JSON-able; never a key, never a download URL. Read back with :func:`get` and
 :func:`with_intervals` (the interval columns a check or a chart needs).
@@ -41,6 +42,10 @@ def of_run(run: ReportRun, *, size: int, sha256: str, name: str | None = None) -
         "content_type": run.result.content_type if run.result else None,
         "size": size,
         "sha256": sha256,
+        # What was verified of the bytes: their size against the size Stripe declared ("size"), or
+        # nothing when Stripe declared none. sha256 is of the bytes received: Stripe publishes no
+        # checksum, so a same-size corruption cannot be detected (docs/reliability.md).
+        "verified": "size" if run.result is not None and run.result.size == size else "none",
         "created": _iso(run.created),
         "succeeded_at": _iso(run.succeeded_at),
         "interval_start": _iso(run.interval_start),

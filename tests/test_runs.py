@@ -126,6 +126,7 @@ def test_every_v1_report_matches_the_ledger_exactly(sb, client, live, report):
     meta = df.attrs["reportkit"]
     assert meta["api"] == "v1" and meta["report"] == report and meta["run_id"].startswith("frr_")
     assert meta["file_id"].startswith("file_") and meta["size"] > 0 and len(meta["sha256"]) == 64
+    assert meta["verified"] == "size"  # the bytes' size is Stripe's declared size; no checksum exists
     assert meta["cache_hit"] is False and meta["livemode"] is who.livemode
     json.dumps(meta)  # JSON-able
 
