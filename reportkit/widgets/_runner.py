@@ -24,7 +24,7 @@ from reportkit import errors
 from reportkit.progress import Observer, Progress
 from reportkit.widgets import _common as c
 
-__all__ = ["FormObserver", "FormRun", "batch_cancelled"]
+__all__ = ["FormObserver", "FormRun", "SeriesObserver", "batch_cancelled"]
 
 #: A single run's progress bar: created, succeeded, downloaded.
 _SINGLE_STEPS = {"checking": 0, "creating": 0, "waiting": 1, "downloading": 2, "done": 3}
@@ -56,11 +56,81 @@ class FormObserver(Observer):
         form._set_progress(_SINGLE_STEPS.get(state.phase, 0), 3)
         run = state.run
         if state.phase == "creating":
-            form.status.value = "Creating the report run…"
+            form.status.value = (
+                "Creating the report run… (while the key is at Stripe's concurrent-run cap, this waits for "
+                "a slot)"
+            )
         elif state.phase == "waiting" and run is not None:
             form.status.value = f"Run {run.id} is {run.status} ({c.elapsed(self.t0)})…"
         elif state.phase == "downloading" and run is not None:
             form.status.value = f"Run {run.id} succeeded; downloading {_size(run)}…"
+
+
+class SeriesObserver(FormObserver):
+    """Progress of several calls made one after another on one observer (``check_period``'s report
+    fetches): the bar follows the current call's intervals, ``form.counts`` shows which call it is and
+    the runs counted over all calls so far (done, from the cache, running, failed, waits at the run cap).
+    Calls are told apart by their ``start`` events; events may come from several threads."""
+
+    def __init__(self, form: FormRun, t0: float) -> None:
+        super().__init__(form, t0)
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.totals = {"done": 0, "cached": 0, "failed": 0, "throttled": 0}
+        self.current: Progress | None = None
+        self.reports: list[str] = []
+
+    def start(self, state: Progress) -> None:
+        with self._lock:
+            self.calls += 1
+            self.reports.append(state.label)
+            self.current = state
+        self._show(state)
+
+    def step(self, state: Progress) -> None:
+        with self._lock:
+            if self.current is not None and state.label == self.current.label:
+                self.current = state
+        self._show(state)
+
+    def done(self, state: Progress) -> None:
+        with self._lock:
+            for key in self.totals:
+                self.totals[key] += getattr(state, key)
+            self.current = None
+        self._show(state, finished=True)
+
+    def failed(self, state: Progress, error: BaseException) -> None:
+        self.done(state)
+
+    def counts(self) -> dict[str, int]:
+        """Runs over all finished calls: done, cached, failed, throttled; and ``calls`` made so far."""
+        with self._lock:
+            return {**self.totals, "calls": self.calls}
+
+    def _show(self, state: Progress, finished: bool = False) -> None:
+        form = self.form
+        with self._lock:
+            done = self.totals["done"] + (0 if finished else state.done)
+            cached = self.totals["cached"] + (0 if finished else state.cached)
+            failed = self.totals["failed"] + (0 if finished else state.failed)
+            throttled = self.totals["throttled"] + (0 if finished else state.throttled)
+            calls = self.calls
+        running = 0 if finished else state.running
+        form._set_progress(min(state.done, state.total), state.total)
+        where = f"report {calls}: {state.label}, {min(state.done, state.total)} of {state.total} interval"
+        where += "s" if state.total != 1 else ""
+        counts = getattr(form, "counts", None)
+        text = f"{done} runs done ({cached} from the cache), {running} running, {failed} failed" + (
+            f", {throttled} waits at the run cap" if throttled else ""
+        )
+        if counts is not None:
+            counts.value = (
+                f"<div class='rk-counts-line' data-calls='{calls}' data-done='{done}' data-cached='{cached}' "
+                f"data-failed='{failed}' data-running='{running}' style='color:#555'>"
+                f"{where} &middot; {text}</div>"
+            )
+        form.status.value = f"Checking… {where}; {text} ({c.elapsed(self.t0)})"
 
 
 class FormRun:
@@ -137,10 +207,14 @@ class FormRun:
         """Block until the current run is over (True) or ``timeout`` seconds passed (False)."""
         return self._worker.join(timeout) if self._worker is not None else True
 
+    def _observer(self, t0: float) -> FormObserver:
+        """The observer a run reports to (a form whose job makes several calls uses SeriesObserver)."""
+        return FormObserver(self, t0)
+
     def _work(self, job: Callable[[threading.Event, Observer], Any], cancel: threading.Event) -> None:
         t0 = time.monotonic()
         try:
-            result = job(cancel, FormObserver(self, t0))
+            result = job(cancel, self._observer(t0))
         except errors.RunCancelledError as exc:
             self._set_progress(None, None, "warning")
             self.status.value = f"Cancelled after {c.elapsed(t0)}: {exc}"

@@ -3,8 +3,13 @@
 Run calls :func:`reportkit.reconcile.check_period` (every balance, activity and payout report of the
 period, split by day/week/month, checked against each other exactly) on a worker thread, then draws
 :func:`reportkit.plot.differences` of the checks and :func:`reportkit.plot.balance` of one currency's
-roll-forward. Figures are rendered to PNG and set on ``Image`` widgets (no pyplot state, nothing
-captured from threads). Cancel stops waiting; runs already created finish at Stripe and are cached.
+roll-forward. Progress: every report fetch of ``check_period`` reports to one
+:class:`~reportkit.widgets._runner.SeriesObserver`, so the bar follows the current report's intervals
+and the counts line adds the runs up. The period fields are the ReportForm's (the data window of
+``balance.summary.1`` in the chosen timezone, dates never changed silently, "Trim to available data").
+Figures are rendered to PNG and set on ``Image`` widgets that stay hidden until there is a chart (no
+broken image, no empty dropdown before the first run). Cancel stops waiting; runs already created
+finish at Stripe and are cached.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import html
 import io
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import ipywidgets as w
@@ -22,7 +27,8 @@ import pandas as pd
 from reportkit.intervals import iana_names, intervals
 from reportkit.progress import Observer
 from reportkit.widgets import _common as c
-from reportkit.widgets._runner import FormRun
+from reportkit.widgets._period import PeriodFields, instant, local_days, local_text
+from reportkit.widgets._runner import FormObserver, FormRun, SeriesObserver
 
 __all__ = ["ReconcileForm"]
 
@@ -35,7 +41,8 @@ class ReconcileForm(FormRun):
 
     ``.balance`` is the ``balance.summary.1`` frame per interval behind the roll-forward chart,
     ``.error_message`` the text of a failure, ``wait()`` blocks until the run is over and
-    ``on_result(callback)`` calls ``callback(checks)`` after each successful run.
+    ``on_result(callback)`` calls ``callback(checks)`` after each successful run. ``.run_counts`` are
+    the last run's counters (report calls, runs done, from the cache, failed).
     """
 
     def __init__(self, client: Any, *, freq: str = "month", timezone: str = "Etc/UTC") -> None:
@@ -43,9 +50,13 @@ class ReconcileForm(FormRun):
         self.checks: pd.DataFrame | None = None
         self.balance: pd.DataFrame | None = None
         self.error_message: str | None = None
+        self.run_counts: dict[str, int] = {}
+        self._period_run: tuple[Any, Any] | None = None
+        self._trim_note = ""
         style = {"description_width": "110px"}
-        self.start = w.DatePicker(description="Start", style=style)
-        self.end = w.DatePicker(description="End (exclusive)", style=style)
+        self.period = PeriodFields(style)
+        self.start, self.end, self.clamp = self.period.start, self.period.end, self.period.clamp
+        self.dates_note = self.period.note
         self.freq = w.ToggleButtons(options=list(FREQS), value=freq, style={"button_width": "70px"})
         self.timezone = w.Combobox(
             value=timezone,
@@ -58,7 +69,9 @@ class ReconcileForm(FormRun):
         self.currency = w.Text(description="Currency", placeholder="all, or e.g. usd", style=style)
         self.run_button = w.Button(description="Check", button_style="primary", icon="check")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
         self.status = w.Label("Ready.")
+        self.counts = w.HTML()
         self.error = w.HTML()
         self.summary = w.HTML()
         self.table = w.HTML()
@@ -70,13 +83,15 @@ class ReconcileForm(FormRun):
         self.widget = w.VBox([
             self.account,
             self.window,
-            w.HBox([self.start, self.end]),
+            w.HBox([self.start, self.end, self.clamp]),
             w.HBox([w.HTML("<div style='width:110px;text-align:right;padding-right:6px'>Every</div>"),
                     self.freq]),
             self.timezone,
+            self.dates_note,
             self.currency,
-            w.HBox([self.run_button, self.cancel_button]),
+            w.HBox([self.run_button, self.cancel_button, self.progress]),
             self.status,
+            self.counts,
             self.error,
             self.summary,
             self.differences_chart,
@@ -86,14 +101,14 @@ class ReconcileForm(FormRun):
         ], layout=w.Layout(padding="6px"))  # fmt: skip
         self.widget.add_class("rk-reconcile-form")
         for name in (
-            "start",
-            "end",
             "freq",
             "timezone",
             "currency",
             "run_button",
             "cancel_button",
+            "progress",
             "status",
+            "counts",
             "error",
             "summary",
             "table",
@@ -104,10 +119,16 @@ class ReconcileForm(FormRun):
             getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # fmt: skip
         self._init_run("reportkit-reconcile")
         self.chart_currency.observe(lambda _: self._draw_balance(), names="value")
+        for wid in (self.start, self.end, self.timezone, self.clamp):
+            wid.observe(self._refresh_dates, names="value")
+        self._clear()
         self._set_window()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def _tz(self) -> str:
+        return (self.timezone.value or "").strip() or "Etc/UTC"
 
     def _set_window(self) -> None:
         try:
@@ -115,37 +136,51 @@ class ReconcileForm(FormRun):
         except Exception as exc:
             self._show_error(c.error_text(exc))
             return
-        lo, hi = t.data_available_start, t.data_available_end
-        first = lo.date() if lo else None
-        if lo is not None and lo != datetime.combine(lo.date(), datetime.min.time(), UTC):
-            first = lo.date() + timedelta(days=1)
-        last = hi.date() if hi else None
+        lo, hi = _utc(t.data_available_start), _utc(t.data_available_end)
+        try:
+            first, last = local_days(lo, hi, self._tz())
+        except Exception:  # an unknown timezone: Check says so
+            first = last = None
         if last is not None:
             end = last.replace(day=1)
             start = end
             for _ in range(3):  # the last three whole months
-                start = (start - timedelta(days=1)).replace(day=1)
+                start = date.fromordinal(start.toordinal() - 1).replace(day=1)
             self.start.value, self.end.value = max(start, first) if first else start, end
-        self.start.min = self.end.min = first
-        self.start.max = self.end.max = last
-        self.window.value = (
-            f"<div class='rk-window' style='margin-left:114px;color:#555'>Data available "
-            f"{lo:%Y-%m-%d %H:%M} &rarr; {hi:%Y-%m-%d %H:%M} UTC</div>"
-            if lo and hi
-            else ""
+        self.period.set_window(lo, hi, self._tz())
+        self._window_head = (
+            f"Data available {lo:%Y-%m-%d %H:%M} &rarr; {hi:%Y-%m-%d %H:%M} UTC" if lo and hi else ""
         )
+        self._refresh_dates()
+
+    def _refresh_dates(self, *_: Any) -> None:
+        tz = self._tz()
+        local = ""
+        try:
+            first, last = local_days(self.period.lo, self.period.hi, tz)
+            if first and last:
+                local = f" &middot; as days in {html.escape(tz)}: {first} &rarr; {last} (End)"
+        except Exception:
+            pass
+        head = getattr(self, "_window_head", "")
+        self.window.value = (
+            f"<div class='rk-window' style='margin-left:114px;color:#555'>{head}{local}</div>" if head else ""
+        )
+        self.period.refresh_note(tz, what=BALANCE)
 
     def parameters(self) -> dict[str, Any]:
         """What Run passes to ``check_period`` besides the dates and ``freq``."""
-        params: dict[str, Any] = {"timezone": (self.timezone.value or "").strip() or "Etc/UTC"}
+        params: dict[str, Any] = {"timezone": self._tz()}
         if self.currency.value.strip():
             params["currency"] = self.currency.value.strip()
         return params
 
     @property
     def code_text(self) -> str:
-        """The Python that does what Check does."""
-        args = [repr(_iso(self.start.value)), repr(_iso(self.end.value)), f"freq={self.freq.value!r}"]
+        """The Python that does what Check does (the trimmed period when "Trim" trimmed it)."""
+        tz = self._tz()
+        start, end = self._period_run or (self.start.day, self.end.day)
+        args = [_lit(start, tz), _lit(end, tz), f"freq={self.freq.value!r}"]
         args += [f"{k}={v!r}" for k, v in self.parameters().items()]
         return (
             "import reportkit as rk\n\nclient = rk.Client()\n"
@@ -155,23 +190,36 @@ class ReconcileForm(FormRun):
     # -- running (widgets._runner.FormRun) ---------------------------------------------------------
     def _clear(self) -> None:
         self.checks = self.balance = None
-        for wid in (self.summary, self.table):
+        self.run_counts = {}
+        for wid in (self.summary, self.table, self.counts):
             wid.value = ""
         self.differences_chart.value = self.balance_chart.value = b""
+        for wid in (self.differences_chart, self.balance_chart, self.chart_currency):
+            c.show(wid, False)  # no broken image and no empty dropdown before there is a chart
+
+    def _observer(self, t0: float) -> FormObserver:
+        self._series = SeriesObserver(self, t0)
+        return self._series
 
     def _prepare_job(self) -> Callable[[threading.Event, Observer], Any]:
-        if self.start.value is None or self.end.value is None:
-            raise c.FormInputError("pick a start and an end date")
         from reportkit import reconcile
 
-        start, end, freq, params = self.start.value, self.end.value, self.freq.value, self.parameters()
-        parts = intervals(start, end, freq=freq, tz=params["timezone"])
-        client = self.client
+        tz, freq, params, client = self._tz(), self.freq.value, self.parameters(), self.client
+        self.period.check(tz, what=BALANCE)  # refuse bad input at once; the worker checks afresh
 
         def job(cancel: threading.Event, observer: Observer) -> tuple[Any, pd.DataFrame]:
+            t = client.report_type(BALANCE)
+            lo, hi = _utc(t.data_available_start), _utc(t.data_available_end)
+            self.period.lo, self.period.hi = lo, hi
+            period = self.period.check(tz, what=BALANCE, lo=lo, hi=hi)
+            start, end = _arg(period.run_start, tz), _arg(period.run_end, tz)
+            self._period_run = (period.run_start, period.run_end) if period.trimmed else None
+            self._trim_note = period.note
+            parts = intervals(start, end, freq=freq, tz=tz)
             checks = reconcile.check_period(client, start, end, freq, cancel=cancel, observer=observer,
                                             progress=False, **params)  # fmt: skip
-            return checks, client.reports(BALANCE, parts, cancel=cancel, progress=False, **params)
+            return checks, client.reports(BALANCE, parts, cancel=cancel, observer=observer, progress=False,
+                                          **params)  # fmt: skip
 
         return job
 
@@ -182,6 +230,7 @@ class ReconcileForm(FormRun):
         from reportkit import plot
 
         self.checks, self.balance = result
+        self.run_counts = self._series.counts()
         checks = self.checks
         failed = int((~checks["ok"].astype(bool)).sum())
         colour = "#8a1c12" if failed else "#1f5f2a"
@@ -191,11 +240,18 @@ class ReconcileForm(FormRun):
         )
         self.table.value = f"<div style='max-height:420px;overflow:auto'>{checks._repr_html_()}</div>"
         self.differences_chart.value = _png(plot.differences(checks))
+        c.show(self.differences_chart, True)
         currencies = sorted(set(self.balance["currency"].astype(str)))
         self.chart_currency.options = currencies
         if currencies:  # setting the value draws the chart (observer)
             self.chart_currency.value = "usd" if "usd" in currencies else currencies[0]
-        self.status.value = f"Done: {len(checks):,} checks, {failed} failed, in {c.elapsed(t0)}."
+            self._draw_balance()
+        n = self.run_counts
+        self.status.value = (
+            f"Done: {len(checks):,} checks, {failed} failed, in {c.elapsed(t0)}; {n['calls']} report "
+            f"fetches, {n['done']} runs ({n['cached']} from the cache)."
+            + (f" {self._trim_note}" if self._period_run else "")
+        )
 
     def _draw_balance(self) -> None:
         from reportkit import plot
@@ -203,10 +259,31 @@ class ReconcileForm(FormRun):
         if self.balance is None or not self.chart_currency.value:
             return
         self.balance_chart.value = _png(plot.balance(self.balance, currency=self.chart_currency.value))
+        c.show(self.balance_chart, True)
+        c.show(self.chart_currency, True)
 
 
-def _iso(d: date | None) -> str | None:
-    return d.isoformat() if d is not None else None
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _arg(value: Any, tz: str) -> Any:
+    """A bound for check_period: a date stays a date; a typed wall-clock time is placed in ``tz``."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return instant(value, "start", tz)
+    return value
+
+
+def _lit(value: Any, tz: str) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, datetime):
+        aware = instant(value, "start", tz) if value.tzinfo is None else value
+        text = local_text(aware, tz)
+        return repr(text if len(text) == 10 else aware.isoformat())
+    return repr(value.isoformat())
 
 
 def _png(ax: Any) -> bytes:

@@ -2,9 +2,12 @@
 
 The form is built from what the account offers (``client.report_types()``: names, ids, data windows,
 default columns) and from the catalogue (which parameters and columns each report takes). Run works
-off the kernel's main thread (see :mod:`reportkit.widgets._common`); Cancel stops waiting and leaves
-the run at Stripe, where it finishes on its own. The "Code" tab shows the ``client.report(...)`` call
-that does the same thing in a script.
+off the kernel's main thread (see :mod:`reportkit.widgets._runner`); Cancel stops waiting and leaves
+the run at Stripe, where it finishes on its own. The period is checked against the data window in the
+chosen timezone with the dates as typed (:mod:`reportkit.widgets._period`); columns are picked in
+order (:mod:`reportkit.widgets._columns`); a result comes with exact totals per currency and CSV /
+Parquet downloads (:mod:`reportkit.widgets._result`). The "Code" tab shows the ``client.report(...)``
+call that does the same thing in a script.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import ipywidgets as w
@@ -22,6 +25,9 @@ from reportkit import catalog, errors
 from reportkit.intervals import iana_names, intervals
 from reportkit.progress import Observer
 from reportkit.widgets import _common as c
+from reportkit.widgets import _result
+from reportkit.widgets._columns import ColumnPicker
+from reportkit.widgets._period import Period, PeriodFields, instant, local_days, local_text, typed
 from reportkit.widgets._runner import FormRun
 
 __all__ = ["ReportForm"]
@@ -55,6 +61,8 @@ class ReportForm(FormRun):
         self.df: pd.DataFrame | None = None
         self.run: Any = None
         self.error_message: str | None = None
+        self._last_request: dict[str, Any] = {}
+        self._window_head = ""
         self._types = self._load_types()
         self._build()
         self.api.value = api
@@ -74,8 +82,9 @@ class ReportForm(FormRun):
         )
         self.report = w.Dropdown(description="Report", layout=wide(), style=style)
         self.window = w.HTML()
-        self.start = w.DatePicker(description="Start", style=style)
-        self.end = w.DatePicker(description="End (exclusive)", style=style)
+        self.period = PeriodFields(style)
+        self.start, self.end, self.clamp = self.period.start, self.period.end, self.period.clamp
+        self.dates_note = self.period.note
         self.timezone = w.Combobox(
             value="Etc/UTC",
             options=sorted(iana_names()),
@@ -84,7 +93,9 @@ class ReportForm(FormRun):
             style=style,
             layout=wide(),
         )
-        self.columns = w.SelectMultiple(description="Columns", rows=8, style=style, layout=wide())
+        self.picker = ColumnPicker(style)
+        self.columns = self.picker.select  # the columns matching the search; the order is .picked_columns
+        self.column_search, self.columns_reset = self.picker.search, self.picker.reset
         self.currency = w.Text(description="Currency", placeholder="any, or e.g. usd", style=style)
         self.reporting_category = w.Dropdown(
             options=[_NONE, *catalog.reporting_categories()], description="Category", style=style
@@ -98,8 +109,10 @@ class ReportForm(FormRun):
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
         self.error = w.HTML()
         self.preview = w.HTML()
+        self.totals = w.HTML()
+        self.downloads = w.HTML()
         self.code = w.HTML()
-        tabs = w.Tab(children=[self.preview, self.code])
+        tabs = w.Tab(children=[w.VBox([self.preview, self.totals, self.downloads]), self.code])
         tabs.set_title(0, "Result")
         tabs.set_title(1, "Code")
         self._filters = {name: getattr(self, name) for name in FILTERS}
@@ -111,9 +124,10 @@ class ReportForm(FormRun):
                 _labelled("API", self.api),
                 self.report,
                 self.window,
-                w.HBox([self.start, self.end]),
+                w.HBox([self.start, self.end, self.clamp]),
                 self.timezone,
-                self.columns,
+                self.dates_note,
+                self.picker.box,
                 self._filters_box,
                 self._split_row,
                 w.HBox([self.run_button, self.cancel_button, self.progress]),
@@ -127,8 +141,6 @@ class ReportForm(FormRun):
         for name in (
             "api",
             "report",
-            "start",
-            "end",
             "timezone",
             "columns",
             *FILTERS,
@@ -139,14 +151,20 @@ class ReportForm(FormRun):
             "progress",
             "error",
             "preview",
+            "totals",
+            "downloads",
             "code",
         ):
             getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # stable hooks for CSS and tests
         self.api.observe(self._on_api, names="value")
         self.report.observe(self._on_report, names="value")
-        for wid in (self.start, self.end, self.timezone, self.columns, self.split, *self._filters.values()):
+        for wid in (self.start, self.end, self.timezone, self.clamp, self.split, *self._filters.values()):
             wid.observe(self._refresh_code, names="value")
+        for wid in (self.start, self.end, self.timezone, self.clamp):
+            wid.observe(self._refresh_dates, names="value")
+        self.picker.on_change(self._refresh_code)
         self._init_run("reportkit-form")
+        self._clear()
         self._on_api()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -196,61 +214,80 @@ class ReportForm(FormRun):
         spec = self.spec()
         if self._load_error:
             self._show_error(self._load_error)
+        c.show(self.report, spec is not None)  # never an empty dropdown: the window line says why
         if spec is None:
-            self.window.value = "<i>No report types available.</i>"
+            self.window.value = "<i class='rk-window'>No report types available.</i>"
+            for wid in (self.start, self.end, self.clamp, self.timezone, self.picker.box, self._filters_box,
+                        self._split_row):  # fmt: skip
+                c.show(wid, False)
             self._refresh_code()
             return
         row = self._type_row()
         lo, hi = _utc(row.get("data_available_start")), _utc(row.get("data_available_end"))
-        self.window.value = (
-            f"<div class='rk-window' style='margin-left:114px;color:#555'>"
+        self._window_head = (
             f"<b>{html.escape(str(row.get('name') or spec.id))}</b>"
             f" &middot; <code>{html.escape(spec.id)}</code>"
-            f" &middot; data available {_fmt(lo)} &rarr; {_fmt(hi)} UTC</div>"
+            f" &middot; data available {_fmt(lo)} &rarr; {_fmt(hi)} UTC"
         )
         params = set(spec.parameters)
         for name, wid in self._filters.items():
             c.show(wid, name in params)
         c.show(self._filters_box, bool(params & set(FILTERS)))
         c.show(self.timezone, "timezone" in params)
-        c.show(self.columns, spec.takes_columns)
+        c.show(self.picker.box, spec.takes_columns)
         c.show(self.start, "interval_start" in params)
         c.show(self.end, "interval_end" in params)
+        c.show(self.clamp, spec.takes_interval)
         c.show(self.split, "interval_start" in params)
         c.show(self._split_row, "interval_start" in params)
         if "interval_start" not in params:
             self.split.value = "none"
         names = [n for n in spec.column_names if "[key]" not in n]
         defaults = row.get("default_columns") or spec.default_columns or names
-        self.columns.options = names
-        self.columns.value = tuple(n for n in defaults if n in names)
-        self._set_dates(lo, hi)
+        self.picker.set_columns(names, defaults)
+        self.period.set_window(lo, hi, self._tz())
+        self._refresh_dates()
         self._refresh_code()
 
-    def _set_dates(self, lo: datetime | None, hi: datetime | None) -> None:
-        """Bound the date pickers by the data window; default to the last whole month inside it."""
-        first = lo.date() if lo is not None else None
-        if first is not None and lo != datetime.combine(first, datetime.min.time(), UTC):
-            first += timedelta(days=1)  # the window starts mid-day: the first whole day is the next one
-        last = hi.date() if hi is not None else None
-        for picker in (self.start, self.end):  # widen first so the new bounds never clamp each other
-            picker.min, picker.max = None, None
-        keep = (
-            self.start.value is not None
-            and self.end.value is not None
-            and (first is None or self.start.value >= first)
-            and (last is None or self.end.value <= last)
-            and self.start.value < self.end.value
+    def _tz(self) -> str:
+        """The timezone dates are read in: the form's for reports that take one, else UTC (a report
+        without a timezone parameter has UTC columns, so its dates are UTC days)."""
+        spec = self.spec()
+        if spec is not None and "timezone" not in spec.parameters:
+            return "Etc/UTC"
+        return (self.timezone.value or "").strip() or "Etc/UTC"
+
+    def _refresh_dates(self, *_: Any) -> None:
+        """The pickers' bounds and the dates note, in the current timezone (nothing typed changes)."""
+        spec = self.spec()
+        if spec is None:
+            return
+        tz = self._tz()
+        local = ""
+        try:
+            first, last = local_days(self.period.lo, self.period.hi, tz)
+            if first and last:
+                local = f" &middot; as days in {html.escape(tz)}: {first} &rarr; {last} (End)"
+        except errors.ConfigurationError:
+            pass  # a timezone still being typed
+        self.window.value = (
+            f"<div class='rk-window' style='margin-left:114px;color:#555'>{self._window_head}{local}</div>"
         )
-        if last is not None and not keep:  # dates already inside the window stay as the user set them
-            month_start = (last.replace(day=1) - timedelta(days=1)).replace(day=1)
-            end = last.replace(day=1)
-            start = max(month_start, first) if first else month_start
-            if start >= end:
-                start, end = first or last - timedelta(days=1), last
-            self.start.value, self.end.value = start, end
-        self.start.min, self.start.max = first, last
-        self.end.min, self.end.max = first, last
+        if not spec.takes_interval:
+            self.dates_note.value = ""
+            return
+        params = set(spec.parameters)
+        self.period.refresh_note(tz, use_start="interval_start" in params, use_end="interval_end" in params,
+                                 what=spec.id)  # fmt: skip
+
+    @property
+    def picked_columns(self) -> list[str]:
+        """The picked columns in the order they were picked (what Run asks for, the result's order)."""
+        return list(self.picker.picked)
+
+    def pick_columns(self, names: list[str]) -> None:
+        """Pick exactly these columns, in this order."""
+        self.picker.pick(names)
 
     # ---------------------------------------------------------------- the request
     def parameters(self) -> dict[str, Any]:
@@ -265,22 +302,25 @@ class ReportForm(FormRun):
                 params[name] = value
         return params
 
-    def request(self) -> dict[str, Any]:
-        """What Run sends: ``report, start, end, timezone, columns, api, split, parameters``."""
+    def request(self, window: tuple[datetime | None, datetime | None] | None = None) -> dict[str, Any]:
+        """What Run sends: ``report, api, start, end`` (as typed), ``run_start, run_end`` (what goes to
+        ``client.prepare``: the typed dates, or the data window's edges when trimmed), ``timezone,
+        columns, clamp, trimmed, note, split, parameters``. ``window``: a (lo, hi) data window fresher
+        than the form's. Raises :class:`FormInputError` naming the dates as typed."""
         spec = self.spec()
         if spec is None:
             raise c.FormInputError("pick a report type first")
         params = set(spec.parameters)
-        start = self.start.value if "interval_start" in params else None
-        end = self.end.value if "interval_end" in params else None
-        if "interval_start" in params and start is None:
-            raise c.FormInputError("pick a start date")
-        if "interval_end" in params and end is None:
-            raise c.FormInputError("pick an end date")
+        tz = self._tz()
+        period = Period(None, None, tz, None, None)
+        if spec.takes_interval:
+            lo, hi = window if window is not None else (None, None)
+            ends = {"use_start": "interval_start" in params, "use_end": "interval_end" in params}
+            period = self.period.check(tz, what=spec.id, lo=lo, hi=hi, **ends)
         for name in spec.required:
             if name in self._filters and not self.parameters().get(name):
                 raise c.FormInputError(f"{spec.id} needs a {name.replace('_', ' ')}")
-        columns = list(self.columns.value) if spec.takes_columns else None
+        columns = self.picked_columns if spec.takes_columns else None
         if spec.takes_columns and not columns:
             raise c.FormInputError("select at least one column")
         row = self._type_row()
@@ -291,13 +331,15 @@ class ReportForm(FormRun):
         return {
             "report": self.report.value,
             "api": self.api.value,
-            "start": start,
-            "end": end,
-            # A report without a timezone parameter has UTC columns: its dates are UTC days too.
-            "timezone": ((self.timezone.value or "").strip() or "Etc/UTC")
-            if "timezone" in params
-            else "Etc/UTC",
+            "start": period.start,
+            "end": period.end,
+            "run_start": period.run_start,
+            "run_end": period.run_end,
+            "timezone": tz,
             "columns": columns,
+            "clamp": bool(self.clamp.value) and spec.takes_interval,
+            "trimmed": period.trimmed,
+            "note": period.note,
             "split": self.split.value,
             "parameters": self.parameters(),
         }
@@ -307,7 +349,7 @@ class ReportForm(FormRun):
         """The Python that does what Run does, for a script or another notebook."""
         try:
             return code_for(self.request())
-        except c.FormInputError as exc:
+        except errors.ConfigurationError as exc:
             return f"# {exc}"
 
     def _refresh_code(self, *_: Any) -> None:
@@ -316,38 +358,72 @@ class ReportForm(FormRun):
     # ---------------------------------------------------------------- running (widgets._runner.FormRun)
     def _clear(self) -> None:
         self.df = None
-        self.preview.value = ""
+        self.preview.value = (
+            "<i class='rk-no-result' style='color:#777'>No result yet: Run shows its rows here.</i>"
+        )
+        self.totals.value = self.downloads.value = ""
 
     def _prepare_job(self) -> Callable[[threading.Event, Observer], pd.DataFrame]:
-        req = self.request()
-        options = {"timezone": req["timezone"], "columns": req["columns"], "api": req["api"]}
-        options.update(req["parameters"])
-        client, timeout = self.client, self.timeout
-        if req["split"] == "none":
-            def one(cancel: threading.Event, observer: Observer) -> pd.DataFrame:
-                prepared = client.prepare(req["report"], req["start"], req["end"], **options)
+        self.request()  # refuse bad input at once, nothing sent; the worker checks the window afresh
+        client, timeout, spec = self.client, self.timeout, self.spec()
+        report, api = self.report.value, self.api.value
+
+        def job(cancel: threading.Event, observer: Observer) -> pd.DataFrame:
+            window = None
+            if spec.takes_interval:  # the data window now, not when the form was built
+                t = client.report_type(report, api=api)
+                window = (_utc(t.data_available_start), _utc(t.data_available_end))
+                self.period.lo, self.period.hi = window
+            req = self._last_request = self.request(window)
+            options = {"timezone": req["timezone"], "columns": req["columns"], "api": req["api"]}
+            if req["clamp"]:
+                options["clamp"] = True
+            options.update(req["parameters"])
+            tz = req["timezone"]
+            start, end = _bound_arg(req["run_start"], tz), _bound_arg(req["run_end"], tz)
+            if req["split"] == "none":
+                prepared = client.prepare(req["report"], start, end, **options)
                 return client.run(prepared, timeout=timeout, cancel=cancel, observer=observer, progress=False)
-
-            return one
-        ivs = intervals(req["start"], req["end"], freq=req["split"], tz=req["timezone"])
-
-        def split(cancel: threading.Event, observer: Observer) -> pd.DataFrame:
+            ivs = intervals(start, end, freq=req["split"], tz=tz)
             return client.reports(req["report"], ivs, timeout=timeout, cancel=cancel, observer=observer,
                                   progress=False, **options)  # fmt: skip
 
-        return split
+        return job
 
     def _show_result(self, df: pd.DataFrame, t0: float) -> None:
         self.df = df
+        self._show_frame(df)
+        req = self._last_request
+        self.status.value = _done_text(df, t0) + (f" {req['note']}" if req.get("trimmed") else "")
+
+    def _show_frame(self, df: pd.DataFrame) -> None:
+        spec = self.spec()
         self.preview.value = c.preview_html(df, self.preview_rows)
-        self.status.value = _done_text(df, t0)
+        self.totals.value = _result.totals_html(df, spec.id if spec else None)
+        self.downloads.value = _result.downloads_html(df, self._file_stem())
+
+    def _file_stem(self) -> str:
+        req = self._last_request
+        parts = [str(req.get("report") or self.report.value or "report")]
+        for key in ("start", "end"):
+            if req.get(key) is not None:
+                parts.append(typed(req[key]).replace(" ", "T").replace(":", ""))
+        return "_".join(parts)
 
     def _show_partial(self, exc: BaseException, t0: float) -> None:
         frames = getattr(exc, "frames", None)
         if isinstance(exc, errors.BatchError) and frames is not None and len(frames):
             self.df = frames  # keep the intervals that succeeded, and say which did not
-            self.preview.value = c.preview_html(frames, self.preview_rows)
+            self._show_frame(frames)
             self.status.value = f"Partly done after {c.elapsed(t0)}: {len(frames):,} rows kept in .df."
+
+
+def _bound_arg(value: Any, tz: str) -> Any:
+    """A period bound for client.prepare / rk.intervals: dates stay dates (midnight in the timezone, by
+    reportkit's own rule); a typed wall-clock time becomes an aware datetime in ``tz``."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return instant(value, "start", tz)
+    return value
 
 
 def _labelled(text: str, widget: w.Widget) -> w.HBox:
@@ -368,11 +444,8 @@ def _map_report(old: str, api: str) -> str | None:
 def _utc(value: Any) -> datetime | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    return (
-        pd.Timestamp(value).tz_convert(UTC).to_pydatetime()
-        if pd.Timestamp(value).tzinfo
-        else (pd.Timestamp(value).tz_localize(UTC).to_pydatetime())
-    )
+    ts = pd.Timestamp(value)
+    return (ts.tz_convert(UTC) if ts.tzinfo else ts.tz_localize(UTC)).to_pydatetime()
 
 
 def _fmt(dt: datetime | None) -> str:
@@ -390,23 +463,31 @@ def _done_text(df: pd.DataFrame, t0: float) -> str:
 
 def code_for(req: dict[str, Any]) -> str:
     """``client.report(...)`` (or ``client.reports(...)``) source for a :meth:`ReportForm.request` dict."""
+    tz = req["timezone"]
 
     def lit(v: Any) -> str:
+        if isinstance(v, datetime):
+            aware = instant(v, "start", tz) if v.tzinfo is None else v
+            text = local_text(aware, tz)  # a local midnight reads as its date, as the form shows it
+            return repr(text if len(text) == 10 else aware.isoformat())
         return repr(v.isoformat() if isinstance(v, date) else v)
 
     kwargs = []
-    if req["timezone"] != "Etc/UTC" or req["split"] != "none":
-        kwargs.append(f"timezone={lit(req['timezone'])}")
+    if tz != "Etc/UTC" or req["split"] != "none":
+        kwargs.append(f"timezone={lit(tz)}")
     if req["columns"] is not None:
         kwargs.append(f"columns={req['columns']!r}")
     if req["api"] != "v1":
         kwargs.append(f"api={lit(req['api'])}")
+    if req.get("clamp"):
+        kwargs.append("clamp=True")
     kwargs += [f"{k}={lit(v)}" for k, v in req["parameters"].items()]
     if req["split"] != "none":
+        # the intervals are cut from the period that is run (trimmed to the data window when asked)
+        start, end = req.get("run_start", req["start"]), req.get("run_end", req["end"])
         args = [
             lit(req["report"]),
-            f"rk.intervals({lit(req['start'])}, {lit(req['end'])}, "
-            f"freq={lit(req['split'])}, tz={lit(req['timezone'])})",
+            f"rk.intervals({lit(start)}, {lit(end)}, freq={lit(req['split'])}, tz={lit(tz)})",
         ]
         call = "client.reports"
     else:

@@ -60,8 +60,8 @@ def test_the_form_follows_the_account_and_the_catalogue(client):
     assert "balance.summary.1" in form.window.value
     assert f"{row['data_available_start']:%Y-%m-%d %H:%M}" in form.window.value
     assert f"{row['data_available_end']:%Y-%m-%d %H:%M}" in form.window.value
-    assert form.start.min == row["data_available_start"].date()
-    assert form.end.max == row["data_available_end"].date()
+    assert form.start.min.date() == row["data_available_start"].date()  # local days of Etc/UTC
+    assert form.end.max.date() == row["data_available_end"].date()
     assert form.start.min <= form.start.value < form.end.value <= form.end.max
     assert form.columns.value == tuple(row["default_columns"])
     assert visible(form.currency) and visible(form.timezone) and visible(form.start)
@@ -102,7 +102,7 @@ def test_run_gives_the_ledgers_balances_status_preview_and_run(client, sandbox):
 def test_code_view_reproduces_the_result(client, sandbox, monkeypatch):
     form = balance_form(client)
     form.timezone.value = "America/New_York"
-    form.columns.value = ("category", "currency", "net_amount")
+    form.pick_columns(["category", "currency", "net_amount"])
     form.currency.value = "eur"
     click_run(form)
     assert form.error_message is None, form.error_message
@@ -325,10 +325,13 @@ def test_dates_survive_a_report_switch_and_timezone_applies_only_where_taken(cli
     form = balance_form(client)
     form.timezone.value = "Europe/Berlin"
     form.report.value = "payouts.itemized.1"  # no timezone parameter: UTC columns, UTC days
-    assert (form.start.value, form.end.value) == (START, END)
+    assert (form.start.day, form.end.day) == (START, END)
     assert not visible(form.timezone)
     assert form.request()["timezone"] == "Etc/UTC" and "timezone=" not in form.code_text
     form.report.value = "payouts.itemized.3"
     assert visible(form.timezone) and form.request()["timezone"] == "Europe/Berlin"
-    form.start.value = date(2023, 6, 1)  # before the data window: the picker clamps to its first day
-    assert form.start.value == form.start.min == date(2024, 1, 1)
+    form.start.value = date(2023, 6, 1)  # before the data window: kept as typed, and the note says so
+    assert form.start.day == date(2023, 6, 1)
+    # Data begins 2024-01-01 00:00 UTC = 01:00 in Berlin: the first whole Berlin day is Jan 2.
+    assert form.start.min.date() == date(2024, 1, 2)
+    assert "Start 2023-06-01 is before the data begins (2024-01-01 01:00)" in form.dates_note.value
