@@ -84,3 +84,34 @@ def test_bad_input_is_a_readable_message(sandbox, tmp_path):
     form.end.value = None
     form.run_button.click()
     assert form.error_message == "Check the form: pick an end date"
+
+
+def test_progress_and_counts_follow_every_report_of_the_check(sandbox_factory, tmp_path):
+    sb = sandbox_factory(request_rate=None, files_rate=None, concurrent_run_cap=None, processing_time=0.3)
+    form = ReconcileForm(sb.client(cache=tmp_path, progress=False))
+    form.start.value, form.end.value = date(2025, 1, 1), date(2025, 4, 1)
+    lines: list[str] = []
+    maxima: set[int] = set()
+    form.counts.observe(lambda ch: lines.append(ch["new"]), names="value")
+    form.progress.observe(lambda ch: maxima.add(ch["new"]), names="max")
+    created = sb.runs_created
+    form.run_button.click()
+    assert form.wait(180)
+    assert form.error_message is None, form.error_message
+    n = form.run_counts
+    # Every run created was counted as done; the chart's balance.summary.1 per month came from the cache.
+    assert n["done"] - n["cached"] == sb.runs_created - created > 0
+    assert n["cached"] >= 3 and n["failed"] == 0 and n["calls"] >= 6
+    reports = [line.split("report ", 1)[1].split(",", 1)[0] for line in lines if "report " in line]
+    assert "1: balance.summary.1" in reports and "2: balance_change_from_activity.summary.1" in reports
+    assert f"{n['calls']}: balance.summary.1" in reports  # the chart's fetch, last
+    assert 3 in maxima  # the bar followed a three-interval report
+    assert any("0 of 3 intervals" in line for line in lines) and any(
+        "3 of 3 intervals" in line for line in lines
+    )
+    assert form.progress.bar_style == "success" and form.progress.value == form.progress.max
+    assert (
+        f"{n['calls']} report fetches, {n['done']} runs ({n['cached']} from the cache)" in form.status.value
+    )
+    final = lines[-1]
+    assert f"data-done='{n['done']}'" in final and f"data-cached='{n['cached']}'" in final
