@@ -21,14 +21,29 @@ Rules (DESIGN.md "Dates"):
 * ``freq`` is ``"day"``, ``"week"``, ``"month"``, ``"quarter"``, ``"year"`` or any pandas offset alias
   (``"2D"``, ``"W-SUN"``, ``"MS"``, ``"QS-FEB"``, ``"6h"``). Sub-day aliases (``"h"``, ``"min"``) step
   in absolute time from ``start``, so around DST every interval still lasts exactly that long.
+  pandas' period-*end* aliases ``"ME"``, ``"QE"``, ``"YE"`` (and ``"2ME"``, ``"QE-NOV"``, ``"YE-JUN"``)
+  mean the same periods as their start twins (``"MS"``, ``"QS"``, ``"YS"``; ``"QE-NOV"`` = quarters
+  ending Nov/Feb/May/Aug = ``"QS-DEC"``): pandas labels a period by its last day, reportkit's intervals
+  are still ``[the 1st, the next 1st)``.
+* Periods: ``"2025"``, ``"2025-Q1"`` (``q1`` too), ``"2025-01"`` and ``"2025-01-15"`` name a year, a
+  quarter, a month and a day. Alone, ``intervals("2025-Q1")`` covers that period (one interval, or
+  ``freq="month"`` for its three months). As a ``start`` or ``end`` a period means its first instant,
+  like every bound (ends are exclusive): ``intervals("2025-01", "2025-04", freq="month")`` is Jan, Feb,
+  Mar; ``end="2025-Q2"`` stops at 2025-04-01. :func:`period` gives a period's ``[start, end)``.
+* An ``end`` that looks inclusive (a date on the last day of a month, after a ``start`` on a 1st, as in
+  ``intervals("2025-01-01", "2025-01-31")``) leaves that last day out; :func:`intervals` warns
+  (:class:`ReportkitWarning`, once per call) and names the end to write instead
+  (:func:`inclusive_end_hint` gives the advice as text).
 * A local midnight that does not exist (zones that spring forward at 00:00) moves to the first
   existing instant; one that happens twice (fall back at 01:00 to 00:00) is its first occurrence.
 """
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -38,16 +53,37 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import Day, Tick, Week
+from pandas.tseries.offsets import (
+    Day,
+    MonthBegin,
+    MonthEnd,
+    QuarterBegin,
+    QuarterEnd,
+    Tick,
+    Week,
+    YearBegin,
+    YearEnd,
+)
 
-from reportkit.errors import ConfigurationError
+from reportkit.errors import ConfigurationError, ReportkitWarning
 
-__all__ = ["FREQUENCIES", "Interval", "bound", "iana_names", "intervals", "zone"]
+__all__ = [
+    "FREQUENCIES",
+    "Interval",
+    "bound",
+    "iana_names",
+    "inclusive_end_hint",
+    "intervals",
+    "period",
+    "zone",
+]
 
 #: reportkit's names for the common frequencies, and the pandas aliases they stand for.
 FREQUENCIES = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS-JAN", "year": "YS-JAN"}
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A period name: a year ``2025``, a quarter ``2025-Q1`` or a month ``2025-01``.
+_PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2})|-[Qq]([1-4]))?$")
 #: The last Unix second reportkit accepts (9999-12-31 23:59:59 UTC; a choice: no source gives Stripe's).
 MAX_EPOCH = 253402300799
 
@@ -127,28 +163,49 @@ class Interval:
 
 def intervals(
     start: date | datetime | str,
-    end: date | datetime | str,
-    freq: str = "day",
+    end: date | datetime | str | None = None,
+    freq: str | None = None,
     tz: str = "Etc/UTC",
 ) -> list[Interval]:
     """Split ``[start, end)`` into consecutive half-open intervals of ``freq`` in timezone ``tz``.
 
     >>> [i.label for i in intervals("2025-01-01", "2025-04-01", freq="month")]
     ['2025-01', '2025-02', '2025-03']
+    >>> [i.label for i in intervals("2025-Q1", freq="ME")]
+    ['2025-01', '2025-02', '2025-03']
+    >>> [i.label for i in intervals("2025-Q1")]
+    ['2025-Q1']
 
-    See the module docstring for the rules (local calendar boundaries, DST, Monday weeks, partial
-    first/last intervals). Raises :class:`ConfigurationError` for a naive datetime, ``start >= end``,
-    an unknown ``tz`` or ``freq``.
+    ``start`` alone must be a period (``"2025"``, ``"2025-Q1"``, ``"2025-01"``, ``"2025-01-15"``): the
+    intervals cover it, in one piece unless ``freq`` is given. With an ``end``, ``freq`` defaults to
+    ``"day"``. See the module docstring for the rules (local calendar boundaries, DST, Monday weeks,
+    partial first/last intervals, periods as bounds, the inclusive-end warning). Raises
+    :class:`ConfigurationError` for a naive datetime, ``start >= end``, an unknown ``tz`` or ``freq``;
+    its message quotes the bounds as written and the timezone.
     """
     tzinfo = zone(tz)
+    if end is None:
+        text = start.strip() if isinstance(start, str) else ""
+        if not (_PERIOD_RE.match(text) or _DATE_RE.match(text)):
+            raise ConfigurationError(
+                f"intervals({start!r}) needs an end, or a period as start: a year '2025', a quarter "
+                "'2025-Q1', a month '2025-01' or a day '2025-01-15'"
+            )
+        lo, hi, unit = period(start, tz)
+        freq = unit if freq is None else freq
+    else:
+        lo = bound(start, "start", tz).astimezone(tzinfo)  # the same instants, shown in tz
+        hi = bound(end, "end", tz).astimezone(tzinfo)
+        freq = "day" if freq is None else freq
+        if hi.timestamp() <= lo.timestamp():
+            raise ConfigurationError(
+                f"start {start!r} ({_wall(lo)}) must be before end {end!r} ({_wall(hi)}) in timezone "
+                f"{tzinfo.key!r}; intervals are half-open [start, end), so pass an end after the start"
+            )
+        hint = inclusive_end_hint(start, end, tz)
+        if hint:
+            warnings.warn(hint, ReportkitWarning, stacklevel=2)
     offset = _offset(freq)
-    lo = bound(start, "start", tz).astimezone(tzinfo)  # the same instants, shown in tz
-    hi = bound(end, "end", tz).astimezone(tzinfo)
-    if hi.timestamp() <= lo.timestamp():
-        raise ConfigurationError(
-            f"start ({lo.isoformat()}) must be before end ({hi.isoformat()}); intervals are half-open "
-            "[start, end), so pass an end after the start"
-        )
     if isinstance(offset, Tick) and not isinstance(offset, Day):  # absolute steps: hours, minutes...
         cuts = pd.date_range(pd.Timestamp(lo), pd.Timestamp(hi), freq=offset, inclusive="neither")
         inner = [c.to_pydatetime().astimezone(tzinfo) for c in cuts]
@@ -159,6 +216,90 @@ def intervals(
         inner = [c for c in _localize(wall, tzinfo) if lo.timestamp() < c.timestamp() < hi.timestamp()]
     bounds = [lo, *inner, hi]
     return [Interval(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _wall(when: datetime) -> str:
+    """A local time as a person reads it: ``2025-01-31 00:00+01:00``."""
+    off = when.strftime("%z")
+    return f"{when:%Y-%m-%d %H:%M}{off[:3]}:{off[3:]}"
+
+
+def period(text: str, tz: str = "Etc/UTC") -> tuple[datetime, datetime, str]:
+    """A named period -> ``(start, end, unit)``: its half-open ``[start, end)`` in ``tz`` (local
+    midnights) and its length as a freq name (``"year"``, ``"quarter"``, ``"month"``, ``"day"``).
+
+    >>> start, end, unit = period("2025-Q1", "Europe/Berlin")
+    >>> start.isoformat(), end.isoformat(), unit
+    ('2025-01-01T00:00:00+01:00', '2025-04-01T00:00:00+02:00', 'quarter')
+    """
+    tzinfo = zone(tz)
+    first, unit = _period_start(text.strip() if isinstance(text, str) else text, "period", tz)
+    nxt = {"day": pd.DateOffset(days=1), "month": pd.DateOffset(months=1),
+           "quarter": pd.DateOffset(months=3), "year": pd.DateOffset(years=1)}[unit]
+    try:
+        after = (pd.Timestamp(first) + nxt).date()
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise ConfigurationError(f"period {text!r} is out of range; pass one between 1970 and 9998") from None
+    lo, hi = _localize(pd.DatetimeIndex([pd.Timestamp(first), pd.Timestamp(after)]), tzinfo)
+    return lo, hi, unit
+
+
+def _period_start(text: str, name: str, tz: str) -> tuple[date, str]:
+    fix = f"pass a year '2025', a quarter '2025-Q1', a month '2025-01' or a day '2025-01-15' (in {tz!r})"
+    if not isinstance(text, str):
+        raise ConfigurationError(f"{name}={text!r} is not a period; {fix}")
+    if _DATE_RE.match(text):
+        return _parse_date(text, name, fix), "day"
+    m = _PERIOD_RE.match(text)
+    if not m:
+        raise ConfigurationError(f"{name}={text!r} is not a period; {fix}")
+    year, month, quarter = int(m.group(1)), m.group(2), m.group(3)
+    if year < 1:
+        raise ConfigurationError(f"{name}={text!r}: there is no year 0; {fix}")
+    if month is not None:
+        if not 1 <= int(month) <= 12:
+            raise ConfigurationError(f"{name}={text!r} is not a month (no month {month}); {fix}")
+        return date(year, int(month), 1), "month"
+    if quarter is not None:
+        return date(year, 3 * int(quarter) - 2, 1), "quarter"
+    return date(year, 1, 1), "year"
+
+
+def inclusive_end_hint(
+    start: date | datetime | str, end: date | datetime | str, tz: str = "Etc/UTC", *,
+    names: tuple[str, str] = ("start", "end"),
+) -> str | None:
+    """Advice when ``end`` looks inclusive, else None: ``end`` is a date (``"YYYY-MM-DD"`` or a
+    ``date``) on the last day of a month and ``start`` is a 1st at local midnight, as in
+    ``("2025-01-01", "2025-01-31")``. Bounds are half-open, so that period leaves out its last day.
+    ``names`` are the parameters to name (the CLI passes ``("--start", "--end")``)."""
+    if isinstance(end, datetime) or not isinstance(end, date | str):
+        return None
+    if isinstance(end, str):
+        if not _DATE_RE.match(end.strip()):
+            return None
+        try:
+            last = date.fromisoformat(end.strip())
+        except ValueError:
+            return None
+    else:
+        last = end
+    if last.day != calendar.monthrange(last.year, last.month)[1]:
+        return None
+    try:
+        lo = bound(start, names[0], tz).astimezone(zone(tz))
+    except ConfigurationError:
+        return None
+    if (lo.day, lo.hour, lo.minute, lo.second, lo.microsecond) != (1, 0, 0, 0, 0) or lo.date() > last:
+        return None
+    after = last + timedelta(days=1)
+    whole = f"'{last:%Y-%m}'" if lo.date() == last.replace(day=1) else None
+    also = f", or the period {whole} alone" if whole and names[1] == "end" else ""
+    return (
+        f"{names[1]} {end!r} looks like an inclusive month end, but periods are half-open "
+        f"[{names[0]}, {names[1]}): this one stops at {last.isoformat()} 00:00 in {tz!r} and leaves out "
+        f"{last:%-d %B %Y}. To include that day pass {names[1]} '{after.isoformat()}'{also}"
+    )
 
 
 @cache
@@ -197,6 +338,13 @@ def _offset(freq: str) -> pd.DateOffset:
         ) from None
     if offset.n <= 0:
         raise ConfigurationError(f"freq {freq!r} must step forward; pass a positive multiple such as '2D'")
+    # pandas labels "ME"/"QE"/"YE" periods by their last day; the periods themselves start the day after
+    if type(offset) is MonthEnd:
+        offset = MonthBegin(offset.n)
+    elif type(offset) is QuarterEnd:
+        offset = QuarterBegin(offset.n, startingMonth=offset.startingMonth % 12 + 1)
+    elif type(offset) is YearEnd:
+        offset = YearBegin(offset.n, month=offset.month % 12 + 1)
     if isinstance(offset, Week) and offset.weekday is None:
         raise ConfigurationError(f"freq {freq!r} has no anchor day; pass 'week' (Monday) or e.g. 'W-SUN'")
     return offset
@@ -234,12 +382,15 @@ def _bound(value: date | datetime | str | int, name: str, tz: str, epochs: bool)
         text = value.strip()
         if _DATE_RE.match(text):
             value = _parse_date(text, name, fix)
+        elif _PERIOD_RE.match(text):  # a year, quarter or month: its first day
+            value = _period_start(text, name, tz)[0]
         else:
             try:
                 value = datetime.fromisoformat(text)
             except ValueError:
                 raise ConfigurationError(
-                    f"{name}={value!r} is not a date ('YYYY-MM-DD') or an ISO 8601 time with an offset; {fix}"
+                    f"{name}={value!r} is not a date ('YYYY-MM-DD'), a period ('2025-01', '2025-Q1', '2025') "
+                    f"or an ISO 8601 time with an offset; {fix}"
                 ) from None
     if isinstance(value, datetime):
         if value.utcoffset() is None:

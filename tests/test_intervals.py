@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 
-from reportkit.errors import ConfigurationError
-from reportkit.intervals import Interval, intervals
+import reportkit as rk
+from reportkit.errors import ConfigurationError, ReportkitWarning
+from reportkit.intervals import Interval, bound, inclusive_end_hint, intervals, period
 
 H = timedelta(hours=1)
 
@@ -86,7 +88,7 @@ def test_weeks_start_monday_and_aliases() -> None:
     assert [i.duration.days for i in two] == [2, 2, 1]  # the last one cut at end
     ms = intervals("2025-01-01", "2025-03-01", freq="MS")
     assert [i.label for i in ms] == ["2025-01", "2025-02"]
-    qs = intervals("2025-01-01", "2025-12-31", freq="QS-FEB")
+    qs = intervals("2025-01-01", "2025-12-15", freq="QS-FEB")
     assert [i.start.month for i in qs] == [1, 2, 5, 8, 11]
 
 
@@ -143,7 +145,8 @@ def test_interval_object() -> None:
     [
         ({"start": datetime(2025, 1, 1), "end": "2025-02-01"}, r"start=.* is a naive datetime"),
         ({"start": "2025-01-01", "end": "2025-02-01T00:00:00"}, r"end=.* is a naive datetime"),
-        ({"start": "2025-02-01", "end": "2025-01-01"}, r"start \(2025-02-01.*must be before end"),
+        ({"start": "2025-02-01", "end": "2025-01-01"}, r"start '2025-02-01' \(2025-02-01 00:00\+00:00\) "
+         r"must be before end '2025-01-01' \(2025-01-01 00:00\+00:00\) in timezone 'Etc/UTC'"),
         ({"start": "2025-01-01", "end": "2025-01-01"}, "must be before end"),
         ({"start": "2025-01-01", "end": "2025-02-01", "tz": "Mars/Olympus"}, "tz 'Mars/Olympus'"),
         ({"start": "2025-01-01", "end": "2025-02-01", "freq": "fortnight"}, "freq 'fortnight' is not known"),
@@ -156,3 +159,104 @@ def test_interval_object() -> None:
 def test_errors_name_the_parameter(kwargs, match) -> None:
     with pytest.raises(ConfigurationError, match=match):
         intervals(**kwargs)
+
+
+# --- issue 17: period-end aliases, period strings, inclusive-looking ends ---------------------------
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Europe/Berlin"])
+@pytest.mark.parametrize(("end_alias", "start_alias"), [("ME", "MS"), ("QE", "QS"), ("YE", "YS"),
+                                                        ("2ME", "2MS"), ("QE-NOV", "QS-DEC")])
+def test_period_end_aliases_cut_like_their_start_twins(tz, end_alias, start_alias) -> None:
+    got = intervals("2024-11-15", "2026-02-10", freq=end_alias, tz=tz)
+    assert got == intervals("2024-11-15", "2026-02-10", freq=start_alias, tz=tz)
+    assert _chained(got)
+    for iv in got[1:]:  # every cut is a local midnight on a 1st, whatever DST did
+        assert (iv.start.day, iv.start.hour, iv.start.minute) == (1, 0, 0), iv
+        assert iv.start.utcoffset() == iv.start.replace(tzinfo=ZoneInfo(tz)).utcoffset()
+
+
+@pytest.mark.parametrize(("tz", "march_hours"), [("America/New_York", 743), ("Europe/Berlin", 743),
+                                                 ("Etc/UTC", 744)])
+def test_a_quarter_by_month_across_dst(tz, march_hours) -> None:
+    q1 = intervals("2025-Q1", freq="month", tz=tz)
+    assert [i.label for i in q1] == ["2025-01", "2025-02", "2025-03"]
+    assert q1 == intervals("2025-Q1", freq="ME", tz=tz) == intervals("2025-01", "2025-04", "month", tz)
+    assert q1[2].duration == timedelta(hours=march_hours)  # spring forward inside March
+    assert q1[0].start == datetime(2025, 1, 1, tzinfo=ZoneInfo(tz))
+    assert q1[-1].end == datetime(2025, 4, 1, tzinfo=ZoneInfo(tz))
+
+
+def test_a_period_alone_is_one_interval_and_bounds_are_its_first_instant() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    assert [i.label for i in intervals("2025-Q4", tz="Europe/Berlin")] == ["2025-Q4"]
+    assert [i.label for i in intervals("2025")] == ["2025"]
+    assert [i.label for i in intervals("2025-02")] == ["2025-02"]
+    assert [i.label for i in intervals("2025-03-30", tz="Europe/Berlin")] == ["2025-03-30"]
+    assert intervals("2025-03-30", tz="Europe/Berlin")[0].duration == timedelta(hours=23)
+    assert [i.label for i in intervals("2025", freq="QE", tz="Europe/Berlin")] == [
+        "2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
+    # as bounds a period means its start, and ends stay exclusive
+    months = intervals("2025-01", "2025-Q2", freq="month")
+    assert [i.label for i in months] == ["2025-01", "2025-02", "2025-03"]
+    assert [i.label for i in intervals("2024", "2025-q1", freq="year")] == ["2024"]
+    assert bound("2025-Q3", "start", "Europe/Berlin") == datetime(2025, 7, 1, tzinfo=berlin)
+    assert bound("2025-11", "end", "America/New_York") == datetime(2025, 11, 1,
+                                                                   tzinfo=ZoneInfo("America/New_York"))
+    lo, hi, unit = period("2025-Q1", "Europe/Berlin")
+    assert (lo.isoformat(), hi.isoformat(), unit) == ("2025-01-01T00:00:00+01:00",
+                                                      "2025-04-01T00:00:00+02:00", "quarter")
+    assert rk.intervals is intervals
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: intervals("2025-13"), r"period='2025-13' is not a month \(no month 13\)"),
+    (lambda: intervals("2025-Q5"), r"intervals\('2025-Q5'\) needs an end, or a period"),
+    (lambda: intervals("2025-01-01T00:00:00+00:00"), "needs an end"),
+    (lambda: intervals("2025-01", "2025-13", freq="month"), r"end='2025-13' is not a month \(no month 13\)"),
+    (lambda: intervals("2025-01", "soon"), r"end='soon' is not a date .*a period \('2025-01'"),
+    (lambda: intervals("2025-Q2", "2025-Q1", freq="month", tz="America/New_York"),
+     r"start '2025-Q2' \(2025-04-01 00:00-04:00\) must be before end '2025-Q1' \(2025-01-01 00:00-05:00\) "
+     r"in timezone 'America/New_York'"),
+])
+def test_period_errors_quote_what_was_written(call, match) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("tz", ["Etc/UTC", "Europe/Berlin", "America/New_York"])
+def test_an_inclusive_looking_end_warns_once_with_the_fix(tz) -> None:
+    with pytest.warns(ReportkitWarning) as caught:
+        days = intervals("2025-01-01", "2025-01-31", tz=tz)
+    assert len(caught) == 1  # once per call
+    text = str(caught[0].message)
+    assert "end '2025-01-31' looks like an inclusive month end" in text
+    assert f"stops at 2025-01-31 00:00 in {tz!r} and leaves out 31 January 2025" in text
+    assert "pass end '2025-02-01', or the period '2025-01' alone" in text
+    assert caught[0].filename == __file__  # points at the caller, not at reportkit
+    assert len(days) == 30 and days[-1].label == "2025-01-30"  # the rule is kept: the 31st is out
+    with pytest.warns(ReportkitWarning, match="pass end '2026-01-01'"):  # a year-end, a date object
+        intervals(date(2025, 1, 1), date(2025, 12, 31), freq="month", tz=tz)
+    with pytest.warns(ReportkitWarning, match="pass end '2024-03-01'"):  # leap February
+        intervals("2024-02-01", "2024-02-29", tz=tz)
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    ("2025-01-01", "2025-02-01"),  # the right way
+    ("2025-01-01", "2025-01-30"),  # not a month end
+    ("2025-01-15", "2025-01-31"),  # start not a 1st: a deliberate cut
+    ("2025-01-01", "2025-01-31T00:00:00+00:00"),  # an explicit instant
+    ("2025-01", "2025-03"),  # periods as bounds
+    ("2025-01-01", "2025-02-28T23:00:00+00:00"),
+])
+def test_no_warning_for_ends_that_are_meant(start, end) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        intervals(start, end, tz="Europe/Berlin")
+    assert inclusive_end_hint(start, end, "Europe/Berlin") is None
+
+
+def test_the_hint_names_the_options_it_is_given() -> None:
+    hint = inclusive_end_hint("2025-03-01", "2025-03-31", "Europe/Berlin", names=("--start", "--end"))
+    assert hint.startswith("--end '2025-03-31' looks like an inclusive month end")
+    assert "half-open [--start, --end)" in hint and "pass --end '2025-04-01'" in hint
