@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 import operator
 from collections.abc import Callable
-from decimal import Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,10 @@ EXACT = Context(prec=100)  # scaleb/int conversions of at most 38+19 digits: nev
 MAX_SCALE = 38
 LIMIT = 2**62  # a float estimate below this means the int64 computation cannot overflow
 POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+#: ``mean``, ``std`` and ``sem`` are rounded (half-even) to the values' largest scale plus this many
+#: decimals, then trailing zeros are dropped down to that scale: cents give at most 6 decimals, and a
+#: mean that is exact at the column's scale shows it (``1.50``), never Decimal's 28 digits.
+STAT_DIGITS = 4
 
 
 def make_decimal(unscaled: int, scale: int) -> Decimal:
@@ -205,7 +209,7 @@ def reduce_values(name: str, ints: np.ndarray, scales: np.ndarray, **kwargs: Any
         return min(objs) if name == "min" else max(objs)
     objs = decimal_objects(ints, scales)
     if name == "mean":
-        return exact_sum(ints, scales) / n
+        return stat_round(exact_sum(ints, scales), n, int(scales.max()))
     if name == "median":
         s = sorted(objs)
         return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
@@ -222,10 +226,27 @@ def reduce_values(name: str, ints: np.ndarray, scales: np.ndarray, **kwargs: Any
         var = sum((v - mean) ** 2 for v in objs) / (n - ddof)
         if name == "var":
             return var
-        return var.sqrt() if name == "std" else (var / n).sqrt()
+        with localcontext(prec=60):
+            root = var.sqrt() if name == "std" else (var / n).sqrt()
+        return stat_round(root, 1, int(scales.max()))
     if name in ("skew", "kurt"):
         return moment_stat(name, list(objs), exact_sum(ints, scales) / n)
     raise TypeError(f"decimal dtype does not support {name}")
+
+
+def stat_round(total: Decimal, n: int, scale: int) -> Decimal:
+    """``total / n`` rounded half-even to ``scale + STAT_DIGITS`` decimals, trailing zeros dropped down
+    to ``scale`` (``3.00 / 2`` -> ``1.50``; ``5.02 / 3`` -> ``1.673333``)."""
+    places = scale + STAT_DIGITS
+    with localcontext(prec=max(60, len(total.as_tuple().digits) + places + 4)) as ctx:
+        q = (total / n).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=ctx)
+        if not q:
+            return q.quantize(Decimal(1).scaleb(-scale), context=ctx)
+        digits = q.as_tuple().digits
+        drop = 0
+        while drop < STAT_DIGITS and len(digits) > drop + 1 and digits[-1 - drop] == 0:
+            drop += 1
+        return q.quantize(Decimal(1).scaleb(-(places - drop)), context=ctx) if drop else q
 
 
 def moment_stat(name: str, values: list[Decimal], mean: Decimal) -> Any:

@@ -11,14 +11,20 @@ The arithmetic is :mod:`decimal`'s, exactly: ``+``, ``-``, ``*`` by integers or 
 (a result's scale is the larger of its operands', as Decimal's is); anything else (division,
 rounding, ``mean``, an integer overflow) runs on the Decimal objects with the current context and
 comes back as this dtype when the results fit (else as an ``object`` array of Decimals).
-Mixing in floats raises ``TypeError``, as ``Decimal + float`` does. Floats come out only when asked
-for (``astype(float)``, ``to_numpy(float)``; correctly rounded), which in reportkit only
-:mod:`reportkit.plot` does, for charts (pandas' own ``describe()`` also reports in floats).
+Mixing in floats (``s * 0.19``, a float array or Series) raises a ``TypeError`` that says what to
+write: ``Decimal('0.19')`` for exact money, or convert to floats first. ``mean``, ``std`` and ``sem``
+are rounded half-even to the values' largest scale + :data:`~reportkit._decimal_math.STAT_DIGITS` (4)
+decimals, trailing zeros dropped down to that scale (cents: ``1.673333``, ``1.50``), not Decimal's 28
+digits; ``var``, ``skew``, ``kurt`` and ``/`` keep the context's precision. Floats come out only when
+asked for (``astype(float)``, ``to_numpy(float)``, :func:`as_float` for a whole frame, the escape for
+modelling; correctly rounded), which in reportkit only :mod:`reportkit.plot` does, for charts
+(pandas' own ``describe()`` also reports in floats).
 
 Missing values are ``pd.NA``. Limits: unscaled values fit int64 (Stripe's amounts are int64 minor
-units), scales 0..38; a negative zero reads back as zero. Arrow/Parquet: ``decimal128(38, s)`` with
-``s`` the column's largest scale (the per-row scale comes back from the currency column, see
-:func:`reportkit._columns.to_decimal_array`).
+units), scales 0..38; a negative zero reads back as zero. Arrow/Parquet: :class:`DecimalArrowType`, an
+extension over ``decimal128(38, s)`` with ``s`` the column's largest scale, so plain
+``df.to_parquet``/``pd.read_parquet`` round-trip the dtype and the values (the per-row scale comes
+back from the currency column only through :func:`reportkit.cache.read_parquet`).
 """
 
 from __future__ import annotations
@@ -55,15 +61,72 @@ from reportkit._decimal_math import (
     summable,
 )
 
-__all__ = ["DecimalArray", "DecimalDtype", "decimal_objects", "types_mapper"]
+__all__ = [
+    "ARROW_EXTENSION_NAME",
+    "DecimalArray",
+    "DecimalArrowType",
+    "DecimalDtype",
+    "as_float",
+    "decimal_objects",
+    "types_mapper",
+]
+
+#: The Arrow extension name a ``decimal`` column carries in Arrow tables and Parquet/Feather files.
+ARROW_EXTENSION_NAME = "reportkit.decimal"
 
 
 def types_mapper(arrow_type: pa.DataType) -> ExtensionDtype | None:
-    """For ``pyarrow.parquet.read_table(path).to_pandas(types_mapper=types_mapper)``: Arrow decimals
-    become this dtype (``pd.read_parquet`` gives ``object`` Decimals; reportkit's cache gives this)."""
-    if pa.types.is_decimal128(arrow_type) or pa.types.is_decimal64(arrow_type):
+    """For ``pyarrow.parquet.read_table(path).to_pandas(types_mapper=types_mapper)``: *every* Arrow
+    decimal becomes this dtype, also in files written by other tools (files written from this dtype
+    come back as it without a mapper, see :class:`DecimalArrowType`)."""
+    if (pa.types.is_decimal128(arrow_type) or pa.types.is_decimal64(arrow_type)
+            or isinstance(arrow_type, DecimalArrowType)):
         return DecimalDtype()
     return None
+
+
+class DecimalArrowType(pa.ExtensionType):
+    """The Arrow side of the ``decimal`` dtype: extension ``"reportkit.decimal"`` over plain
+    ``decimal128(38, s)`` storage, ``s`` the column's largest scale.
+
+    ``df.to_parquet(path)`` / ``pd.read_parquet(path)`` (and Feather, and ``pa.Table.from_pandas(df)
+    .to_pandas()``) give back the ``decimal`` dtype with the same values, through pandas' own hooks:
+    the type sets ``"numpy_type": "decimal"`` in the pandas metadata and :meth:`to_pandas_dtype`, and
+    :meth:`DecimalDtype.__from_arrow__` reads the integers back without building Decimals.
+
+    Deliberately **not** registered with ``pa.register_extension_type``: a Parquet file then reads, in
+    any Arrow reader (DuckDB, Spark, polars, pyarrow without reportkit), as the plain ``decimal128``
+    it is, and reportkit's own cache (which reads decimals with their currencies) is unchanged.
+    What does not travel through plain pandas: a row's own scale (JPY ``1500`` beside USD ``12.34``
+    reads back as ``1500.00``, equal as a number); ``reportkit.cache.read_parquet`` restores it from
+    the currency column.
+    """
+
+    def __init__(self, scale: int = 0) -> None:
+        super().__init__(pa.decimal128(38, scale), ARROW_EXTENSION_NAME)
+
+    @property
+    def scale(self) -> int:
+        return self.storage_type.scale
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""  # the scale is in the storage type
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> DecimalArrowType:
+        return cls(storage_type.scale)
+
+    def to_pandas_dtype(self) -> DecimalDtype:
+        return DecimalDtype()
+
+
+def _arrow_storage(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """An extension array's plain decimal storage (anything else unchanged)."""
+    if isinstance(array.type, pa.BaseExtensionType):
+        if isinstance(array, pa.ChunkedArray):
+            return pa.chunked_array([c.storage for c in array.chunks], array.type.storage_type)
+        return array.storage
+    return array
 
 
 @register_extension_dtype
@@ -109,7 +172,9 @@ class DecimalArray(ExtensionArray):
     def _from_sequence(cls, scalars: Any, *, dtype: Any = None, copy: bool = False) -> DecimalArray:
         if isinstance(scalars, DecimalArray):
             return scalars.copy() if copy else scalars
-        if isinstance(scalars, pa.Array | pa.ChunkedArray) and pa.types.is_decimal(scalars.type):
+        if isinstance(scalars, pa.Array | pa.ChunkedArray) and pa.types.is_decimal(
+            _arrow_storage(scalars).type
+        ):
             return cls.from_arrow(scalars)
         if isinstance(scalars, np.ndarray) and scalars.dtype.kind in "iu":
             n = len(scalars)
@@ -143,7 +208,8 @@ class DecimalArray(ExtensionArray):
         """``decimal64`` or ``decimal128(p, s)`` -> DecimalArray at scale ``s``. ``scales`` (int per
         row) asks for fewer decimals per row: a row drops trailing zero digits down to its scale, never
         a non-zero digit (yen ``1500.00`` -> ``1500``; ``12.5`` at scale 0 stays ``12.5``).
-        OverflowError beyond int64."""
+        OverflowError beyond int64. Also takes :class:`DecimalArrowType` arrays."""
+        array = _arrow_storage(array)
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
         scale = array.type.scale
@@ -279,6 +345,8 @@ class DecimalArray(ExtensionArray):
         return self.to_objects()
 
     def __arrow_array__(self, type: pa.DataType | None = None) -> pa.Array:
+        """A :class:`DecimalArrowType` array (``decimal128(38, s)`` storage, ``s`` the largest scale);
+        a plain Arrow ``type`` asked for (a schema) is cast to, exactly or not at all (ArrowInvalid)."""
         scale = int(self._scales[~self._mask].max(initial=0))
         at = at_scale(self._ints, self._scales, scale)
         if at is None:
@@ -286,7 +354,11 @@ class DecimalArray(ExtensionArray):
         else:
             ints = pa.array(at, pa.int64(), mask=self._mask if self._mask.any() else None)
             arr = ints.cast(pa.decimal128(38, 0)).view(pa.decimal128(38, scale))
-        return arr.cast(type) if type is not None and type != arr.type else arr
+        if type is None or isinstance(type, DecimalArrowType):
+            if type is not None and type.scale != scale:
+                arr = arr.cast(type.storage_type)
+            return pa.ExtensionArray.from_storage(type or DecimalArrowType(scale), arr)
+        return arr.cast(type) if type != arr.type else arr
 
     def _floats(self, dtype: np.dtype | None = None) -> np.ndarray:
         # ints and 10**s (s <= 22) are exact doubles, so one IEEE division is correctly rounded
@@ -428,8 +500,9 @@ class DecimalArray(ExtensionArray):
     def _arith(self, other: Any, op: Callable) -> Any:
         if isinstance(other, pd.Series | pd.Index | pd.DataFrame):
             return NotImplemented
-        right = self._operand(other)
         base = getattr(op, "__name__", "").strip("_").removeprefix("r")
+        _refuse_floats(other, base)
+        right = self._operand(other)
         if right is not None and len(right) == len(self) and base in ("add", "sub", "mul"):
             result = int_arith(self._triple(), right._triple(), op, base)
             if result is not None:
@@ -489,6 +562,47 @@ class DecimalArray(ExtensionArray):
     def round(self, decimals: int = 0, *args: Any, **kwargs: Any) -> DecimalArray:
         objs = self.to_objects(None)
         return type(self)._from_sequence([None if v is None else round(v, decimals) for v in objs])
+
+
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**"}
+
+
+def _refuse_floats(other: Any, base: str) -> None:
+    """Money never meets a binary float: raise a TypeError that says what to write instead."""
+    if isinstance(other, bool | np.bool_):
+        return
+    if isinstance(other, float | np.floating):
+        shown = repr(float(other))
+    elif isinstance(other, np.ndarray | ExtensionArray) and (
+        getattr(other.dtype, "kind", "") == "f" or isinstance(other.dtype, pd.Float64Dtype | pd.Float32Dtype)
+    ):
+        shown = f"an array of {other.dtype}"
+    elif isinstance(other, list) and any(isinstance(v, float) for v in other):
+        shown = "a list with floats"
+    else:
+        return
+    scalar = isinstance(other, float | np.floating)
+    example = f"Decimal({str(float(other))!r})" if scalar else "Decimal('0.19')"
+    raise TypeError(
+        f"a decimal money column cannot be combined with {shown} by {_SYMBOL.get(base, base)}: a float "
+        f"is not exact. For exact money write {example} (from decimal import Decimal); to model in "
+        "floats convert the money first with .astype(float) or reportkit.dtype.as_float(df)"
+    )
+
+
+def as_float(obj: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+    """The float escape for modelling: a copy of ``obj`` with every ``decimal`` column (or the Series)
+    as ``float64`` (correctly rounded; missing -> NaN), everything else untouched. Exact money stays in
+    ``obj``; the floats are for regressions, forecasts and charts, never for totals that must agree.
+
+    >>> as_float(df)[["gross", "fee"]].corr()            # doctest: +SKIP
+    """
+    if isinstance(obj, pd.Series):
+        return obj.astype("float64") if isinstance(obj.dtype, DecimalDtype) else obj.copy()
+    out = obj.copy()
+    for name in out.columns[[isinstance(t, DecimalDtype) for t in out.dtypes]]:
+        out[name] = out[name].astype("float64")
+    return out
 
 
 def _install_ops() -> None:

@@ -11,7 +11,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from reportkit import frames
-from reportkit.dtype import DecimalArray, DecimalDtype, types_mapper
+from reportkit._decimal_math import STAT_DIGITS
+from reportkit.dtype import (
+    ARROW_EXTENSION_NAME,
+    DecimalArray,
+    DecimalArrowType,
+    DecimalDtype,
+    as_float,
+    types_mapper,
+)
 
 
 def dec(*values):
@@ -96,7 +104,101 @@ def test_parquet_round_trip_through_pandas(tmp_path):
     back = pq.read_table(tmp_path / "f.parquet").to_pandas(types_mapper=types_mapper)
     assert back["net"].dtype == "decimal"
     assert back["net"].tolist() == df["net"].tolist()
-    assert pa.array(df["net"].array).type == pa.decimal128(38, 2)
+    arr = pa.array(df["net"].array)
+    assert isinstance(arr.type, DecimalArrowType) and arr.type.storage_type == pa.decimal128(38, 2)
+
+
+# --- issue 17: exact Parquet through plain pandas -------------------------------------------------
+
+
+def _money_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "currency": pd.array(["usd", "jpy", "usd", "eur", None], dtype=pd.StringDtype("pyarrow")),
+        "net": dec("12.34", "1500", "-0.07", None, "90000000000.01").array,
+        "rate": dec("0.190000", "1", None, "0.000001", "2").array,
+    })
+
+
+@pytest.mark.parametrize("engine", ["parquet", "feather"])
+def test_plain_pandas_round_trips_the_exact_dtype(tmp_path, engine):
+    df = _money_frame()
+    path = tmp_path / f"f.{engine}"
+    getattr(df, f"to_{engine}")(path)
+    back = getattr(pd, f"read_{engine}")(path)
+    assert back["net"].dtype == "decimal" and back["rate"].dtype == "decimal"
+    assert back["net"].tolist()[:3] == [Decimal("12.34"), Decimal("1500"), Decimal("-0.07")]
+    assert back["net"].isna().tolist() == [False, False, False, True, False]
+    assert back["net"].iloc[4] == Decimal("90000000000.01")
+    pd.testing.assert_frame_equal(back, df)  # values equal, dtypes equal
+    # a row's own scale is the column's after plain pandas (numbers equal); the cache keeps it
+    assert strs(back["net"])[:2] == ["12.34", "1500.00"]
+    assert back["net"].sum() == df["net"].sum() == Decimal("90000001512.28")
+
+
+def test_the_file_is_plain_decimal128_for_other_readers(tmp_path):
+    _money_frame().to_parquet(tmp_path / "f.parquet")
+    field = pq.read_schema(tmp_path / "f.parquet").field("net")
+    assert field.type == pa.decimal128(38, 2)  # any Arrow reader sees a decimal column
+    assert field.metadata[b"ARROW:extension:name"] == ARROW_EXTENSION_NAME.encode()
+    table = pq.read_table(tmp_path / "f.parquet")
+    assert table.column("net").to_pylist()[:2] == [Decimal("12.34"), Decimal("1500.00")]
+    assert table.to_pandas()["net"].dtype == "decimal"  # pyarrow's own to_pandas: the exact dtype too
+
+
+def test_arrow_tables_in_memory_and_asked_types():
+    df = _money_frame()
+    table = pa.Table.from_pandas(df)
+    assert isinstance(table.schema.field("net").type, DecimalArrowType)
+    pd.testing.assert_frame_equal(table.to_pandas(), df)
+    schema = pa.schema([("currency", pa.string()), ("net", pa.decimal128(20, 2)),
+                        ("rate", pa.decimal128(38, 6))])
+    plain = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+    assert plain.schema.field("net").type == pa.decimal128(20, 2)
+    assert DecimalArray.from_arrow(table.column("net")).tolist() == df["net"].tolist()
+
+
+# --- issue 17: money ergonomics -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("other", [0.19, np.float64(0.19), np.array([0.19] * 3), [0.19, 1.0, 2.0],
+                                   pd.Series([0.19] * 3), pd.array([0.19] * 3, dtype="Float64")])
+def test_arithmetic_with_floats_says_what_to_write(other):
+    s = dec("100.00", "12.34", "1500")
+    for op in (lambda: s * other, lambda: s + other, lambda: s - other, lambda: s / other):
+        with pytest.raises(TypeError) as caught:
+            op()
+        text = str(caught.value)
+        assert "cannot be combined with" in text and "a float is not exact" in text
+        assert "Decimal('0.19')" in text and ".astype(float)" in text and "as_float(df)" in text
+    if isinstance(other, float):
+        with pytest.raises(TypeError, match=r"with 0\.19 by \*"):
+            other * s  # reflected too
+    assert (s * Decimal("0.19")).tolist() == [Decimal("19.0000"), Decimal("2.3446"), Decimal("285.00")]
+
+
+def test_mean_std_sem_round_to_the_scale_plus_a_few_digits():
+    assert STAT_DIGITS == 4
+    s = dec("1.00", "2.00", "2.02")
+    assert str(s.mean()) == "1.673333"  # 5.02 / 3, half-even at 2 + 4 decimals, not 28 digits
+    assert str(dec("1.00", "2.00").mean()) == "1.50"  # exact at the column's scale: shown at it
+    assert str(dec("1500", "20").mean()) == "760"
+    assert str(dec("1.00", "-1.00").mean()) == "0.00"
+    assert str(dec("0.01", "0.02", "0.02").mean()) == "0.016667"
+    assert str(s.std()) == "0.58321"  # 0.583209..., rounded the same way
+    df = pd.DataFrame({"c": ["a", "a", "b"], "v": s.array})
+    means = df.groupby("c")["v"].mean()
+    assert means.dtype == "decimal" and strs(means) == ["1.50", "2.02"]
+    assert df[["v"]].mean()["v"] == Decimal("1.673333")
+
+
+def test_the_float_escape_for_modelling():
+    df = pd.DataFrame({"currency": ["usd", "jpy"], "net": dec("12.34", "1500").array, "n": [1, 2]})
+    f = as_float(df)
+    assert f["net"].dtype == np.float64 and f["net"].tolist() == [12.34, 1500.0]
+    assert f["currency"].tolist() == ["usd", "jpy"] and f["n"].dtype == df["n"].dtype
+    assert df["net"].dtype == "decimal"  # the original keeps its exact money
+    assert as_float(df["net"]).tolist() == [12.34, 1500.0]
+    assert (as_float(df)["net"] * 0.19).round(4).tolist() == [2.3446, 285.0]
 
 
 def test_parse_builds_no_decimal_objects_until_asked():

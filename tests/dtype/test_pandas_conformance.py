@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from pandas.tests.extension import base
 
+from reportkit._decimal_math import STAT_DIGITS
 from reportkit.dtype import DecimalArray, DecimalDtype
 
 
@@ -121,12 +122,18 @@ class TestDecimalConformance(
         assert isinstance(result, Decimal)
         if op_name in ("sum", "min", "max", "prod"):
             assert result == expected and str(result) == str(expected)
+        elif op_name in ("mean", "std", "sem"):  # rounded to the values' scale + STAT_DIGITS (documented)
+            scale = max(-v.as_tuple().exponent for v in values)
+            step = Decimal(1).scaleb(-(scale + STAT_DIGITS))
+            assert result == expected.quantize(step), (result, expected)
+            assert scale <= -result.as_tuple().exponent <= scale + STAT_DIGITS
         else:
             assert abs(result - expected) <= abs(expected) * Decimal("1e-25")
 
     def _get_expected_reduction_dtype(self, arr, op_name, skipna):
-        # a 28-digit std or an overflowing product is a Decimal but not a 64-bit decimal value
-        return object if op_name in ("prod", "std", "var", "sem", "skew", "kurt") else arr.dtype
+        # a 28-digit var or an overflowing product is a Decimal but not a 64-bit decimal value; mean, std
+        # and sem are rounded to the values' scale + STAT_DIGITS, so they stay in the dtype
+        return object if op_name in ("prod", "var", "skew", "kurt") else arr.dtype
 
     @pytest.mark.parametrize("skipna", [True, False])
     def test_reduce_frame(self, data, all_numeric_reductions, skipna):
