@@ -34,6 +34,7 @@ from reportkit.errors import (
     RunTimeoutError,
     ServerError,
 )
+from reportkit.export import to_excel  # Excel workbooks with a provenance sheet
 from reportkit.intervals import Interval, intervals  # rk.intervals is the function
 from reportkit.objects import ReportRun, ReportType, ResultFile
 
@@ -84,5 +85,6 @@ __all__ = [
     "plot",
     "reconcile",
     "sandbox",
+    "to_excel",
     "widgets",
 ]
