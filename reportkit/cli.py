@@ -1,8 +1,11 @@
 """The ``reportkit`` command: list report types, run a report to a file, serve the sandbox, run the demo.
 
 Owns argument parsing, the checks a shell user gets before anything is sent, the output files
-(CSV in Stripe's own wire format, Parquet through :func:`reportkit.cache.write_parquet`) and the exit
-codes:
+(CSV in Stripe's own wire format, Parquet through :func:`reportkit.cache.write_parquet`, Excel through
+:func:`reportkit.export.to_excel`), the wording of messages for a shell user (options, not Python
+arguments: ``--clamp``, not ``clamp=True``; warnings as one ``reportkit: warning:`` line, never
+Python's file:line and source), progress (a live line on a terminal; a few plain lines, no carriage
+returns, when stderr is a file or a pipe) and the exit codes:
 
   0 success; 1 anything else; 2 bad input (nothing was sent; the message names the option);
   3 Stripe refused the request (4xx); 4 the run failed or timed out; 5 network or server trouble
@@ -15,25 +18,34 @@ stderr, so the examples in ``--help`` work offline.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import math
+import os
+import re
 import sys
+import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from reportkit import errors
 from reportkit.dtype import DecimalDtype
+from reportkit.progress import Observer, Progress
 
-__all__ = ["EXIT_CHECKS", "EXIT_NETWORK", "EXIT_OK", "EXIT_OTHER", "EXIT_RUN", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_CHECKS", "EXIT_NETWORK", "EXIT_OK", "EXIT_OTHER", "EXIT_RUN", "EXIT_USAGE", "LineProgress",
+           "cli_words", "main"]
 
 EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_API, EXIT_RUN, EXIT_NETWORK, EXIT_CHECKS = 0, 1, 2, 3, 4, 5, 6
-_SUFFIXES = (".csv", ".parquet")
+_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 _EPILOG = """\
 examples:
-  reportkit types
+  reportkit types --csv > types.csv
   reportkit run balance.summary.1 --start 2025-01-01 --end 2025-02-01 -o balance.csv
+  reportkit run balance.summary.1 --start 2025-Q1 --end 2025-Q2 --tz Europe/Berlin -o q1.xlsx
   reportkit run balance_change_from_activity.summary --api v2 --start 2025-01-01 --end 2025-04-01 \\
       --tz Europe/Berlin -o q1.parquet
   reportkit run payouts.itemized.3 --start 2025-06-01 --end 2025-07-01 --currency usd > payouts.csv
@@ -74,14 +86,19 @@ def _parser() -> argparse.ArgumentParser:
         description="List the report types of the account (or sandbox) and the UTC window each has data for.",
     )
     t.add_argument("--all", action="store_true", help="show every column of the table")
+    fmt = t.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON (a list of objects, ISO 8601 UTC times)")
+    fmt.add_argument("--csv", action="store_true", help="CSV (times as YYYY-MM-DD HH:MM:SS, UTC)")
 
     r = sub.add_parser(
         "run",
-        help="run one report and write it to CSV or Parquet (default: CSV on stdout)",
+        help="run one report and write it to CSV, Parquet or Excel (default: CSV on stdout)",
         description="Create a report run, wait for it, download it and write it out. Dates are YYYY-MM-DD "
-        "(midnight in --tz) or ISO 8601 with an offset (2025-01-01T00:00:00+01:00); the interval is "
-        "[start, end). CSV output is in Stripe's own format (money as exact decimals, timestamps as "
-        "'YYYY-MM-DD HH:MM:SS' in each column's timezone); Parquet keeps the exact types.",
+        "(midnight in --tz), a period's start (2025-01, 2025-Q1, 2025) or ISO 8601 with an offset "
+        "(2025-01-01T00:00:00+01:00); the interval is [start, end): --end is exclusive. CSV output is in "
+        "Stripe's own format (money as exact decimals, timestamps as 'YYYY-MM-DD HH:MM:SS' in each "
+        "column's timezone); Parquet keeps the exact types; .xlsx writes Excel numbers with each "
+        "currency's decimals and a provenance sheet.",
     )
     r.add_argument("report", help="v1 report type (balance.summary.1) or, with --api v2, a v2 name or id")
     r.add_argument("--start", help="interval start, e.g. 2025-01-01 (by_id reports take none)")
@@ -94,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--api", choices=("v1", "v2"), default="v1", help="Reporting API version (default v1)")
     r.add_argument("--clamp", action="store_true", help="trim the interval to the report's data window")
     r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run (default 600)")
-    r.add_argument("-o", "--output", help="write to this .csv or .parquet file (default: CSV on stdout)")
+    r.add_argument("-o", "--output", help="write to this .csv, .parquet or .xlsx file (default: CSV on "
+                   "stdout); missing folders are made")
     r.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
     sub.add_parser(
@@ -152,14 +170,125 @@ def _check_tz(tz: str) -> None:
 
 
 def _check_output(output: str | None) -> Path | None:
+    """The -o path, checked before anything is sent: a known suffix, not a folder, under a folder where
+    a file can be created (probed with a temporary file; missing folders below it are made on write)."""
     if output is None:
         return None
     out = Path(output)
+    if out.is_dir():
+        example = str(out / "report.csv")
+        raise UsageError(f"--output {output!r} is a folder; name a file in it, e.g. {example!r}")
     if out.suffix.lower() not in _SUFFIXES:
-        raise UsageError(f"--output {output!r} must end in .csv or .parquet")
-    if out.parent != Path() and out.parent.exists() and not out.parent.is_dir():
-        raise UsageError(f"--output {output!r}: {out.parent} is not a folder")
+        raise UsageError(f"--output {output!r} must end in .csv, .parquet or .xlsx")
+    folder = out.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or "."))
+    if not existing.is_dir():
+        raise UsageError(f"--output {output!r}: {str(existing)!r} is not a folder")
+    try:  # the folder (or the first existing one above it: missing ones are made) takes a new file
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=f".{out.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        made = "" if existing == folder else f"; the missing folder {str(folder)!r} cannot be made there"
+        raise UsageError(f"--output {output!r} cannot be written: {exc.strerror or exc} "
+                         f"(folder {str(existing)!r}{made})") from None
     return out
+
+
+def _check_timeout(value: float, option: str = "--timeout") -> None:
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{option} {value!r} is not allowed: timeout must be a number of seconds >= 0 "
+                         "(finite: not inf or nan), e.g. --timeout 600")
+
+
+def _check_columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    columns = [c.strip() for c in text.split(",")]
+    if not any(columns):
+        raise UsageError("--columns is empty; name at least one column, e.g. --columns currency,net")
+    if not all(columns):
+        n = columns.index("") + 1
+        raise UsageError(f"--columns {text!r} has an empty name (item {n}); separate column names with "
+                         "single commas, e.g. --columns currency,net")
+    return columns
+
+
+# Python argument names in the client's messages, as the options a shell user types.
+_OPTION = {"interval_start": "--start", "interval_end": "--end", "start": "--start", "end": "--end",
+           "timezone": "--tz", "columns": "--columns", "currency": "--currency",
+           "reporting_category": "--reporting-category", "payout": "--payout", "clamp": "--clamp",
+           "timeout": "--timeout", "api": "--api"}
+_WORDING = [
+    (re.compile(r"\b[Pp]ass clamp=True\b"), "Pass --clamp"),
+    (re.compile(r"\bclamp=True\b"), "--clamp"),
+    (re.compile(r"\bapi='(v1|v2)'"), r"--api \1"),
+    (re.compile(r"client\.report_types\(\)"), "`reportkit types`"),
+    (re.compile(r"(?<![\w-])(interval_start|interval_end|timezone|currency|reporting_category|payout|timeout)="),
+     lambda m: f"{_OPTION[m.group(1)]}="),
+    (re.compile(r"does not take the parameter '(\w+)'"),
+     lambda m: f"does not take {_OPTION.get(m.group(1), m.group(1))}"),
+    (re.compile(r"(needs|required parameters:|it takes:) (\w+(?:, \w+)*)"),
+     lambda m: f"{m.group(1)} " + ", ".join(_opt(w) for w in m.group(2).split(","))),
+]
+
+
+def _opt(word: str) -> str:
+    return _OPTION.get(word.strip(), word.strip())
+
+
+def cli_words(text: str) -> str:
+    """A client message worded for the command line: ``clamp=True`` -> ``--clamp``, ``timezone=`` ->
+    ``--tz=``, parameter lists as options."""
+    for pattern, repl in _WORDING:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Python warnings (a clamped interval, ...) as ``reportkit: warning: ...`` lines on stderr: no file,
+    line or source, worded for the command line."""
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"reportkit: warning: {cli_words(str(message))}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
+
+
+class LineProgress(Observer):
+    """Progress for a log file or a pipe: one plain line when a run's phase or status changes (a few
+    lines per run; no carriage returns, no bar redrawn)."""
+
+    def __init__(self, label: str, stream: Any = None) -> None:
+        self.label = label
+        self.stream = stream
+        self._last: tuple[Any, ...] | None = None
+
+    def _say(self, state: Progress, text: str | None = None) -> None:
+        run = state.run
+        key = (state.phase, getattr(run, "id", None), getattr(run, "status", None), state.done, state.failed)
+        if text is None and key == self._last:
+            return
+        self._last = key
+        if text is None:
+            text = state.phase
+            if run is not None and getattr(run, "id", None):
+                text += f" ({run.id}, {getattr(run, 'status', '?')})"
+        print(f"reportkit: {self.label}: {text}", file=self.stream or sys.stderr, flush=True)
+
+    def start(self, state: Progress) -> None:
+        self._say(state)
+
+    def step(self, state: Progress) -> None:
+        self._say(state)
+
+    def done(self, state: Progress) -> None:
+        self._say(state, "done")
+
+    def failed(self, state: Progress, error: BaseException) -> None:
+        self._say(state, f"failed: {type(error).__name__}")
 
 
 def write_csv(df: Any, out: Any) -> None:
@@ -192,11 +321,23 @@ def _cmd_types(args: argparse.Namespace) -> int:
 
     client = _client()
     df = client.report_types()
-    cols = list(df.columns) if args.all else [
+    cols = list(df.columns) if args.all or args.json else [
         c for c in ("id", "name", "data_available_start", "data_available_end", "livemode") if c in df
     ]
-    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 60):
-        print(df[cols].to_string(index=False))
+    df = df[cols]
+    if args.json:
+        records = json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
+        json.dump(records, sys.stdout, indent=1)
+        print()
+    elif args.csv:
+        out = df.copy()
+        if "default_columns" in out:
+            out["default_columns"] = out["default_columns"].map(
+                lambda v: None if v is None else ",".join(v)).astype("string")
+        write_csv(out, sys.stdout)
+    else:
+        with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 60):
+            print(df.to_string(index=False))
     return EXIT_OK
 
 
@@ -204,6 +345,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_tz(args.tz)
     _check_date(args.start, "--start", args.tz)
     _check_date(args.end, "--end", args.tz)
+    _check_timeout(args.timeout)
+    columns = _check_columns(args.columns)
     out = _check_output(args.output)
     params = {}
     if args.currency:
@@ -212,30 +355,69 @@ def _cmd_run(args: argparse.Namespace) -> int:
         params["reporting_category"] = args.reporting_category
     if args.payout:
         params["payout"] = args.payout
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    if args.columns is not None and not columns:
-        raise UsageError("--columns is empty; name at least one column, e.g. --columns currency,net")
+    if args.start is not None and args.end is not None:
+        from reportkit.intervals import inclusive_end_hint
+
+        hint = inclusive_end_hint(args.start, args.end, args.tz, names=("--start", "--end"))
+        if hint:
+            print(f"reportkit: warning: {hint}", file=sys.stderr)
     client = _client()
+    live = sys.stderr.isatty() and not args.no_progress
+    lines = None if live or args.no_progress else LineProgress(args.report)
     df = client.report(
         args.report, args.start, args.end, timezone=args.tz, columns=columns, api=args.api,
-        clamp=args.clamp, timeout=args.timeout, progress=not args.no_progress, **params,
+        clamp=args.clamp, timeout=args.timeout, progress=live, observer=lines, **params,
     )
     if out is None:
         write_csv(df, sys.stdout)
         return EXIT_OK
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        write_csv(df, out)
-    else:
-        from reportkit.cache import write_parquet
-
-        write_parquet(df, out)
+    try:
+        _write(df, out, client)
+    except OSError as exc:
+        raise UsageError(f"--output {str(out)!r} cannot be written: {exc.strerror or exc}") from None
     print(f"reportkit: wrote {len(df)} rows x {len(df.columns)} columns to {out}", file=sys.stderr)
     return EXIT_OK
 
 
+def _write(df: Any, out: Path, client: Any) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        from reportkit.cache import write_parquet
+
+        write_parquet(df, out)
+    elif suffix == ".xlsx":
+        from reportkit.export import to_excel
+
+        to_excel({_sheet(df): df}, out, client=client)
+    else:  # CSV, atomically: a failed write leaves no half file
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:
+            write_csv(df, tmp)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _sheet(df: Any) -> str:
+    from reportkit._provenance import get
+
+    return str(get(df).get("report") or "report")
+
+
 def _cmd_sandbox(args: argparse.Namespace, argv: list[str]) -> int:
     from reportkit.sandbox.__main__ import main as sandbox_main
+
+    for option in ("port", "files_port", "downloads_port"):
+        value = getattr(args, option, 0)
+        if not 0 <= value <= 65535:
+            raise UsageError(f"--{option.replace('_', '-')} {value} is not a TCP port; pass 1..65535, or 0 "
+                             "for any free port")
+    for option, positive in (("processing_time", False), ("scale", True)):
+        value = getattr(args, option, None)
+        if value is not None and (not math.isfinite(value) or value < 0 or (positive and not value)):
+            raise UsageError(f"--{option.replace('_', '-')} {value!r} must be a finite number "
+                             f"{'> 0' if positive else '>= 0'}")
 
     try:
         return sandbox_main(argv)
@@ -254,7 +436,15 @@ def _cmd_sandbox(args: argparse.Namespace, argv: list[str]) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from reportkit.demo import run_demo
 
-    return run_demo(Path(args.out), parameters=dict(args.parameter), timeout=args.timeout)
+    _check_timeout(args.timeout)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} is a file; name a folder (it is created if missing)")
+    try:
+        return run_demo(out, parameters=dict(args.parameter), timeout=args.timeout)
+    except OSError as exc:
+        where = exc.filename or args.out
+        raise UsageError(f"--out {args.out!r}: cannot write {where}: {exc.strerror or exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,11 +452,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
-        if args.command == "sandbox":
-            return _cmd_sandbox(args, argv[argv.index("sandbox") + 1:])
-        return {"types": _cmd_types, "run": _cmd_run, "demo": _cmd_demo}[args.command](args)
+        with _warnings_as_lines():
+            if args.command == "sandbox":
+                return _cmd_sandbox(args, argv[argv.index("sandbox") + 1:])
+            return {"types": _cmd_types, "run": _cmd_run, "demo": _cmd_demo}[args.command](args)
     except errors.ConfigurationError as exc:
-        print(f"reportkit: error: {exc}", file=sys.stderr)
+        print(f"reportkit: error: {cli_words(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (errors.RunFailedError, errors.RunTimeoutError) as exc:
         print(f"reportkit: the report run did not finish: {exc}", file=sys.stderr)
@@ -282,13 +473,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reportkit: Stripe refused the request: {exc}", file=sys.stderr)
         return EXIT_API
     except errors.ReportkitError as exc:
-        print(f"reportkit: {exc}", file=sys.stderr)
+        print(f"reportkit: {cli_words(str(exc))}", file=sys.stderr)
         return EXIT_OTHER
     except KeyboardInterrupt:
         print("reportkit: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `reportkit run ... | head`
         return EXIT_OK
+    except OSError as exc:  # a path the command was given: no traceback, the file and the reason
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"reportkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -160,8 +160,8 @@ def test_run_subprocess_writes_parquet(sandbox, tmp_path):
          ["--start", "offset"]),
         (["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-02-01", "--tz", "Mars/Olympus"],
          ["--tz", "Mars/Olympus"]),
-        (["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-02-01", "-o", "out.xlsx"],
-         ["--output", "out.xlsx"]),
+        (["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-02-01", "-o", "out.xls"],
+         ["--output", "out.xls", ".csv, .parquet or .xlsx"]),
         (["run", "balance.summary.1", "--start", "2025-02-01", "--end", "2025-01-01"], ["start", "end"]),
         (["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-02-01", "--columns", "nope"],
          ["nope"]),
@@ -268,3 +268,195 @@ def test_write_csv_is_stripes_format():
     assert buf.getvalue() == (
         "when_utc,amount,flag,day,n\n2025-01-01 10:00:00,0.00000000,true,2025-01-02,1\n,,,2025-01-03,\n"
     )
+
+
+# -- issue 15/17: messages in CLI words, warnings as lines, progress in logs, OS errors, --json/--csv ---
+RUN = ["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-02-01"]
+
+
+@pytest.mark.parametrize(("argv", "says", "never"), [
+    (["run", "balance.summary.1", "--start", "2025-06-01", "--end", "2025-07-01"],
+     ["Pass --clamp to trim the interval"], ["clamp=True"]),
+    (["run", "balance.summary", "--start", "2025-01-01", "--end", "2025-02-01"],
+     ["pass --api v2 for the v2 report", "`reportkit types` lists"], ["api='v2'", "client.report_types()"]),
+    ([*RUN, "--payout", "po_1"],
+     ["does not take --payout; it takes: --columns, --currency, --end, --start, --tz"],
+     ["interval_start", "'payout'"]),
+    (["run", "balance.summary.1", "--start", "2025-01-01"],
+     ["needs --end (required parameters: --start, --end)"], ["interval_end"]),
+    ([*RUN, "--currency", "dollars"], ["--currency='dollars' is not a three-letter ISO code"], []),
+])
+def test_messages_name_the_options_not_python_arguments(pointed, capsys, argv, says, never):
+    before = pointed.runs_created
+    assert main([*argv, "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    for text in says:
+        assert text in err, (text, err)
+    for text in never:
+        assert text not in err, (text, err)
+    assert pointed.runs_created == before
+
+
+def test_clamp_warns_in_one_line_without_python_source(pointed, tmp_path, capsys):
+    out = tmp_path / "c.csv"
+    argv = ["run", "balance.summary.1", "--start", "2025-06-01", "--end", "2025-07-01", "--clamp",
+            "-o", str(out), "--no-progress"]
+    assert main(argv) == EXIT_OK
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if "clamped" in line]
+    assert len(warning) == 1 and warning[0].startswith("reportkit: warning: balance.summary.1: interval")
+    assert "ReportkitWarning" not in err and ".py:" not in err and "req, hit" not in err
+    assert frames.parse(out.read_bytes(), report="balance.summary.1").shape[0] > 0
+
+
+def test_an_inclusive_looking_end_is_one_warning_line_naming_the_options(pointed, tmp_path, capsys):
+    argv = ["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-01-31", "-o",
+            str(tmp_path / "b.csv"), "--no-progress"]
+    assert main(argv) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "reportkit: warning: --end '2025-01-31' looks like an inclusive month end" in err
+    assert "pass --end '2025-02-01'" in err and ".py:" not in err
+
+
+def test_progress_into_a_log_is_a_few_plain_lines(pointed, capsys):
+    assert not sys.stderr.isatty()  # pytest's capture: like a log file or a pipe
+    assert main(RUN) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err  # no carriage returns, no terminal escapes
+    lines = [line for line in err.splitlines() if line.startswith("reportkit: balance.summary.1: ")]
+    assert 3 <= len(lines) <= 12, lines
+    assert lines[-1] == "reportkit: balance.summary.1: done"
+    assert any("frr_" in line and "succeeded" in line for line in lines)
+
+
+def test_line_progress_prints_only_changes():
+    from reportkit.cli import LineProgress
+    from reportkit.progress import Progress
+
+    stream = io.StringIO()
+    obs = LineProgress("x", stream)
+    state = Progress("x", phase="waiting")
+    for _ in range(50):  # a status polled 50 times is one line
+        obs.step(state)
+    obs.done(state.with_(phase="done"))
+    assert stream.getvalue() == "reportkit: x: waiting\nreportkit: x: done\n"
+
+
+def test_types_as_json_and_csv(pointed, capsys):
+    import json
+
+    assert main(["types", "--json"]) == EXIT_OK
+    types = json.loads(capsys.readouterr().out)
+    ids = {t["id"] for t in types}
+    assert "balance.summary.1" in ids and {"id", "data_available_start", "default_columns"} <= set(types[0])
+    assert types[0]["data_available_start"].endswith("Z")  # ISO 8601 UTC
+    assert main(["types", "--csv"]) == EXIT_OK
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(table.columns) == ["id", "name", "data_available_start", "data_available_end", "livemode"]
+    assert set(table["id"]) == ids
+    assert main(["types", "--csv", "--all"]) == EXIT_OK
+    assert "default_columns" in capsys.readouterr().out.splitlines()[0]
+    with pytest.raises(SystemExit) as exc:
+        main(["types", "--csv", "--json"])
+    assert exc.value.code == EXIT_USAGE
+
+
+def test_run_writes_excel(pointed, tmp_path):
+    import openpyxl
+
+    out = tmp_path / "q1.xlsx"
+    argv = ["run", "balance.summary.1", "--start", "2025-Q1", "--end", "2025-Q2", "--tz", "Europe/Berlin",
+            "-o", str(out), "--no-progress"]
+    assert main(argv) == EXIT_OK
+    want = pointed.client(cache=False, progress=False).report(
+        "balance.summary.1", "2025-01-01", "2025-04-01", timezone="Europe/Berlin")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["balance.summary.1", "provenance"]
+    rows = list(wb["balance.summary.1"].iter_rows(values_only=True))
+    assert list(rows[0]) == list(want.columns)
+    got = [Decimal(repr(r[2])) if isinstance(r[2], float) else Decimal(r[2]) for r in rows[1:]]
+    assert got == list(want["net_amount"])
+    assert any("LOCAL SANDBOX" in str(c) for r in wb["provenance"].iter_rows(values_only=True) for c in r)
+
+
+def _unwritable(tmp_path):
+    return "/proc/reportkit-test.csv"  # no file can be created there, not even by root
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda p: (p / "out.csv").mkdir() or p / "out.csv", "is a folder; name a file in it"),
+    (lambda p: p, "is a folder; name a file in it"),
+    (lambda p: "/proc/reportkit-missing/deeper/x.csv", "the missing folder '/proc/reportkit-missing/deeper' "
+     "cannot be made there"),
+    (lambda p: (p / "afile").write_text("x") and p / "afile" / "x.csv", "is not a folder"),
+    (lambda p: (p / "afile").write_text("x") and p / "afile" / "sub" / "x.csv", "is not a folder"),
+    (_unwritable, "cannot be written: "),
+], ids=["dir-named-like-a-file", "a-folder", "missing-folder-where-none-can-be-made", "parent-is-a-file",
+        "grandparent-is-a-file", "unwritable"])
+def test_output_path_errors_exit_2_before_anything_is_sent(pointed, tmp_path, capsys, make, says):
+    before = pointed.runs_created
+    out = make(tmp_path)
+    assert main([*RUN, "-o", str(out), "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("reportkit: error: --output") and says in err and "Traceback" not in err, err
+    assert pointed.runs_created == before
+
+
+def test_an_os_error_while_writing_is_exit_2_with_the_reason(pointed, tmp_path, capsys, monkeypatch):
+    import reportkit.cli as cli
+
+    def fail(df, out):
+        raise PermissionError(13, "Permission denied", str(out))
+
+    monkeypatch.setattr(cli, "write_csv", fail)
+    out = tmp_path / "out" / "x.csv"
+    assert main([*RUN, "-o", str(out), "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"--output '{out}' cannot be written: Permission denied" in err and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []  # no half-written file, no temporary left
+
+
+@pytest.mark.parametrize("columns", ["a,,b", ",", " , ", "currency,"])
+def test_columns_with_an_empty_name_are_refused(pointed, capsys, columns):
+    before = pointed.runs_created
+    assert main([*RUN, "--columns", columns, "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--columns" in err and ("empty name" in err or "is empty" in err), err
+    assert pointed.runs_created == before
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "-1", "-inf"])
+def test_timeouts_that_are_not_seconds_are_refused(pointed, capsys, timeout):
+    before = pointed.runs_created
+    assert main([*RUN, f"--timeout={timeout}", "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"--timeout {float(timeout)!r} is not allowed" in err and "seconds >= 0" in err
+    assert pointed.runs_created == before
+    assert main(["demo", f"--timeout={timeout}"]) == EXIT_USAGE
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--port", "99999"], "--port 99999 is not a TCP port"),
+    (["--port", "-5"], "--port -5 is not a TCP port"),
+    (["--files-port", "70000"], "--files-port 70000"), (["--downloads-port", "-1"], "--downloads-port -1"),
+    (["--port", "0", "--processing-time", "nan"], "--processing-time nan must be a finite number >= 0"),
+    (["--port", "0", "--scale", "0"], "--scale 0.0 must be a finite number > 0"),
+])
+def test_sandbox_options_out_of_range_exit_2(capsys, argv, says):
+    assert main(["sandbox", *argv]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("reportkit: error: --") and "Traceback" not in err and "OverflowError" not in err
+    assert says in err, err
+
+
+def test_sandbox_port_subprocess_is_exit_2_without_traceback():
+    out = subprocess.run([str(EXE), "sandbox", "--port", "99999"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == EXIT_USAGE and "--port 99999 is not a TCP port" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_out_that_is_a_file_exits_2(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["demo", "--out", str(f)]) == EXIT_USAGE
+    assert "--out" in capsys.readouterr().err
