@@ -1,7 +1,8 @@
 """``python -m reportkit.sandbox``: run the sandbox in the foreground until Ctrl-C or SIGTERM.
 
-``main(argv)`` is also what ``reportkit sandbox`` calls. It prints the three base URLs and the test
-key (a sandbox key, not a secret of any real account), then waits.
+``main(argv)`` is also what ``reportkit sandbox`` calls. It prints the three base URLs and every key
+it accepts (sandbox keys, not secrets of any real account: the test and live keys, and each
+``--key KEY[=ACCOUNT]``), then waits. Any other key gets Stripe's 401.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import threading
 from datetime import datetime
 
+from reportkit.sandbox.config import DEFAULT_ACCOUNT, Config
 from reportkit.sandbox.server import Sandbox
 
 __all__ = ["build_parser", "main"]
@@ -35,17 +37,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--scale", type=float, default=1.0, help="ledger size multiplier (default 1.0)")
     p.add_argument("--ledger-start", default="2024-01-01", help="first day of data (default 2024-01-01)")
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY[=ACCOUNT]",
+        help="accept this API key too (repeatable); KEY=ACCOUNT puts it in another account, which sees "
+        "none of the default account's runs and files. Every other key gets a 401.",
+    )
     return p
+
+
+def _keys(values: list[str]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, _, account = value.partition("=")
+        out[key] = account or DEFAULT_ACCOUNT
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        keys = _keys(args.key)
+        Config(keys=keys)
+    except ValueError as exc:
+        print(f"cannot start the sandbox: --key: {exc}", file=sys.stderr, flush=True)
+        return 2
     sb = Sandbox(
         seed=args.seed,
         processing_time=args.processing_time,
         now=args.now,
         scale=args.scale,
         ledger_start=args.ledger_start,
+        keys=keys,
         ports={"api": args.port, "files": args.files_port, "downloads": args.downloads_port},
     )
     stop = threading.Event()
@@ -66,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  files URL:     {sb.files_url}", flush=True)
         print(f"  downloads URL: {sb.downloads_url}", flush=True)
         print(f"  test key:      {sb.api_key}", flush=True)
+        print(f"  live key:      {sb.live_api_key}", flush=True)
+        for key, account in sb.config.keys:
+            print(f"  key:           {key} (account {account})", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass

@@ -6,11 +6,15 @@ it points at, and routing is urls.py's. Each request goes through, in order:
 
 1. log (``sb.requests``), then the request faults: slow, drop, 5xx, 429 burst (faults.py);
 2. route on the host's map (Stripe's 404 body for anything else: a host answers only its routes);
-3. authenticate (401 without a usable key, or with a revoked one; v1 also takes Basic auth), except
-   on the key-less downloads host;
+   Before routing, a request target that is not percent-encoded UTF-8 is a 400 and a body over
+   ``limits.MAX_BODY`` a 413;
+3. authenticate (401 without a key, with a key the sandbox was not started with, or with a revoked
+   one; v1 also takes Basic auth), except on the key-less downloads host; the key's account and mode
+   scope everything after;
 4. the key's request rate (``Backend.check_rate``);
-5. idempotency for a POST with ``Idempotency-Key``: the first 200 answer is saved and replayed with
-   ``Idempotent-Replayed: true``; the same key with another body is a 400 ``idempotency_error``;
+5. idempotency for a POST with ``Idempotency-Key`` (scoped to the account and mode): the first 200
+   answer is saved and replayed with ``Idempotent-Replayed: true``; the same key with another body is
+   a 400 ``idempotency_error`` on v1 and a 409 (type and code ``idempotency_error``) on v2;
 6. the handler. A :class:`~reportkit.sandbox.wire.ApiError` becomes Stripe's error body; any other
    exception is a 500 whose traceback is kept (``sb.errors``).
 
@@ -30,13 +34,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from reportkit.sandbox.backend import Backend
+from reportkit.sandbox.limits import MAX_BODY, json_depth
 from reportkit.sandbox.responses import error_response
 from reportkit.sandbox.state import Caller, LoggedRequest, key_id
 from reportkit.sandbox.urls import KEYLESS, MAPS
 from reportkit.sandbox.wire import (
     KEY_RE,
+    MAX_DEPTH,
     NO_KEY_MESSAGE,
     ApiError,
+    check_url,
     decode_form,
     mask,
     rate_limited,
@@ -47,16 +54,20 @@ __all__ = ["SandboxApp", "authenticate", "canonical_body", "drop_connection"]
 
 
 def authenticate(backend: Backend, request: Request, *, api: str, allow_basic: bool = True) -> Caller:
-    """The key of ``request`` (Bearer, or Basic when ``allow_basic``), or Stripe's 401."""
+    """The key of ``request`` (Bearer, or Basic when ``allow_basic``), or Stripe's 401.
+
+    Only the keys the sandbox was started with are accepted (``Backend.account_of``); any other key,
+    well-formed or not, gets Stripe's ``Invalid API Key provided: sk_test_****...abcd``."""
     key = secret_key(request.headers.get("Authorization"), allow_basic=allow_basic)
-    if key is None:
+    if not key:
         raise ApiError(401, NO_KEY_MESSAGE, api=api)
-    m = KEY_RE.match(key)
-    if not m:
-        raise ApiError(401, f"Invalid API Key provided: {mask(key) if key else '<empty>'}", api=api)
+    account = backend.account_of(key)
+    if account is None:
+        raise ApiError(401, f"Invalid API Key provided: {mask(key)}", api=api)
     if backend.faults.is_revoked(key):
         raise ApiError(401, f"Expired API Key provided: {mask(key)}", code="api_key_expired", api=api)
-    return Caller(key=key, owner=key_id(key), livemode=m.group(1) == "live")
+    m = KEY_RE.match(key)
+    return Caller(key=key, owner=key_id(key), livemode=bool(m and m.group(1) == "live"), account=account)
 
 
 class SandboxApp:
@@ -70,6 +81,7 @@ class SandboxApp:
 
         def application(environ: dict, start_response: Callable) -> Any:
             request = Request(environ)
+            request.max_content_length = MAX_BODY
             response = self.handle(host, request)
             return response(environ, start_response)
 
@@ -94,6 +106,8 @@ class SandboxApp:
             response = error_response(e)
         except (ConnectionError, TimeoutError):
             raise
+        except HTTPException as e:  # werkzeug refused the request itself (a body over max_content_length)
+            response = error_response(ApiError(e.code or 400, e.description or "Bad request.", api=api))
         except Exception:  # a bug: answer like Stripe's 500 and keep the traceback for the tests
             backend.record_error()
             response = error_response(ApiError(500, "An unknown error occurred.", type="api_error", api=api))
@@ -124,6 +138,9 @@ class SandboxApp:
         return None
 
     def _dispatch(self, host: str, request: Request, api: str) -> Response:
+        check_url(request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or "")
+        if (request.content_length or 0) > MAX_BODY:
+            raise ApiError(413, f"Request bodies are limited to {MAX_BODY} bytes.", api=api)
         adapter = MAPS[host].bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match()
@@ -154,17 +171,18 @@ class SandboxApp:
         if len(ikey) > 255:
             raise ApiError(400, "Idempotency-Key must be at most 255 characters long.", api=api)
         fingerprint = hashlib.sha256(request.path.encode() + b"\n" + canonical_body(request, api)).hexdigest()
-        scope = (caller.owner, ikey)
+        scope = (caller.account, "live" if caller.livemode else "test", ikey)
         with store.lock_for(scope):
             saved = store.get(scope)
             if saved is not None:
                 if saved.fingerprint != fingerprint:
                     raise ApiError(
-                        400,
+                        409 if api == "v2" else 400,
                         "Keys for idempotent requests can only be used with the same "
                         "parameters they were first used with. Try using a key other than "
                         f"'{ikey}' if you meant to execute a different request.",
                         type="idempotency_error",
+                        code="idempotency_error" if api == "v2" else None,
                         api=api,
                     )
                 resp = Response(saved.body, status=saved.status, headers=saved.headers)
@@ -187,9 +205,11 @@ def canonical_body(request: Request, api: str) -> bytes:
     raw = request.get_data()
     try:
         value = json.loads(raw or b"null") if api == "v2" else decode_form(raw)
-    except (ValueError, ApiError):
+        if json_depth(value) > MAX_DEPTH:
+            return raw
+        return json.dumps(value, sort_keys=True).encode()
+    except (ValueError, ApiError, RecursionError):
         return raw
-    return json.dumps(value, sort_keys=True).encode()
 
 
 def drop_connection(environ: dict) -> None:

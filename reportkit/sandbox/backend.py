@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import random
+import re
 import secrets
 import string
 import threading
@@ -36,9 +38,10 @@ from typing import Any, Literal
 
 from reportkit import catalog
 from reportkit.sandbox import results, validate
-from reportkit.sandbox.config import Config
+from reportkit.sandbox.config import DEFAULT_ACCOUNT, Config
 from reportkit.sandbox.faults import Faults
 from reportkit.sandbox.params import RunParams
+from reportkit.sandbox.reportids import ReportIds
 from reportkit.sandbox.state import (
     Caller,
     FileInfo,
@@ -50,18 +53,20 @@ from reportkit.sandbox.state import (
     RunStore,
     Urls,
 )
-from reportkit.sandbox.wire import ApiError, rate_limited
+from reportkit.sandbox.wire import KEY_RE, ApiError, rate_limited, shorten
 
 __all__ = ["Backend", "data_window"]
 
 
 def data_window(config: Config) -> tuple[int, int]:
-    """``(data_available_start, data_available_end)``: ``ledger_start``, and the last UTC midnight at
-    or before ``now - data_lag`` (``now`` = the fixed clock start, or the real time)."""
+    """``(data_available_start, data_available_end)``: ``ledger_start``, and the last multiple of
+    ``data_end_step`` (a UTC midnight by default) at or before ``now - data_lag`` (``now`` = the fixed
+    clock start, or the real time)."""
     base = config.now or datetime.now(UTC)
     lo = datetime.fromisoformat(config.ledger_start).replace(tzinfo=UTC)
-    hi = (base - config.data_lag).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return int(lo.timestamp()), int(hi.timestamp())
+    step = int(config.data_end_step.total_seconds())
+    hi = int((base - config.data_lag).timestamp()) // step * step
+    return int(lo.timestamp()), hi
 
 
 class Backend:
@@ -91,7 +96,10 @@ class Backend:
         self.errors: list[str] = []  # tracebacks of unexpected exceptions (tests assert it stays empty)
         self.cap_rejections = 0  # creates refused with 429 report_run_rate_limit_exceeded
         self.signing_key = secrets.token_bytes(32)
+        self.accounts: dict[str, str] = dict(self.config.keys)  # API key -> account name
         self.window = data_window(self.config)
+        self.report_ids = ReportIds(catalog.v2_reports(), self.config.report_ids)
+        self._data: Any = None  # the /v2/data side (databackend.DataBackend), built on first use
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()
         self._mono0 = monotonic()
@@ -124,6 +132,17 @@ class Backend:
         return max(0.0, self.config.processing_time + j)
 
     @property
+    def data(self) -> Any:
+        """The /v2/data side (:class:`~reportkit.sandbox.databackend.DataBackend`: reports, inline
+        pages, query runs, their SQL engine and faults), built on first use."""
+        with self._ledger_lock:
+            if self._data is None:
+                from reportkit.sandbox.databackend import DataBackend
+
+                self._data = DataBackend(self)
+            return self._data
+
+    @property
     def ledger(self) -> Any:
         """The seeded ledger every report is computed from (built on first use)."""
         with self._ledger_lock:
@@ -135,6 +154,17 @@ class Backend:
     def data_updated(self) -> int:
         """When the data window's end was last moved (a report type's ``updated``)."""
         return self.window[1] + int(self.config.data_lag.total_seconds())
+
+    # -- keys and accounts ------------------------------------------------------------------------
+    def add_key(self, key: str, account: str = DEFAULT_ACCOUNT) -> None:
+        """Accept ``key`` from now on, for ``account`` (its mode comes from its prefix)."""
+        if not KEY_RE.match(key):
+            raise ValueError("not a well-formed API key")
+        self.accounts[key] = account
+
+    def account_of(self, key: str) -> str | None:
+        """The account ``key`` belongs to, or ``None`` for a key this sandbox does not know."""
+        return self.accounts.get(key)
 
     def record_error(self) -> None:
         """Keep the traceback of the exception being handled (``sb.errors``)."""
@@ -159,7 +189,8 @@ class Backend:
     def report_spec(self, report_type: Any, livemode: bool, *, param: str | None) -> catalog.ReportSpec:
         """The spec of a type served to this mode, or Stripe's 404 / live-only 400."""
         if not isinstance(report_type, str) or report_type not in self.report_types():
-            raise ApiError(404, f"No such report type: '{report_type}'", code="resource_missing", param=param)
+            shown = shorten(report_type) if isinstance(report_type, str) else shorten(repr(report_type))
+            raise ApiError(404, f"No such report type: '{shown}'", code="resource_missing", param=param)
         if report_type in self.config.live_only and not livemode:
             raise ApiError(
                 400,
@@ -172,12 +203,10 @@ class Backend:
 
     def v2_report(self, report_id: Any, livemode: bool) -> catalog.V2Report:
         """The v2 report with this id for this mode (a report *name* is not an id): else 404."""
-        try:
-            rep = catalog.v2_report(report_id) if isinstance(report_id, str) else None
-        except KeyError:
-            rep = None
-        if rep is None or report_id != rep.id(livemode) or rep.v1 not in self.report_types():
-            raise ApiError(404, f"No such report: '{report_id}'", code="not_found", api="v2")
+        rep = self.report_ids.report(report_id, livemode)  # the sandbox's own ids (reportids.py)
+        if rep is None or rep.v1 not in self.report_types():
+            shown = shorten(report_id) if isinstance(report_id, str) else shorten(repr(report_id))
+            raise ApiError(404, f"No such report: '{shown}'", code="not_found", api="v2")
         return rep
 
     # -- runs -------------------------------------------------------------------------------------
@@ -198,7 +227,7 @@ class Backend:
     def create_run(
         self,
         caller: Caller,
-        api: Literal["v1", "v2"],
+        api: Literal["v1", "v2", "data"],
         report_type: str,
         params: RunParams,
         echo: Mapping[str, Any],
@@ -209,7 +238,11 @@ class Backend:
     ) -> Run:
         """Create, check and admit a run: ids, processing time, the payout check (``reports.check``,
         errors named by ``pname``), the concurrent-run cap and the failure faults. Returns it stored."""
-        prefix = "frr_" if api == "v1" else ("reprun_live_" if caller.livemode else "reprun_test_")
+        prefix = {
+            "v1": "frr_",
+            "v2": "reprun_live_" if caller.livemode else "reprun_test_",
+            "data": "rrun_" if caller.livemode else "rrun_test_",  # Stripe's live example: rrun_61VW...
+        }[api]
         mono = self.monotonic()
         created = self.wall()
         run = Run(
@@ -227,6 +260,7 @@ class Backend:
             created_mono=mono,
             v2_report=v2_report,
             compress=compress,
+            account=caller.account,
         )
         run.file_id = self.new_id("file_") if api == "v1" else None
         if "payout" in catalog.report_spec(report_type).required:
@@ -241,8 +275,9 @@ class Backend:
         try:
             reports.check(self.ledger, run.report_type, run.params)
         except reports.ReportParameterError as e:
-            code = "not_found" if run.api == "v2" and e.http_status == 404 else e.code
-            raise ApiError(e.http_status, e.message, code=code, param=pname(e.param), api=run.api) from None
+            code = "not_found" if run.api != "v1" and e.http_status == 404 else e.code
+            wire = "v1" if run.api == "v1" else "v2"  # /v2/data answers in the v2 shape
+            raise ApiError(e.http_status, e.message, code=code, param=pname(e.param), api=wire) from None
 
     def admit(self, caller: Caller, run: Run) -> None:
         """Store a new run unless its key is at the concurrent-run cap (one atomic step), and decide
@@ -252,7 +287,7 @@ class Backend:
             if cap is not None and self.runs.in_progress(caller.owner, self.monotonic()) >= cap:
                 self.cap_rejections += 1
                 raise rate_limited(
-                    run.api,
+                    "v1" if run.api == "v1" else "v2",
                     f"You have reached the maximum of {cap} concurrently running report runs "
                     "for this API key. Wait for some of them to finish, then retry.",
                     code="report_run_rate_limit_exceeded",
@@ -264,9 +299,21 @@ class Backend:
     def run(self, run_id: str) -> Run | None:
         return self.runs.get(run_id)
 
-    def listing(self, api: str, livemode: bool) -> list[Run]:
-        """The runs of one API and mode, newest first."""
-        return self.runs.listing(api, livemode)
+    def find_run(self, caller: Caller, run_id: str, api: str) -> tuple[Run | None, bool]:
+        """``(run, False)`` for a run of ``api`` the caller's account and mode own; ``(None, True)``
+        when the caller's account has it in the other mode (Stripe's "a similar object exists in ...
+        mode"); ``(None, False)`` when it does not exist for this account (another account's objects
+        are invisible, as if they did not exist)."""
+        run = self.runs.get(run_id)
+        if run is None or run.api != api or run.account != caller.account:
+            return None, False
+        if run.livemode != caller.livemode:
+            return None, True
+        return run, False
+
+    def listing(self, api: str, caller: Caller) -> list[Run]:
+        """The runs of one API that the caller's account and mode own, newest first."""
+        return self.runs.listing(api, caller.livemode, caller.account)
 
     # -- outcomes and bytes -----------------------------------------------------------------------
     def outcome(self, run: Run) -> tuple[str, str | None]:
@@ -320,10 +367,15 @@ class Backend:
         return results.schema(run.report_type, run.params)
 
     # -- v1 files ---------------------------------------------------------------------------------
-    def file_run(self, file_id: str, livemode: bool) -> Run:
-        """The succeeded run behind a v1 file of this mode, or Stripe's 404."""
+    def file_run(self, file_id: str, caller: Caller) -> Run:
+        """The succeeded run behind a v1 file of the caller's account and mode, or Stripe's 404."""
         run = self.runs.by_file(file_id)
-        if run is None or run.livemode != livemode or not self.succeeded(run):
+        if (
+            run is None
+            or run.account != caller.account
+            or run.livemode != caller.livemode
+            or not self.succeeded(run)
+        ):
             raise ApiError(404, f"No such file upload: '{file_id}'", code="resource_missing", param="file")
         return run
 
@@ -342,8 +394,11 @@ class Backend:
 
     # -- v2 pre-signed downloads ------------------------------------------------------------------
     def sign(self, run_id: str, name: str, expires_ms: int) -> str:
-        """HMAC-SHA256 (per-sandbox secret) of run id, file name and expiry, hex."""
-        msg = f"{run_id}\n{name}\n{expires_ms}".encode()
+        """HMAC-SHA256 (per-sandbox secret) of the run's account and mode, run id, file name and
+        expiry, hex: a URL signed for one account's run never opens another account's file."""
+        run = self.runs.get(run_id)
+        scope = f"{run.account}\n{run.livemode}" if run is not None else "\n"
+        msg = f"{scope}\n{run_id}\n{name}\n{expires_ms}".encode()
         return hmac.new(self.signing_key, msg, hashlib.sha256).hexdigest()
 
     def signed_url(self, run: Run) -> tuple[str, float]:
@@ -353,18 +408,17 @@ class Backend:
         name = run.download_name
         now = self.wall()
         expires = now - 60.0 if self.faults.take_expire_url() else now + self.config.download_url_ttl
-        expires_ms = int(expires * 1000)
+        expires_ms = math.ceil(expires * 1000)  # the URL stays valid at least until ``expires``
         sig = self.sign(run.id, name, expires_ms)
-        return (
-            f"{self.urls.downloads}/files/{run.id}/{name}?expires={expires_ms}&signature={sig}",
-            expires_ms / 1000,
-        )
+        return f"{self.urls.downloads}/files/{run.id}/{name}?expires={expires_ms}&signature={sig}", expires
 
     def verify_download(
         self, run_id: str, name: str, expires: str, signature: str
     ) -> Literal["ok", "bad_signature", "expired"]:
         """Check a download URL's query (``expires`` in ms and ``signature``, as sent)."""
-        if not expires.isdigit() or not hmac.compare_digest(signature, self.sign(run_id, name, int(expires))):
+        if not _EXPIRES_RE.fullmatch(expires) or not hmac.compare_digest(
+            signature.encode("utf-8", "replace"), self.sign(run_id, name, int(expires)).encode()
+        ):
             return "bad_signature"
         if int(expires) / 1000 < self.wall():
             return "expired"
@@ -379,14 +433,19 @@ class Backend:
 
     # -- request rates ----------------------------------------------------------------------------
     def check_rate(self, caller: Caller, host: str, api: str) -> None:
-        """Count one request of this key on ``host``; 429 ``rate_limit`` when over its per-second limit
-        (``files_rate`` on the files host, else ``request_rate`` / ``live_request_rate``)."""
+        """Count one request of this account and mode on ``host`` (Stripe counts "per Stripe account");
+        429 ``rate_limit`` when over the per-second limit (``files_rate`` on the files host, else
+        ``request_rate`` / ``live_request_rate``)."""
         if host == "files":
             limit = self.config.files_rate
         else:
             limit = self.config.live_request_rate if caller.livemode else self.config.request_rate
-        if not self.rates.allow(f"{host}:{caller.owner}", limit, now=self.monotonic()):
+        who = f"{host}:{caller.account}:{'live' if caller.livemode else 'test'}"
+        if not self.rates.allow(who, limit, now=self.monotonic()):
             raise rate_limited(api)
+
+
+_EXPIRES_RE = re.compile(r"[0-9]{1,16}")  # epoch milliseconds: ASCII digits, far below int limits
 
 
 def _default_ledger(backend: Backend) -> Any:

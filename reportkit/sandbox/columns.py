@@ -113,10 +113,15 @@ class Rows:
         tz: str = "Etc/UTC",
         decimal_separator: str = ".",
         delta: np.ndarray | None = None,
+        sign: int = 1,
     ):
-        """``delta``: minor units added to gross and net per selected row (planted discrepancies)."""
+        """``delta``: minor units added to gross and net per selected row (planted discrepancies).
+        ``sign``: -1 writes gross and net from the bank's side (payouts reports: a payout is positive)."""
         self.ledger, self.idx, self.tz, self.sep, self.delta = ledger, idx, tz, decimal_separator, delta
+        self.sign = sign
         bt = ledger.bt
+        self.reversal = bt["cat"][idx] == lg.PAYOUT_REVERSAL
+        self.payout_row = (bt["payout"][idx] >= 0) & ~self.reversal
         self.cur = bt["cur"][idx]
         self.charge = bt["charge"][idx]
         self.customer = ledger.charge_values("customer", self.charge, -1)
@@ -150,6 +155,8 @@ class Rows:
         values = self.ledger.bt[key][self.idx]
         if self.delta is not None and key in ("amount", "net"):
             values = values + self.delta
+        if self.sign != 1 and key in ("amount", "net"):
+            values = values * self.sign
         return values
 
     def _money(self, key: str) -> pa.Array:
@@ -253,10 +260,14 @@ _OTHER = {
         np.where(r.payout >= 0, 1 - r.ledger.payout_values("automatic", r.payout, True).astype(np.int64), -1),
     ),
     "payout_destination_id": lambda r: _take(r.ledger.payout_table["destination"], r.payout),
-    "payout_expected_arrival_date": lambda r: pa.array(
-        (r._payout_col("arrival_date") // lg.DAY).astype(np.int32), pa.date32(), mask=r.payout < 0
-    ).cast(pa.string()),
-    "payout_status": lambda r: _take(pa.array(r.ledger.payout_table["status"]), r.payout),
+    # a date written with a midnight time, not shifted into the run's timezone, and null on the
+    # payout_reversal row (real payouts.itemized files, tests/fixtures/stripe_files/FINDINGS.md §3, §6)
+    "payout_expected_arrival_date": lambda r: timestamps(
+        np.where(r.payout_row, r._payout_col("arrival_date"), -1), None
+    ),
+    "payout_status": lambda r: _take(
+        pa.array(r.ledger.payout_table["status"]), np.where(r.reversal, -1, r.payout)
+    ),
     "payout_type": lambda r: _take(["bank_account"], np.where(r.payout >= 0, 0, -1)),
     "trace_id": lambda r: _take(r.ledger.payout_table["trace_id"], r.payout),
     "trace_id_status": _trace_status,

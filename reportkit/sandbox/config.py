@@ -4,19 +4,22 @@ Every option of ``Sandbox(seed, *, ports=None, **options)`` is a field of :class
 next to its field (the ``doc`` metadata); :func:`describe_options` renders those notes for the
 Sandbox docstring and :meth:`Config.from_options` turns keyword arguments into a Config, refusing an
 unknown one with a ``TypeError`` that lists the valid names. Values are normalised once, here:
-``data_lag`` seconds become a ``timedelta``, currencies are lower-cased, ``live_only`` and
+``data_lag`` and ``data_end_step`` seconds become timedeltas, ``keys`` becomes
+``((key, account), ...)``, currencies are lower-cased, ``live_only`` and
 ``report_types`` become frozensets, and ``now`` must be timezone-aware.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Config", "describe_options"]
+from reportkit.sandbox.wire import KEY_RE
+
+__all__ = ["DEFAULT_ACCOUNT", "Config", "describe_options"]
 
 _LIVE_ONLY = frozenset({"balance_change_from_activity.itemized.3"})
 
@@ -53,8 +56,14 @@ class Config:
     )
     data_lag: timedelta = _opt(
         timedelta(hours=12),
-        "timedelta or seconds: ``data_available_end`` is the last UTC midnight at or before "
-        "``now - data_lag``.",
+        "timedelta or seconds: ``data_available_end`` is the last ``data_end_step`` boundary (a UTC "
+        "midnight by default) at or before ``now - data_lag``.",
+    )
+    data_end_step: timedelta = _opt(
+        timedelta(days=1),
+        "timedelta or seconds: the window's end is a multiple of this step since 1970-01-01 UTC; one "
+        "day gives UTC midnights, ``timedelta(hours=1)`` a window ending on the hour (Stripe's v2 "
+        "example ends at 14:00).",
     )
     ledger_start: str = _opt("2024-01-01", "the first day of data (``data_available_start``).")
     scale: float = _opt(1.0, "multiplies the ledger's volume.")
@@ -67,6 +76,24 @@ class Config:
     report_types: frozenset[str] | None = _opt(
         None, "the v1 report types served (``None``: ``reports.SUPPORTED``)."
     )
+    keys: tuple[tuple[str, str], ...] = _opt(
+        (),
+        "API keys accepted besides ``api_key`` and ``live_api_key``: keys (of the default account) "
+        "or a mapping key -> account name. Each account sees only its own runs, files, lists and "
+        "idempotency keys; all accounts share the one ledger. Any other key gets a 401.",
+    )
+    report_ids: tuple[tuple[str, str, str], ...] = _opt(
+        (),
+        "v2 report ids by report name: ``{name: id}`` (both modes) or ``{name: {\"test\": id, "
+        "\"live\": id}}``; every other report gets a sandbox-made id (``report_test_sandbox_<hex>``, "
+        "reportids.py). Stored as ``(name, mode, id)`` triples.",
+    )
+    concurrent_query_cap: int | None = _opt(
+        5,
+        "/v2/data query runs of one key still running before a create gets 429 "
+        "``query_run_rate_limit_exceeded``; ``None`` disables.",
+    )
+    query_time_limit: float = _opt(10.0, "seconds one /v2/data SQL query may run before it is stopped.")
 
     def __post_init__(self) -> None:
         if self.now is not None and (not isinstance(self.now, datetime) or self.now.tzinfo is None):
@@ -80,6 +107,14 @@ class Config:
         object.__setattr__(self, "live_only", _LIVE_ONLY if live_only is None else frozenset(live_only))
         if self.report_types is not None:
             object.__setattr__(self, "report_types", frozenset(self.report_types))
+        step = self.data_end_step
+        if not isinstance(step, timedelta):
+            step = timedelta(seconds=float(step))
+        if step.total_seconds() < 1 or step.total_seconds() % 1:
+            raise ValueError("data_end_step must be a whole number of seconds, at least one")
+        object.__setattr__(self, "data_end_step", step)
+        object.__setattr__(self, "keys", _keys(self.keys))
+        object.__setattr__(self, "report_ids", _report_ids(self.report_ids))
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -98,6 +133,43 @@ class Config:
         return cls(**options)
 
 
+def _report_ids(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """The ``report_ids`` option as sorted ``(name, mode, id)`` triples (a mapping or triples in)."""
+    if not value:
+        return ()
+    if not isinstance(value, Mapping):
+        return tuple(sorted((str(n), str(m), str(i)) for n, m, i in value))
+    out = []
+    for name, ids in value.items():
+        per_mode = ids if isinstance(ids, Mapping) else {"test": ids, "live": ids}
+        for mode, rid in per_mode.items():
+            if mode not in ("test", "live") or not isinstance(rid, str) or not rid.startswith("report_"):
+                raise ValueError(f"report_ids[{name!r}]: want report_... ids for 'test'/'live', got {ids!r}")
+            out.append((str(name), mode, rid))
+    return tuple(sorted(out))
+
+
+DEFAULT_ACCOUNT = "default"
+
+
+def _keys(keys: Any) -> tuple[tuple[str, str], ...]:
+    """``keys`` as ``((key, account), ...)``: from keys (the default account) or a key -> account map."""
+    if isinstance(keys, str):
+        raise TypeError("keys must be a list of keys or a mapping key -> account, not one string")
+    pairs = list(keys.items()) if isinstance(keys, Mapping) else [
+        tuple(k) if isinstance(k, tuple) else (k, DEFAULT_ACCOUNT) for k in keys or ()
+    ]
+    for key, account in pairs:
+        if not isinstance(key, str) or not KEY_RE.match(key):
+            raise ValueError(
+                f"not a well-formed API key: {key!r} (sk_test_/sk_live_/rk_test_/rk_live_ and 8 or more "
+                "letters and digits)"
+            )
+        if not isinstance(account, str) or not account:
+            raise ValueError(f"the account of a key must be a non-empty name, got {account!r}")
+    return tuple((str(k), str(a)) for k, a in pairs)
+
+
 def describe_options() -> str:
     """The options as a reST bullet list: name, default and note, from :class:`Config`'s fields."""
     lines = []
@@ -105,6 +177,7 @@ def describe_options() -> str:
         default = f.default
         shown = {
             "data_lag": "12 h",
+            "data_end_step": "1 day",
             "file_ttl": "365 days",
             "live_only": '{"balance_change_from_activity.itemized.3"}',
         }.get(f.name, repr(default))

@@ -31,7 +31,7 @@ __all__ = ["download_contents", "file_contents"]
 
 def file_contents(backend: Backend, request: Request, caller: Caller, file_id: str) -> Response:
     """``GET /v1/files/{id}/contents`` on the files host."""
-    run = backend.file_run(file_id, caller.livemode)
+    run = backend.file_run(file_id, caller)
     data = backend.csv_bytes(run) or b""
     return file_response(data, "text/csv", f"{run.id}.csv", keep=backend.faults.take_truncate())
 

@@ -24,7 +24,16 @@ from reportkit.sandbox.columns import Rows, csv_bytes, money
 from reportkit.sandbox.discrepancies import adjust, coerce
 from reportkit.sandbox.params import RunParams
 
-__all__ = ["SUPPORTED", "ReportParameterError", "RunParams", "check", "render", "select"]
+__all__ = [
+    "PAYOUTS_SIGN",
+    "SUMMARY_ROWS",
+    "SUPPORTED",
+    "ReportParameterError",
+    "RunParams",
+    "check",
+    "render",
+    "select",
+]
 
 #: What the functions below take: normalised parameters, or a mapping of RunParams fields.
 Params = RunParams | Mapping[str, Any]
@@ -39,6 +48,10 @@ _FAMILIES = (
 #: The v1 report type ids :func:`render` produces.
 SUPPORTED: frozenset[str] = frozenset(r for r in catalog.report_ids() if r.startswith(_FAMILIES))
 _FAR = 2**62
+#: The payouts reports write gross and net from the bank's side: a paid-out payout is positive, its
+#: reversal negative (real payouts.itemized files, FINDINGS.md §6); the balance reports keep the
+#: balance's side (the balance summary's payouts rows are negative).
+PAYOUTS_SIGN = -1
 # column kinds whose text never holds a quote, comma or line break (money only with a "." separator)
 _PLAIN = frozenset(
     {"count", "timestamp_utc", "timestamp_local", "date", "bool", "id", "currency", "category"}
@@ -49,10 +62,10 @@ class ReportParameterError(Exception):
     """A parameter the ledger cannot honour (unknown or manual payout, unknown column).
 
     ``http_status`` is 404 for a payout that does not exist (Stripe's ``resource_missing``) and 400
-    otherwise (``parameter_invalid``); ``param`` is the parameter name as Stripe reports it
-    (``parameters[payout]``-style naming is the HTTP layer's business)."""
+    otherwise (no code: Stripe has no ``parameter_invalid`` code); ``param`` is the parameter name
+    as Stripe reports it (``parameters[payout]``-style naming is the HTTP layer's business)."""
 
-    def __init__(self, param: str, message: str, *, http_status: int = 400, code: str = "parameter_invalid"):
+    def __init__(self, param: str, message: str, *, http_status: int = 400, code: str | None = None):
         super().__init__(message)
         self.param, self.message, self.http_status, self.code = param, message, http_status, code
 
@@ -133,8 +146,9 @@ def _columns(spec: catalog.ReportSpec, params: RunParams) -> list[str]:
     return list(cols)
 
 
-def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str) -> bytes:
-    """One row per (currency, reporting_category): count and exact sums of gross, fee and net."""
+def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str, sign: int = 1) -> bytes:
+    """One row per (currency, reporting_category): count and exact sums of gross, fee and net
+    (gross and net times ``sign``: -1 in the payouts reports, where a payout is positive)."""
     bt = ledger.bt
     key = bt["cur"][idx] * 64 + bt["cat"][idx]
     order = np.argsort(key, kind="stable")
@@ -145,7 +159,7 @@ def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str) -> b
     cur, cat, counts = cur[names], cat[names], counts[names]
 
     def total(field: str) -> np.ndarray:
-        v = bt[field][idx][order]
+        v = bt[field][idx][order] * (sign if field != "fee" else 1)
         return (np.add.reduceat(v, starts) if len(v) else np.zeros(0, np.int64))[names]
 
     values = {
@@ -160,32 +174,67 @@ def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str) -> b
     return csv_bytes(cols, [values[c] for c in cols])
 
 
-def _when(ts: int, tz: str) -> str:
-    local = dt.datetime.fromtimestamp(ts, zoneinfo.ZoneInfo(tz))
-    return local.strftime("%Y-%m-%d") if local.time() == dt.time(0) else local.strftime("%Y-%m-%d %H:%M:%S")
+def _day(ts: int, tz: str) -> str:
+    """The local calendar date of an instant, ``YYYY-MM-DD`` (labels carry a date, never a time)."""
+    return dt.datetime.fromtimestamp(ts, zoneinfo.ZoneInfo(tz)).strftime("%Y-%m-%d")
+
+
+#: The rows of a balance summary, in order, as every real Stripe file writes them
+#: (tests/fixtures/stripe_files/balance_summary/, FINDINGS.md §4); {start} / {last} are dates.
+SUMMARY_ROWS = (
+    ("starting_balance", "Starting balance ({start})"),
+    ("activity_gross", "Account activity before fees"),
+    ("activity_fee", "Less fees"),
+    ("activity", "Activity"),
+    ("payouts_gross", "Payouts to bank"),
+    ("payouts_fee", "Payout fees"),
+    ("payouts", "Total payouts"),
+    ("ending_balance", "Ending balance ({last})"),
+)
 
 
 def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> bytes:
-    """Starting balance, activity, payouts, ending balance per currency (ending = sum of the others)."""
+    """Eight rows per currency, as real summaries (FINDINGS.md §4, §8):
+
+    - ``activity_gross`` = Σ gross of the activity rows that are not Stripe ``fee`` rows;
+      ``activity_fee`` = Σ gross of the ``fee`` rows - Σ fee (negative when fees were charged);
+      ``activity`` = their sum = Σ net of the activity rows;
+    - ``payouts_gross`` / ``payouts_fee`` / ``payouts``: the payout rows' Σ amount, -Σ fee and Σ net
+      on the balance's side (negative when money went to the bank);
+    - ``ending_balance = starting_balance + activity + payouts``.
+
+    A row's ``currency`` is empty when no transaction underlies it (an activity or payouts row
+    without transactions in the interval; a starting or ending balance before the currency's first
+    transaction), as in the real files; its amount is then 0.00. The starting label carries the
+    first day, the ending label the last day of the interval (the day of ``interval_end - 1 s``), both
+    in the run's timezone."""
     s, e = params.interval_start, params.interval_end
     s, e = ledger.start_ts if s is None else int(s), ledger.end_ts if e is None else int(e)
     tz = params.timezone or "Etc/UTC"
     bt = ledger.bt
     lo, hi = np.searchsorted(bt["created"], [s, e], side="left")
-    cat, net, cur = bt["cat"][lo:hi], bt["net"][lo:hi], bt["cur"][lo:hi]
+    cat, cur = bt["cat"][lo:hi], bt["cur"][lo:hi]
+    amount, fee, net = bt["amount"][lo:hi], bt["fee"][lo:hi], bt["net"][lo:hi]
+    labels = {"start": _day(s, tz), "last": _day(max(s, e - 1), tz)}
     rows = []
     for ci, c in sorted(enumerate(ledger.currencies), key=lambda x: x[1]):
         if params.currency not in (None, c) or not np.any(bt["cur"][:hi] == ci):
             continue
         mine = cur == ci
-        act = int(net[mine & (cat < lg.PAYOUT)].sum())
-        pay = int(net[mine & (cat >= lg.PAYOUT)].sum())
-        rows += [
-            (ci, "starting_balance", f"Starting balance ({_when(s, tz)})", ledger.balance(c, s)),
-            (ci, "activity", "Activity", act),
-            (ci, "payouts", "Total payouts", pay),
-            (ci, "ending_balance", f"Ending balance ({_when(e, tz)})", ledger.balance(c, e)),
-        ]
+        act, pay = mine & (cat < lg.PAYOUT), mine & (cat >= lg.PAYOUT)
+        fees = act & (cat == lg.FEE)
+        gross = int(amount[act & ~fees].sum())
+        values = {
+            "starting_balance": (ledger.balance(c, s), bool(np.any(bt["cur"][:lo] == ci))),
+            "activity_gross": (gross, bool(act.any())),
+            "activity_fee": (int(net[act].sum()) - gross, bool(act.any())),
+            "activity": (int(net[act].sum()), bool(act.any())),
+            "payouts_gross": (int(amount[pay].sum()), bool(pay.any())),
+            "payouts_fee": (-int(fee[pay].sum()), bool(pay.any())),
+            "payouts": (int(net[pay].sum()), bool(pay.any())),
+            "ending_balance": (ledger.balance(c, e), True),
+        }
+        rows += [(ci, name, text.format(**labels), *values[name]) for name, text in SUMMARY_ROWS]
     curs = np.array([r[0] for r in rows], np.int64)
     values = {
         "category": pa.array([r[1] for r in rows], pa.string()),
@@ -196,7 +245,7 @@ def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> b
             ledger.currencies,
             decimal_separator=params.decimal_separator or ".",
         ),
-        "currency": pa.array([ledger.currencies[r[0]] for r in rows], pa.string()),
+        "currency": pa.array([ledger.currencies[r[0]] if r[4] else None for r in rows], pa.string()),
     }
     return csv_bytes(cols, [values[c] for c in cols])
 
@@ -220,9 +269,10 @@ def render(
     planted = coerce(discrepancies)
     if planted:
         idx, delta = adjust(ledger, report_type, params, idx, planted)
+    sign = PAYOUTS_SIGN if report_type.startswith("payouts.") else 1
     if ".summary." in report_type:
-        return _summary(ledger, idx, cols, sep)
-    rows = Rows(ledger, idx, params.timezone or "Etc/UTC", sep, delta)
+        return _summary(ledger, idx, cols, sep, sign)
+    rows = Rows(ledger, idx, params.timezone or "Etc/UTC", sep, delta, sign)
     kinds = [spec.kind(c) for c in cols]
     plain = [k in _PLAIN or (k == "money" and sep == ".") for k in kinds]
     return csv_bytes(

@@ -4,7 +4,8 @@
 
     with Sandbox(seed=7, processing_time=0.1, now=datetime(2025, 6, 15, tzinfo=UTC)) as sb:
         sb.url, sb.files_url, sb.downloads_url   # API host, v1 files host, v2 downloads host
-        sb.api_key, sb.live_api_key              # sk_test_..., sk_live_...
+        sb.api_key, sb.live_api_key              # sk_test_..., sk_live_... (the only keys accepted,
+                                                 # with those of the keys= option: sb.keys)
         sb.faults.server_errors(2)               # see faults.py
         sb.requests, sb.runs_created, sb.ledger
         client = sb.client()                     # reportkit.Client pointed at the sandbox
@@ -27,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from reportkit.sandbox.app import SandboxApp
 from reportkit.sandbox.backend import Backend
-from reportkit.sandbox.config import Config, describe_options
+from reportkit.sandbox.config import DEFAULT_ACCOUNT, Config, describe_options
 from reportkit.sandbox.faults import Faults
 from reportkit.sandbox.state import RequestLog
 from reportkit.sandbox.urls import HOSTS
@@ -59,6 +60,8 @@ class Sandbox:
         self._app = SandboxApp(self.backend)
         self.api_key = f"sk_test_sandbox{seed}{self.backend.new_id('', 20)}"
         self.live_api_key = f"sk_live_sandbox{seed}{self.backend.new_id('', 20)}"
+        self.backend.add_key(self.api_key, DEFAULT_ACCOUNT)
+        self.backend.add_key(self.live_api_key, DEFAULT_ACCOUNT)
         self._servers: dict[str, BaseWSGIServer] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -141,6 +144,12 @@ class Sandbox:
     def downloads_url(self) -> str:
         """The v2 pre-signed download host (no key)."""
         return self._url("downloads")
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """Every key the sandbox accepts, with its account: ``api_key`` and ``live_api_key`` (account
+        ``"default"``) and the ``keys`` option's. Any other key gets Stripe's 401."""
+        return dict(self.backend.accounts)
 
     @property
     def faults(self) -> Faults:

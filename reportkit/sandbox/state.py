@@ -46,8 +46,9 @@ class Caller:
     """The authenticated key of a request (kept only in memory, never logged)."""
 
     key: str = field(repr=False)
-    owner: str = ""
+    owner: str = ""  # key_id(key): per-key state (the concurrent-run cap)
     livemode: bool = False
+    account: str = "default"  # the account the key belongs to: objects, lists, idempotency, rates
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Run:
     csv: bytes | None = None
     render_error: str | None = None
     created_mono: float = 0.0  # monotonic time of creation
+    account: str = "default"  # the account of the creating key: only its keys (of this mode) see it
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -139,10 +141,14 @@ class RunStore:
         with self._lock:
             return self._files.get(file_id)
 
-    def listing(self, api: str, livemode: bool) -> list[Run]:
-        """The runs of one API and mode, newest first."""
+    def listing(self, api: str, livemode: bool, account: str = "default") -> list[Run]:
+        """The runs of one API, mode and account, newest first."""
         with self._lock:
-            runs = [r for r in self._runs.values() if r.api == api and r.livemode == livemode]
+            runs = [
+                r
+                for r in self._runs.values()
+                if r.api == api and r.livemode == livemode and r.account == account
+            ]
         return sorted(runs, key=lambda r: (int(r.created), r.seq), reverse=True)
 
     def in_progress(self, owner: str, mono: float) -> int:
@@ -162,24 +168,24 @@ class SavedAnswer:
 
 
 class IdempotencyStore:
-    """Saved first answers of POSTs, by (key_id, Idempotency-Key), with one lock per pair."""
+    """Saved first answers of POSTs, by (account, mode, Idempotency-Key), with one lock per scope."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: dict[tuple[str, str], SavedAnswer] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._records: dict[tuple[str, ...], SavedAnswer] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
 
-    def lock_for(self, scope: tuple[str, str]) -> threading.Lock:
+    def lock_for(self, scope: tuple[str, ...]) -> threading.Lock:
         with self._lock:
             return self._locks.setdefault(scope, threading.Lock())
 
-    def get(self, scope: tuple[str, str]) -> SavedAnswer | None:
+    def get(self, scope: tuple[str, ...]) -> SavedAnswer | None:
         with self._lock:
             return self._records.get(scope)
 
     def put(
         self,
-        scope: tuple[str, str],
+        scope: tuple[str, ...],
         fingerprint: str,
         status: int,
         body: bytes,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
+from reportkit.sandbox.limits import check_string, parse_int
 from reportkit.sandbox.responses import json_response
 from reportkit.sandbox.wire import ApiError, decode_form
 
@@ -30,17 +31,36 @@ __all__ = [
     "list_runs",
     "list_types",
     "run_json",
+    "TYPE_NAMES",
     "type_name",
 ]
 
 
+#: The ``name`` of each report type family. "Balance summary" is what Stripe's API sends (openapi
+#: fixtures3.json, the docs); the others are the headings of the report-type docs pages, the only
+#: candidate source (docs/fidelity.md, "Choices"). Every version of a family has the same name.
+TYPE_NAMES = {
+    "balance.summary": "Balance summary",
+    "balance_change_from_activity.itemized": "Itemized balance change from activity",
+    "balance_change_from_activity.summary": "Balance change from activity summary",
+    "payouts.itemized": "Itemized payouts",
+    "payouts.summary": "Payouts summary",
+    "payout_reconciliation.itemized": "Itemized payout reconciliation",
+    "payout_reconciliation.summary": "Payouts reconciliation summary",
+    "payout_reconciliation.by_id.itemized": "Itemized reconciliation for a single payout",
+    "payout_reconciliation.by_id.summary": "Payouts reconciliation summary for a single payout",
+    "ending_balance_reconciliation.itemized": "Itemized ending balance reconciliation",
+    "ending_balance_reconciliation.summary": "Ending balance reconciliation summary",
+}
+
+
 def type_name(report_type: str) -> str:
-    """A readable name: ``payouts.itemized.3`` -> ``Payouts (itemized), version 3``."""
+    """The report type's ``name``: ``payouts.itemized.3`` -> ``Itemized payouts``."""
     spec = catalog.report_spec(report_type)
-    parts = spec.base.split(".")
-    words = " ".join(p.replace("_", " ") for p in parts[:-1])
-    words = words.replace("by id", "by payout ID")
-    return f"{words[:1].upper()}{words[1:]} ({parts[-1]}), version {spec.version}"
+    if spec.base in TYPE_NAMES:
+        return TYPE_NAMES[spec.base]
+    words = spec.base.replace(".", " ").replace("_", " ")
+    return words[:1].upper() + words[1:]
 
 
 def _type_json(backend: Backend, report_type: str, livemode: bool) -> dict[str, Any]:
@@ -129,10 +149,11 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
         raise ApiError(
             400, "Missing required param: report_type.", param="report_type", code="parameter_missing"
         )
+    check_string(form["report_type"], "report_type")
     spec = backend.report_spec(form["report_type"], caller.livemode, param="report_type")
     raw = form.get("parameters") or {}
     if not isinstance(raw, dict):
-        raise ApiError(400, "Invalid object", param="parameters", code="parameter_invalid")
+        raise ApiError(400, "Invalid object", param="parameters")
     params = backend.normalise(spec, raw, pname=_pname, window_pname=lambda n: f"parameters.{n}")
     # echoed as sent, except the times (integers) and the currency (lower-cased)
     echo = {k: (getattr(params, k) if k in ("interval_start", "interval_end") else v) for k, v in raw.items()}
@@ -143,11 +164,11 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
 
 
 def _own_run(backend: Backend, caller: Caller, run_id: str) -> Run:
-    run = backend.run(run_id)
-    if run is None or run.api != "v1":
-        raise ApiError(404, f"No such report run: '{run_id}'", code="resource_missing", param="id")
-    if run.livemode != caller.livemode:
-        have, used = ("live", "test") if run.livemode else ("test", "live")
+    run, other_mode = backend.find_run(caller, run_id, "v1")
+    if run is not None:
+        return run
+    if other_mode:
+        have, used = ("test", "live") if caller.livemode else ("live", "test")
         raise ApiError(
             404,
             f"No such report run: '{run_id}'; a similar object exists in {have} mode, but a "
@@ -155,7 +176,7 @@ def _own_run(backend: Backend, caller: Caller, run_id: str) -> Run:
             code="resource_missing",
             param="id",
         )
-    return run
+    raise ApiError(404, f"No such report run: '{run_id}'", code="resource_missing", param="id")
 
 
 def get_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
@@ -163,16 +184,7 @@ def get_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> 
 
 
 def get_file(backend: Backend, request: Request, caller: Caller, file_id: str) -> Response:
-    return json_response(file_json(backend, backend.file_run(file_id, caller.livemode)))
-
-
-def _int(value: Any, param: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(
-            400, f"Invalid integer: {value}", param=param, code="parameter_invalid_integer"
-        ) from None
+    return json_response(file_json(backend, backend.file_run(file_id, caller)))
 
 
 def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
@@ -180,21 +192,23 @@ def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
     for name in q:
         if name not in ("limit", "starting_after", "ending_before", "created", "expand"):
             raise ApiError(400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown")
-    limit = _int(q.get("limit", 10), "limit")
+    limit = parse_int(q.get("limit", "10"), "limit")
     if not 1 <= limit <= 100:
+        bound = "greater than or equal to 1" if limit < 1 else "less than or equal to 100"
         raise ApiError(
-            400, "Invalid limit: must be between 1 and 100", param="limit", code="parameter_invalid_integer"
+            400, f"This value must be {bound}.", param="limit", code="parameter_invalid_integer"
         )
+    for name in ("starting_after", "ending_before"):
+        if name in q:
+            check_string(q[name], name)
     if "starting_after" in q and "ending_before" in q:
         raise ApiError(
             400,
             "You may only specify one of these parameters: ending_before, starting_after.",
             param="ending_before",
         )
-    runs = backend.listing("v1", caller.livemode)
-    created = q.get("created")
-    if created is not None:
-        runs = [r for r in runs if _created_ok(int(r.created), created)]
+    ops = _created_filter(q["created"]) if "created" in q else {}
+    runs = [r for r in backend.listing("v1", caller) if _created_ok(int(r.created), ops)]
     ids = [r.id for r in runs]
     if q.get("starting_after"):
         cursor = q["starting_after"]
@@ -224,18 +238,25 @@ def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
     )
 
 
-def _created_ok(created: int, spec: Any) -> bool:
-    if isinstance(spec, dict):
-        ops = {"gt": created.__gt__, "gte": created.__ge__, "lt": created.__lt__, "lte": created.__le__}
-        for op, value in spec.items():
-            if op not in ops:
-                raise ApiError(
-                    400,
-                    f"Received unknown parameter: created[{op}]",
-                    param=f"created[{op}]",
-                    code="parameter_unknown",
-                )
-            if not ops[op](_int(value, f"created[{op}]")):
-                return False
-        return True
-    return created == _int(spec, "created")
+def _created_filter(spec: Any) -> dict[str, int]:
+    """``created`` (an integer, or ``created[gt|gte|lt|lte]``) as ``{op: epoch}``, checked up front
+    (so a bad value is a 400 even when there are no runs to filter)."""
+    if not isinstance(spec, dict):
+        return {"eq": parse_int(spec, "created")}
+    out = {}
+    for op, value in spec.items():
+        if op not in ("gt", "gte", "lt", "lte"):
+            raise ApiError(
+                400,
+                f"Received unknown parameter: created[{op}]",
+                param=f"created[{op}]",
+                code="parameter_unknown",
+            )
+        out[op] = parse_int(value, f"created[{op}]")
+    return out
+
+
+def _created_ok(created: int, ops: dict[str, int]) -> bool:
+    tests = {"eq": created.__eq__, "gt": created.__gt__, "gte": created.__ge__, "lt": created.__lt__,
+             "lte": created.__le__}
+    return all(tests[op](value) for op, value in ops.items())

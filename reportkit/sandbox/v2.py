@@ -2,10 +2,12 @@
 
 Each handler is ``handler(backend, request, caller, **route_args) -> Response`` and talks to the
 backend only; this module owns the v2 wire side. JSON both ways, Bearer auth only, and a
-``Stripe-Version`` ending in ``.preview``. Times are RFC 3339 with milliseconds, int64 sizes are
-strings, absent optional fields are ``null``. A report is named by its id for the key's mode
-(``catalog.v2_report(name).id(livemode)``); a report *name* is refused with 404 ``not_found`` as
-Stripe does. Results carry a pre-signed download URL on the downloads host (signed by the backend).
+``Stripe-Version`` ending in ``.preview``. Times are RFC 3339 with milliseconds (nanoseconds on
+``download_url.expires_at``, as in Stripe's examples), int64 sizes are
+strings, absent optional fields are ``null``. A report is named by its id for the key's mode (the
+sandbox's own ids, reportids.py; clients resolve names through ``/v2/data/reports``); a report
+*name* is refused with 404 ``not_found`` as Stripe does. Results carry a pre-signed download URL on
+the downloads host (signed by the backend).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
+from reportkit.sandbox.limits import json_depth
 from reportkit.sandbox.responses import json_response
-from reportkit.sandbox.wire import ApiError, decode_form, parse_rfc3339, rfc3339
+from reportkit.sandbox.wire import MAX_DEPTH, ApiError, decode_form, parse_rfc3339, rfc3339, shorten
 
 if TYPE_CHECKING:
     from reportkit.sandbox.backend import Backend
@@ -38,15 +41,17 @@ _DESCRIPTIONS = {
 _V2_PARAMS = tuple(_DESCRIPTIONS)
 
 
+def _bad(message: str) -> ApiError:
+    """A v2 400: code ``invalid_fields``, the one 400 code the preview spec documents for this API."""
+    return ApiError(400, message, code="invalid_fields", api="v2")
+
+
 def _check_version(request: Request) -> None:
     version = request.headers.get("Stripe-Version", "")
     if not version.endswith(".preview"):
-        raise ApiError(
-            400,
+        raise _bad(
             "The v2 reporting API is in preview: send a Stripe-Version header ending in "
-            f"'.preview' (for example '2026-07-08.preview'); got {version or 'none'!r}.",
-            code="invalid_api_version",
-            api="v2",
+            f"'.preview' (for example '2026-07-08.preview'); got {shorten(version) or 'none'!r}."
         )
 
 
@@ -84,7 +89,7 @@ def get_report(backend: Backend, request: Request, caller: Caller, report_id: st
     spec = catalog.report_spec(rep.v1)
     return json_response(
         {
-            "id": rep.id(caller.livemode),
+            "id": backend.report_ids.id(rep.name, caller.livemode),
             "object": "v2.reporting.report",
             "livemode": caller.livemode,
             "name": rep.name,
@@ -97,13 +102,10 @@ def _epoch(name: str, value: Any) -> int:
     try:
         return math.floor(parse_rfc3339(value))
     except (ValueError, TypeError):
-        raise ApiError(
-            400,
-            f"Invalid timestamp for report_parameters.{name}: {value!r}; expected an RFC 3339 "
-            "date-time such as '2025-01-01T00:00:00.000Z'.",
-            param=f"report_parameters.{name}",
-            code="parameter_invalid",
-            api="v2",
+        shown = shorten(value) if isinstance(value, str) else shorten(json.dumps(value))
+        raise _bad(
+            f"Invalid timestamp for report_parameters.{name}: {shown!r}; expected an RFC 3339 "
+            "date-time such as '2025-01-01T00:00:00.000Z'."
         ) from None
 
 
@@ -111,49 +113,41 @@ def _pname(name: str) -> str:
     return f"report_parameters.{name}"
 
 
-def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
-    _check_version(request)
+def _body(request: Request) -> dict[str, Any]:
+    """The JSON object of a POST, refused (400 ``invalid_fields``) when it is not one, or nested
+    deeper than ``limits.MAX_DEPTH``."""
     try:
         body = json.loads(request.get_data() or b"{}")
-    except ValueError:
-        raise ApiError(400, "The request body is not valid JSON.", code="invalid_json", api="v2") from None
+    except (ValueError, RecursionError):
+        raise _bad("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json", api="v2")
+        raise _bad("The request body must be a JSON object.")
+    if json_depth(body) > MAX_DEPTH:
+        raise _bad(f"The request body is nested more than {MAX_DEPTH} levels deep.")
+    return body
+
+
+def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
+    _check_version(request)
+    body = _body(request)
     for name in body:
         if name not in ("report", "report_parameters", "result_options"):
-            raise ApiError(
-                400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown", api="v2"
-            )
+            raise _bad(f"Received unknown parameter: {shorten(name)}")
     for name in ("report", "report_parameters"):
         if body.get(name) in (None, ""):
-            raise ApiError(
-                400, f"Missing required param: {name}.", param=name, code="parameter_missing", api="v2"
-            )
+            raise _bad(f"Missing required param: {name}.")
     rep = backend.v2_report(body["report"], caller.livemode)
     try:
         spec = catalog.report_spec(rep.v1)  # v2 has sandbox ids for every report: no live-only types
         raw = body["report_parameters"]
         if not isinstance(raw, dict):
-            raise ApiError(
-                400,
-                "report_parameters must be an object.",
-                param="report_parameters",
-                code="parameter_invalid",
-            )
+            raise _bad("report_parameters must be an object.")
         for name in raw:
             if name not in _v2_params(spec):
-                raise ApiError(
-                    400,
-                    f"Received unknown parameter: report_parameters.{name}",
-                    param=f"report_parameters.{name}",
-                    code="parameter_unknown",
-                )
+                raise _bad(f"Received unknown parameter: report_parameters.{shorten(name)}")
         if "currency" in raw and raw["currency"] not in backend.config.currencies:
-            raise ApiError(
-                400,
-                f"Invalid report_parameters.currency: must be one of {', '.join(backend.config.currencies)}.",
-                param="report_parameters.currency",
-                code="parameter_invalid",
+            raise _bad(
+                f"Invalid report_parameters.currency: must be one of {', '.join(backend.config.currencies)}."
             )
         params = backend.normalise(spec, raw, pname=_pname, epoch=_epoch)
         options = body.get("result_options") or {}
@@ -162,15 +156,9 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
             or set(options) - {"compress_file"}
             or not isinstance(options.get("compress_file", False), bool)
         ):
-            raise ApiError(
-                400,
-                "result_options takes only compress_file (a boolean).",
-                param="result_options",
-                code="parameter_invalid",
-            )
+            raise _bad("result_options takes only compress_file (a boolean).")
     except ApiError as e:
-        e.api = "v2"
-        raise
+        raise _v2_error(e, rep) from None
     run = backend.create_run(
         caller,
         "v2",
@@ -182,6 +170,13 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
         compress=bool(options.get("compress_file", False)),
     )
     return json_response(run_json(backend, run, include_schema=False))
+
+
+def _v2_error(e: ApiError, rep: catalog.V2Report) -> ApiError:
+    """A refusal from the shared checks in v2's words: ``invalid_fields``, the v2 report's name
+    (never the v1 report type id behind it), and no v1 ``param``."""
+    message = e.message.replace(f"report type {rep.v1}", f"report {rep.name}")
+    return ApiError(e.status, message, code="invalid_fields" if e.status == 400 else e.code, api="v2")
 
 
 def run_json(backend: Backend, run: Run, *, include_schema: bool) -> dict[str, Any]:
@@ -196,7 +191,7 @@ def run_json(backend: Backend, run: Run, *, include_schema: bool) -> dict[str, A
         file: dict[str, Any] = {
             "content_type": "zip" if run.compress else "csv",
             "size": str(len(data)),
-            "download_url": {"url": url, "expires_at": rfc3339(expires)},
+            "download_url": {"url": url, "expires_at": rfc3339(expires, digits=9)},
         }
         if include_schema:
             file["schema"] = backend.schema(run)
@@ -209,7 +204,7 @@ def run_json(backend: Backend, run: Run, *, include_schema: bool) -> dict[str, A
         "object": "v2.reporting.report_run",
         "created": rfc3339(run.created),
         "livemode": run.livemode,
-        "report": run.v2_report.id(run.livemode),
+        "report": backend.report_ids.id(run.v2_report.name, run.livemode),
         "report_name": run.v2_report.name,
         "report_parameters": run.echo,
         "result": result,
@@ -226,19 +221,12 @@ def get_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> 
     include = [include] if isinstance(include, str) else include
     for name in q:
         if name != "include":
-            raise ApiError(
-                400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown", api="v2"
-            )
+            raise _bad(f"Received unknown parameter: {shorten(name)}")
     bad = [i for i in include if i != "result.file.schema"]
     if bad:
-        raise ApiError(
-            400,
-            f"Invalid include value(s): {', '.join(map(str, bad))}; allowed: result.file.schema.",
-            param="include",
-            code="parameter_invalid",
-            api="v2",
-        )
-    run = backend.run(run_id)
-    if run is None or run.api != "v2" or run.livemode != caller.livemode:
-        raise ApiError(404, f"No such report run: '{run_id}'", code="not_found", api="v2")
+        raise _bad(f"Invalid include value(s): {', '.join(shorten(str(b)) for b in bad[:5])}; "
+                   "allowed: result.file.schema.")
+    run, _ = backend.find_run(caller, run_id, "v2")
+    if run is None:
+        raise ApiError(404, f"No such report run: '{shorten(run_id)}'", code="not_found", api="v2")
     return json_response(run_json(backend, run, include_schema=bool(include)))

@@ -11,15 +11,15 @@ data-availability window, and returns the :class:`~reportkit.sandbox.params.RunP
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from reportkit import catalog
+from reportkit.sandbox.limits import check_string, parse_int
 from reportkit.sandbox.params import RunParams
-from reportkit.sandbox.wire import ApiError, utc_text
+from reportkit.sandbox.wire import ApiError, shorten, utc_text
 
 __all__ = ["STRIPE_CURRENCIES", "normalise", "timezones"]
 
@@ -32,7 +32,6 @@ STRIPE_CURRENCIES = frozenset(
     pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs tnd top try ttd twd
     tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw""".split()
 )
-_INT_RE = re.compile(r"^-?\d+$")
 
 
 @cache
@@ -59,7 +58,7 @@ def normalise(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ApiError(400, "Invalid object", param=pname("")[:-2] or "parameters", code="parameter_invalid")
+        raise ApiError(400, "Invalid object", param=pname("")[:-2] or "parameters")
     window_pname = window_pname or pname
     epoch = epoch or _v1_epoch(pname)
     for name in raw:
@@ -84,10 +83,9 @@ def normalise(
         if not isinstance(tz, str) or tz not in timezones():
             raise ApiError(
                 400,
-                f"Invalid timezone: {tz!r}. Use an IANA time zone name such as "
+                f"Invalid timezone: {_shown(tz)}. Use an IANA time zone name such as "
                 "'Etc/UTC' or 'America/New_York'.",
                 param=pname("timezone"),
-                code="parameter_invalid",
             )
         out["timezone"] = tz
     if "currency" in raw:
@@ -95,10 +93,9 @@ def normalise(
         if not isinstance(cur, str) or cur.lower() not in STRIPE_CURRENCIES:
             raise ApiError(
                 400,
-                f"Invalid currency: {cur}. Stripe currently supports these currencies: "
+                f"Invalid currency: {_shown(cur)}. Stripe currently supports these currencies: "
                 + ", ".join(sorted(STRIPE_CURRENCIES)),
                 param=pname("currency"),
-                code="parameter_invalid",
             )
         out["currency"] = cur.lower()
     if "reporting_category" in raw:
@@ -109,34 +106,30 @@ def normalise(
                 400,
                 f"Invalid reporting_category: must be one of {', '.join(allowed)}",
                 param=pname("reporting_category"),
-                code="parameter_invalid",
             )
         out["reporting_category"] = cat
     if "columns" in raw:
         out["columns"] = _columns(spec, raw["columns"], pname("columns"))
     if "payout" in raw:
-        if not isinstance(raw["payout"], str):
-            raise ApiError(400, "Invalid string", param=pname("payout"), code="parameter_invalid")
-        out["payout"] = raw["payout"]
+        out["payout"] = check_string(raw["payout"], pname("payout"))
     if "decimal_separator" in raw:
         if raw["decimal_separator"] not in (".", ","):
             raise ApiError(
                 400,
                 "Invalid decimal_separator: must be '.' or ','.",
                 param=pname("decimal_separator"),
-                code="parameter_invalid",
             )
         out["decimal_separator"] = raw["decimal_separator"]
     return RunParams(**out)
 
 
+def _shown(value: Any) -> str:
+    return shorten(value) if isinstance(value, str) else shorten(repr(value))
+
+
 def _v1_epoch(pname: Callable[[str], str]) -> Callable[[str, Any], int]:
     def convert(name: str, value: Any) -> int:
-        if not isinstance(value, str) or not _INT_RE.match(value.strip()):
-            raise ApiError(
-                400, f"Invalid integer: {value}", param=pname(name), code="parameter_invalid_integer"
-            )
-        return int(value.strip())
+        return parse_int(value, pname(name))
 
     return convert
 
@@ -149,6 +142,8 @@ def _check_window(
     window_pname: Callable[[str], str],
     pname: Callable[[str], str],
 ) -> None:
+    """The data window, as stripe-cli#957 quotes Stripe (no code; ``parameters.interval_start``;
+    the name in backticks). Both bounds may equal the window's (see docs/fidelity.md)."""
     lo, hi = window
     for name, value in (("interval_start", start), ("interval_end", end)):
         if value is None:
@@ -157,24 +152,21 @@ def _check_window(
             raise ApiError(
                 400,
                 f"Data for the report type {report_type} is only available starting at "
-                f"{utc_text(lo)} UTC; you requested {name} = {utc_text(value)} UTC.",
+                f"{utc_text(lo)} UTC; you requested `{name}` = {utc_text(value)} UTC.",
                 param=window_pname(name),
-                code="parameter_invalid",
             )
         if value > hi:
             raise ApiError(
                 400,
                 f"Data for the report type {report_type} is only available through "
-                f"{utc_text(hi)} UTC; you requested {name} = {utc_text(value)} UTC.",
+                f"{utc_text(hi)} UTC; you requested `{name}` = {utc_text(value)} UTC.",
                 param=window_pname(name),
-                code="parameter_invalid",
             )
     if start is not None and end is not None and start >= end:
         raise ApiError(
             400,
             f"{pname('interval_start')} must be before {pname('interval_end')} (got {start} >= {end}).",
             param=pname("interval_start"),
-            code="parameter_invalid",
         )
 
 
@@ -186,7 +178,6 @@ def _columns(spec: catalog.ReportSpec, value: Any, param: str) -> list[str]:
             400,
             f"Invalid array: {param} must be a non-empty list of column names.",
             param=param,
-            code="parameter_invalid",
         )
     bad = [
         c
@@ -196,11 +187,10 @@ def _columns(spec: catalog.ReportSpec, value: Any, param: str) -> list[str]:
     if bad:
         raise ApiError(
             400,
-            f"Invalid column(s) for report type {spec.id}: {', '.join(map(str, bad))}. "
+            f"Invalid column(s) for report type {spec.id}: {', '.join(map(_shown, bad[:5]))}. "
             f"Valid columns: {', '.join(spec.column_names)}.",
             param=param,
-            code="parameter_invalid",
         )
     if len(set(value)) != len(value):
-        raise ApiError(400, f"Duplicate column(s) in {param}.", param=param, code="parameter_invalid")
+        raise ApiError(400, f"Duplicate column(s) in {param}.", param=param)
     return list(value)

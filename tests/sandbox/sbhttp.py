@@ -100,12 +100,10 @@ class V2:
         headers: Any = None,
         **params: Any,
     ) -> requests.Response:
-        from reportkit import catalog
-
         params.setdefault("interval_start", "2025-01-01T00:00:00.000Z")
         params.setdefault("interval_end", "2025-02-01T00:00:00.000Z")
         body: dict[str, Any] = {
-            "report": catalog.v2_report(name).id(self.key.startswith("sk_live_")),
+            "report": self.sb.backend.report_ids.id(name, self.key.startswith("sk_live_")),
             "report_parameters": {k: v for k, v in params.items() if v is not None},
         }
         if compress is not None:

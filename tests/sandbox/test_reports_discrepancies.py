@@ -70,7 +70,7 @@ def failures(ledger: Ledger, planted: list) -> set[tuple[str, int, str]]:
             for r in rec_items:
                 settled[r["automatic_payout_id"]] += Decimal(r["net"])
             automatic = {
-                r["payout_id"]: -Decimal(r["net"])
+                r["payout_id"]: Decimal(r["net"])  # positive in the payouts report
                 for r in pay_items
                 if r["reporting_category"] == "payout" and r["description"] == "STRIPE PAYOUT"
             }
@@ -86,7 +86,7 @@ def failures(ledger: Ledger, planted: list) -> set[tuple[str, int, str]]:
                 == act,
                 "activity.balance": net(act) == bal["activity"],
                 "payouts.itemized": by_category(pay_items) == pay,
-                "payouts.balance": net(pay) == bal["payouts"],
+                "payouts.balance": -net(pay) == bal["payouts"],  # negative in the balance summary
                 "reconciliation.itemized": by_category(rec_items)
                 == summary(rows(ledger, "payout_reconciliation.summary.1", planted, **iv)),
                 "payout.settled": settled == automatic,

@@ -65,8 +65,11 @@ def test_identities_hold_every_month(ledger: Ledger, currency: str) -> None:
         start, activity, payouts, ending = (
             bal[k] for k in ("starting_balance", "activity", "payouts", "ending_balance")
         )
-        # the balance rolls forward exactly, and chains from one interval to the next
+        # the balance rolls forward exactly, and chains from one interval to the next; the sub-rows
+        # add up as in every real summary (tests/fixtures/stripe_files/FINDINGS.md §4)
         assert start + activity + payouts == ending
+        assert bal["activity_gross"] + bal["activity_fee"] == activity
+        assert bal["payouts_gross"] + bal["payouts_fee"] == payouts
         if previous_ending is not None:
             assert start == previous_ending
         previous_ending = ending
@@ -78,13 +81,25 @@ def test_identities_hold_every_month(ledger: Ledger, currency: str) -> None:
         act_items = rows(ledger, "balance_change_from_activity.itemized.3", **iv)
         assert by_category(act_items) == act_sum and len(act_sum) >= 3
         assert sum(v[3] for v in act_sum.values()) == activity
+        # FINDINGS.md §8: activity_gross = Σ gross of the non-fee rows; activity_fee = Σ gross of the
+        # Stripe fee rows - Σ fee (fees are positive in the itemized report, negative in the summary)
+        fee_rows = [r for r in act_items if r["reporting_category"] == "fee"]
+        assert bal["activity_gross"] == sum(v[1] for k, v in act_sum.items() if k != "fee")
+        assert bal["activity_fee"] == sum((Decimal(r["gross"]) for r in fee_rows), Decimal(0)) - sum(
+            v[2] for v in act_sum.values()
+        )
+        assert bal["activity_fee"] < 0
         assert by_category(rows(ledger, "balance_change_from_activity.itemized.1", **iv)) == act_sum
 
-        # payouts: the same, against the balance's payouts row (negative when money left)
+        # payouts: the same, against the balance's payouts rows. The payouts reports count a paid-out
+        # payout positive, the balance summary negative (FINDINGS.md §6, §8)
         pay_sum = summary(rows(ledger, "payouts.summary.1", **iv))
         pay_items = rows(ledger, "payouts.itemized.3", **iv)
         assert by_category(pay_items) == pay_sum
-        assert sum(v[3] for v in pay_sum.values()) == payouts < 0
+        assert -sum(v[3] for v in pay_sum.values()) == payouts < 0
+        assert -sum(v[1] for v in pay_sum.values()) == bal["payouts_gross"]
+        assert all(Decimal(r["net"]) > 0 for r in pay_items if r["reporting_category"] == "payout")
+        assert all(Decimal(r["net"]) < 0 for r in pay_items if r["reporting_category"] == "payout_reversal")
 
         # payout reconciliation: each automatic payout effective in the interval = Σ net it settled
         rec_sum = summary(rows(ledger, "payout_reconciliation.summary.1", **iv))
@@ -95,7 +110,7 @@ def test_identities_hold_every_month(ledger: Ledger, currency: str) -> None:
         for r in rec_items:
             settled[r["automatic_payout_id"]] += Decimal(r["net"])
         automatic = {
-            r["payout_id"]: -Decimal(r["net"])
+            r["payout_id"]: Decimal(r["net"])
             for r in pay_items
             if r["reporting_category"] == "payout" and r["description"] == "STRIPE PAYOUT"
         }
@@ -129,4 +144,14 @@ def test_all_currencies_at_once_agree_with_one_at_a_time(ledger: Ledger) -> None
     ]
     assert together == apart  # sorted by (currency, reporting_category)
     bal = rows(ledger, "balance.summary.1", **iv)
-    assert [r["currency"] for r in bal] == [c for c in sorted(CURRENCIES) for _ in range(4)]
+    assert [r["currency"] for r in bal] == [c for c in sorted(CURRENCIES) for _ in range(8)]
+    assert [r["category"] for r in bal[:8]] == [
+        "starting_balance",
+        "activity_gross",
+        "activity_fee",
+        "activity",
+        "payouts_gross",
+        "payouts_fee",
+        "payouts",
+        "ending_balance",
+    ]
