@@ -40,10 +40,10 @@ from reportkit.objects import ReportRun, ReportType, ResultFile
 
 __version__ = "0.1.0"
 
-_LAZY = ("plot", "reconcile", "sandbox", "widgets")
+_LAZY = ("finance", "plot", "reconcile", "sandbox", "widgets")
 
 
-def __getattr__(name: str):  # PEP 562: rk.sandbox, rk.reconcile, rk.plot, rk.widgets on demand
+def __getattr__(name: str):  # PEP 562: rk.sandbox, rk.reconcile, rk.plot, rk.finance, rk.widgets on demand
     if name in _LAZY:
         import importlib
 
@@ -81,6 +81,7 @@ __all__ = [
     "catalog",
     "connect",
     "errors",
+    "finance",
     "intervals",
     "plot",
     "reconcile",
