@@ -6,7 +6,11 @@ group, not another branch in every function:
 - :class:`V1` (``/v1/reporting``, form-encoded, Unix seconds): report types, runs (create, retrieve,
   list) and the result file on the files host, fetched with the key;
 - :class:`V2` (``/v2/reporting``, JSON, RFC 3339 times, a ``.preview`` version): reports, runs, and
-  the pre-signed ``download_url`` fetched with no key at all.
+  the pre-signed ``download_url`` fetched with no key at all;
+- :class:`DataV2` (``/v2/data``, JSON like v2): the reports list (names resolved there), report runs
+  with their declared columns, ``include[]=sql`` and inline pages (``include[]=result.inline``,
+  ``limit``, ``page``, following ``next_page_url``), query runs, and the older
+  ``/v2/data/reporting/query_runs``; results by pre-signed URL like v2.
 
 :class:`Api` holds the groups (``api["v1"]``, ``api.for_run(run_id)``) over one
 :class:`reportkit._http.Transport`. No caching, no DataFrames: what comes back are the frozen objects
@@ -19,15 +23,18 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from reportkit._http import Download, Transport
 from reportkit.errors import APIConnectionError, ConfigurationError
 from reportkit.objects import ReportRun, ReportType
 
-__all__ = ["V1", "V2", "Api", "rfc3339"]
+__all__ = ["INLINE_PAGE", "V1", "V2", "Api", "DataV2", "rfc3339"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_]+")
 _TIMES = ("interval_start", "interval_end")
+#: Rows asked for per inline page (Stripe's maximum ``limit``).
+INLINE_PAGE = 1000
 
 
 def rfc3339(dt: datetime) -> str:
@@ -131,6 +138,117 @@ class V2:
         return self.http.download(file.download_url, out, keyed=False, label=label, deadline=deadline)
 
 
+class DataV2:
+    """``/v2/data``: reports, report runs, query runs (and the older reporting query runs)."""
+
+    name = "data"
+    run_prefix = ("rrun_", "qrun_", "qryrun_")
+
+    def __init__(self, http: Transport) -> None:
+        self.http = http
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
+        return self.http.request("GET", path, api="v2", params=params)
+
+    def _post(self, path: str, body: Mapping[str, Any], idempotency_key: str | None) -> dict:
+        return self.http.request("POST", path, api="v2", params=body, idempotency_key=idempotency_key)
+
+    # -- reports ---------------------------------------------------------------------------------
+    def reports(self, *, name: str | None = None, include: tuple[str, ...] = ()) -> Iterator[ReportType]:
+        """Every report (``name``: only the one with that exact name), paging by ``next_page_url``."""
+        params: dict[str, Any] = {"limit": 1000, "include": list(include)}
+        if name is not None:
+            params["name"] = name
+        page = self._get("/v2/data/reports", params)
+        while True:
+            for item in page.get("data") or []:
+                yield ReportType.from_data(item)
+            nxt = page.get("next_page_url")
+            if not nxt:
+                return
+            page = self._get(_same_origin(nxt))
+
+    def report_type(self, report_id: str) -> ReportType:
+        return ReportType.from_data(self._get(f"/v2/data/reports/{report_id}", {"include": ["parameters"]}))
+
+    # -- report runs -----------------------------------------------------------------------------
+    def create_run(
+        self,
+        report: str,
+        parameters: Mapping[str, Any],
+        *,
+        compress: bool = False,
+        idempotency_key: str | None = None,
+    ) -> ReportRun:
+        params = {k: (rfc3339(v) if k in _TIMES else v) for k, v in parameters.items()}
+        ref = {"id": report} if report.startswith("report_") else {"name": report}
+        body = {
+            "report": ref,
+            "format": "csv",
+            "parameters": params,
+            "result_options": {"compress_file": compress},
+        }
+        return ReportRun.from_data(self._post("/v2/data/report_runs", body, idempotency_key))
+
+    def retrieve_run(self, run_id: str) -> ReportRun:
+        """A run by id: report run (with ``include[]=sql``), query run or reporting query run."""
+        if run_id.startswith("qryrun_"):
+            path = f"/v2/data/reporting/query_runs/{run_id}"
+            return ReportRun.from_data(self._get(path, {"include": ["result.file.schema"]}))
+        if run_id.startswith("qrun_"):
+            return ReportRun.from_data(self._get(f"/v2/data/query_runs/{run_id}"))
+        return ReportRun.from_data(self._get(f"/v2/data/report_runs/{run_id}", {"include": ["sql"]}))
+
+    def inline_pages(self, run: ReportRun, *, limit: int = INLINE_PAGE) -> Iterator[dict]:
+        """The ``result.inline`` pages of a succeeded report or query run, first to last."""
+        kind = "query_runs" if run.id.startswith("qrun_") else "report_runs"
+        if run.id.startswith("qryrun_"):
+            raise ConfigurationError("reporting query runs have no inline rows; read their file")
+        page = self._get(f"/v2/data/{kind}/{run.id}", {"include": ["result.inline"], "limit": limit})
+        seen: set[str] = set()
+        while True:
+            inline = (page.get("result") or {}).get("inline")
+            if not isinstance(inline, dict):
+                raise APIConnectionError(f"run {run.id}: include[]=result.inline gave no inline result")
+            yield inline
+            nxt = inline.get("next_page_url")
+            if not nxt:
+                return
+            if nxt in seen:
+                raise APIConnectionError(f"run {run.id}: the inline pages loop ({nxt!r} came twice)")
+            seen.add(nxt)
+            if nxt.startswith(("/", "http://", "https://")):
+                page = self._get(_same_origin(nxt))
+            else:  # a bare page token
+                params = {"include": ["result.inline"], "limit": limit, "page": nxt}
+                page = self._get(f"/v2/data/{kind}/{run.id}", params)
+
+    # -- query runs ------------------------------------------------------------------------------
+    def create_query(
+        self, sql: str, *, compress: bool = False, reporting: bool = False, idempotency_key: str | None = None
+    ) -> ReportRun:
+        """``POST /v2/data/query_runs``; ``reporting=True``: the older ``/v2/data/reporting/query_runs``."""
+        options = {"compress_file": compress}
+        if reporting:
+            body: dict[str, Any] = {"sql": sql, "result_options": options}
+            return ReportRun.from_data(self._post("/v2/data/reporting/query_runs", body, idempotency_key))
+        body = {"dataset": "analytical", "format": "csv", "query": {"sql": sql}, "result_options": options}
+        return ReportRun.from_data(self._post("/v2/data/query_runs", body, idempotency_key))
+
+    def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
+        file = _result_file(run)
+        if not file.download_url:
+            raise APIConnectionError(f"run {run.id}: the result file has no download URL")
+        label = f"/v2/data result of {run.id}"
+        return self.http.download(file.download_url, out, keyed=False, label=label, deadline=deadline)
+
+
+def _same_origin(url: str) -> str:
+    """A page URL as a path on the API host (a full URL's origin is dropped: the key goes nowhere else)."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def _result_file(run: ReportRun) -> Any:
     if run.result is None:
         raise APIConnectionError(f"report run {run.id} succeeded but carries no result file")
@@ -144,23 +262,25 @@ class Api:
         self.http = http
         self.v1 = V1(http)
         self.v2 = V2(http)
-        self._groups: dict[str, V1 | V2] = {"v1": self.v1, "v2": self.v2}
+        self.data = DataV2(http)
+        self._groups: dict[str, V1 | V2 | DataV2] = {"v1": self.v1, "v2": self.v2, "data": self.data}
 
-    def __getitem__(self, api: str) -> V1 | V2:
+    def __getitem__(self, api: str) -> V1 | V2 | DataV2:
         try:
             return self._groups[api]
         except KeyError:
             names = ", ".join(map(repr, self._groups))
             raise ConfigurationError(f"api must be one of {names}, got {api!r}") from None
 
-    def for_run(self, run_id: str) -> V1 | V2:
-        """The group a run id belongs to (``frr_...`` v1, ``reprun_...`` v2)."""
+    def for_run(self, run_id: str) -> V1 | V2 | DataV2:
+        """The group a run id belongs to (``frr_...`` v1, ``reprun_...`` v2, ``rrun_``/``qrun_``/
+        ``qryrun_...`` /v2/data)."""
         if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
             raise ConfigurationError(f"not a report run id: {run_id!r}")
         for group in self._groups.values():
             if run_id.startswith(group.run_prefix):
                 return group
-        first, *rest = (f"{g.name} ids {g.run_prefix}" for g in self._groups.values())
+        first, *rest = (f"{g.name} ids {_prefixes(g.run_prefix)}" for g in self._groups.values())
         hint = ", ".join([first.replace(" ids ", " ids start "), *rest])
         raise ConfigurationError(f"not a report run id: {run_id!r} ({hint})")
 
@@ -175,3 +295,7 @@ class Api:
 
     def __repr__(self) -> str:
         return f"<reportkit Api over {self.http!r}>"
+
+
+def _prefixes(prefix: str | tuple[str, ...]) -> str:
+    return prefix if isinstance(prefix, str) else "/".join(prefix)

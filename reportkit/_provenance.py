@@ -2,7 +2,9 @@
 
 A single result (:func:`of_run`): run id, report (name and id), api, parameters, livemode, file id,
 content type, size, sha256, what was verified (``"size"``: the size Stripe declared), created /
-succeeded times, the interval, and ``cache_hit``. A batch
+succeeded times, the interval, and ``cache_hit``; for /v2/data runs also ``source`` (``"file"`` or
+``"inline"``: read from the pages, so no size or sha256), ``sql`` (the run's ``include[]=sql``, or a
+query's SQL), ``columns`` (the declared ``[name, type]`` pairs) and ``refreshed_at``. A batch
 (:func:`of_batch`): the report, api, interval count, run ids, cache hits, counters and each part's
 provenance. JSON-able; never a key, never a download URL. Read back with :func:`get` and
 :func:`with_intervals` (the interval columns a check or a chart needs).
@@ -28,10 +30,12 @@ def _iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.isoformat()
 
 
-def of_run(run: ReportRun, *, size: int, sha256: str, name: str | None = None) -> dict[str, Any]:
+def of_run(
+    run: ReportRun, *, size: int | None, sha256: str | None, name: str | None = None, source: str = "file"
+) -> dict[str, Any]:
     """The provenance of a downloaded run's frame."""
     params = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in sorted(run.parameters.items())}
-    return {
+    out = {
         "run_id": run.id,
         "report": name or run.report_name or run.report,
         "report_id": run.report,
@@ -52,6 +56,15 @@ def of_run(run: ReportRun, *, size: int, sha256: str, name: str | None = None) -
         "interval_end": _iso(run.interval_end),
         "cache_hit": False,
     }
+    if run.api == "data":
+        declared = run.result.columns if run.result else None
+        out.update(
+            source=source,
+            sql=run.sql,
+            columns=[list(c) for c in declared] if declared else None,
+            refreshed_at=_iso(run.refreshed_at),
+        )
+    return out
 
 
 def of_batch(

@@ -1,7 +1,8 @@
 """A report request, checked and normalised before anything is sent: :class:`RunRequest`, :func:`prepare`.
 
-Everything here is pure (no I/O): which report is meant (v1 type id, v2 name or id, with close
-matches for typos: :func:`resolve`), which parameters it takes, dates and timezones (by the one rule
+Everything here is pure (no I/O): which report is meant (v1 type id, v2 or /v2/data name or id, with
+close matches for typos: :func:`resolve`; a v2 name is turned into the account's id later, through
+the server, by :mod:`reportkit._names`), which parameters it takes, dates and timezones (by the one rule
 of :mod:`reportkit.intervals`), columns. :func:`prepare` declares the keyword set of a report request
 once; the client's ``prepare``/``report``/``reports``/``create_run`` pass their ``**options`` here.
 The one check that needs the server, the data-availability window, is :func:`apply_window` (called
@@ -33,7 +34,7 @@ from reportkit.intervals import bound, zone
 __all__ = ["APIS", "TIMES", "RunRequest", "apply_window", "iso_currencies", "prepare", "resolve", "to_utc"]
 
 #: The API generations a request can go to.
-APIS = ("v1", "v2")
+APIS = ("v1", "v2", "data")
 #: The interval bound parameters (aware UTC datetimes in :attr:`RunRequest.parameters`).
 TIMES = ("interval_start", "interval_end")
 
@@ -57,7 +58,9 @@ def to_utc(value: Any, name: str, tz: str = "Etc/UTC") -> datetime:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """A checked request: ``report`` is what is sent (v1 type id or v2 report id)."""
+    """A checked request: ``report`` is what the user named (v1 type id, v2 report name or id);
+    ``report_id`` the v2 id it was resolved to (:meth:`reportkit.runs.Runner.check`), which is sent.
+    ``inline`` (/v2/data): True reads inline pages, False the file, None decides by the row count."""
 
     api: str
     report: str
@@ -68,6 +71,13 @@ class RunRequest:
     compress: bool = False
     clamp: bool = field(default=False, compare=False)  # may the data window trim the interval?
     clamped: bool = field(default=False, compare=False)
+    inline: bool | None = field(default=None, compare=False)
+    report_id: str | None = field(default=None, compare=False)
+
+    @property
+    def sent(self) -> str:
+        """What the create call names the report by: the resolved id, else ``report``."""
+        return self.report_id or self.report
 
     @property
     def timezone(self) -> str:
@@ -93,7 +103,8 @@ class RunRequest:
 
 
 def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.ReportSpec | None]:
-    """(id to send, display name, spec) for ``report`` in ``api``."""
+    """(report as named, display name, spec) for ``report`` in ``api``: a v1 type id; a v2 name (kept:
+    the account's id is looked up later) or id (passed through, also one the catalogue does not know)."""
     if not isinstance(report, str) or not report:
         raise ConfigurationError(f"report must be a report type id or name, got {report!r}")
     if api == "v1":
@@ -103,9 +114,7 @@ def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.Re
             pass
         if report in catalog.v2_reports():
             newest = catalog.v2_report(report).v1
-            hint = (
-                f"; v1 types carry a version, e.g. {newest!r} (or pass api='v2' for the v2 report {report!r})"
-            )
+            hint = f"; v1 types carry a version, e.g. {newest!r} (or pass api='v2' or api='data')"
         else:
             close = difflib.get_close_matches(report, catalog.report_ids(), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -124,9 +133,9 @@ def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.Re
             close = difflib.get_close_matches(report, list(catalog.v2_reports()), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise ConfigurationError(
-            f"unknown v2 report {report!r}{hint} (v2 takes a report name or a report_... id)"
+            f"unknown v2 report {report!r}{hint} (api={api!r} takes a report name or a report_... id)"
         ) from None
-    return (report if report.startswith("report_") else v2.id(livemode)), v2.name, v2.spec
+    return report, v2.name, v2.spec
 
 
 def prepare(
@@ -140,24 +149,29 @@ def prepare(
     columns: Any = None,
     compress: bool = False,
     clamp: bool = False,
+    inline: bool | None = None,
     **parameters: Any,
 ) -> RunRequest:
     """Check a request against the catalogue and normalise it. Raises :class:`ConfigurationError`.
 
-    ``start``/``end``: the interval (see the module docstring); ``api``: ``"v1"`` (a report type id)
-    or ``"v2"`` (a report name or id); ``timezone``: the report's timezone, also the one date strings
-    are read in (default ``Etc/UTC``); ``columns``: a list of column names (default: the report's);
-    ``compress``: a ZIP result (v2 only); ``clamp``: trim the interval to the data window (with a
-    warning) instead of refusing it; ``parameters``: the report's own (``currency``,
+    ``start``/``end``: the interval (see the module docstring); ``api``: ``"v1"`` (a report type id),
+    ``"v2"`` (/v2/reporting) or ``"data"`` (/v2/data; both take a report name or id); ``timezone``:
+    the report's timezone, also the one date strings are read in (default ``Etc/UTC``); ``columns``:
+    a list of column names (default: the report's); ``compress``: a ZIP result (v2 and data only);
+    ``clamp``: trim the interval to the data window (with a warning) instead of refusing it;
+    ``inline`` (``api="data"``): read the result's inline pages (True), its file (False), or decide
+    by its size (None); ``parameters``: the report's own (``currency``,
     ``reporting_category``, ``payout``, ...).
     """
     for flag, value in (("compress", compress), ("clamp", clamp)):
         if not isinstance(value, bool):
             raise ConfigurationError(f"{flag} must be True or False, got {value!r}")
     if api not in APIS:
-        raise ConfigurationError(f"api must be 'v1' or 'v2', got {api!r}")
-    if compress and api != "v2":
-        raise ConfigurationError("compress=True needs api='v2' (v1 result files are plain CSV)")
+        raise ConfigurationError(f"api must be 'v1' or 'v2' (/v2/reporting) or 'data' (/v2/data): {api!r}")
+    if compress and api == "v1":
+        raise ConfigurationError("compress=True needs api='v2' or 'data' (v1 result files are plain CSV)")
+    if inline is not None and (not isinstance(inline, bool) or api != "data"):
+        raise ConfigurationError(f"inline= is True, False or None, and only for api='data'; got {inline!r}")
     sent, name, spec = resolve(report, api, livemode)
     if spec is not None and spec.livemode_only and not livemode:
         raise ConfigurationError(f"{name} is available in live mode only; use a live key (sk_live_...)")
@@ -243,6 +257,7 @@ def prepare(
         name=name,
         compress=bool(compress),
         clamp=bool(clamp),
+        inline=inline,
     )
 
 

@@ -1,7 +1,8 @@
 """Column kinds, dtypes and currency exponents, shared by frames (CSV) and cache (Parquet).
 
 Owns what a column *is*: :func:`column_kinds` (the kind of each header column, from the catalogue, or
-inferred by name for reports the catalogue does not know), :data:`STRING_DTYPE` and
+inferred by name for reports the catalogue does not know; where the server declares column types, as
+/v2/data does, :func:`declared_kinds` lets those decide), :data:`STRING_DTYPE` and
 :func:`types_mapper` (the pandas dtypes of text, counts and booleans), :data:`CURRENCY_COLUMNS` and
 :func:`currency_column_for` (which column holds a money column's currency), :func:`row_exponents`.
 Also the two conversions money needs everywhere (:mod:`reportkit.frames` reading CSV text,
@@ -37,6 +38,7 @@ __all__ = [
     "column_kinds",
     "currency_column_for",
     "decimal_array",
+    "declared_kinds",
     "first_bad",
     "first_failing",
     "report_spec",
@@ -85,9 +87,11 @@ def check_pattern(col: pa.ChunkedArray, name: str, pattern: str, what: str) -> N
     ok = pc.match_substring_regex(col, pattern)
     if not all_true(ok):
         row, value = first_bad(col, ok)
-        hint = " (a ',' decimal separator is not supported: do not pass decimal_separator)" if (
-            "," in value and "decimal" in what
-        ) else ""
+        hint = (
+            " (a ',' decimal separator is not supported: do not pass decimal_separator)"
+            if ("," in value and "decimal" in what)
+            else ""
+        )
         raise ResultParseError(f"column {name!r}: {value!r} at data row {row} is not {what}{hint}")
 
 
@@ -267,8 +271,8 @@ def types_mapper(t: pa.DataType) -> Any:
 
 def report_spec(report: str, api: str) -> catalog.ReportSpec | None:
     """The catalogue's spec of a v1 type id or v2 report name/id, or None for a report it does not know."""
-    if api not in ("v1", "v2"):
-        raise ConfigurationError(f"api must be 'v1' or 'v2', not {api!r}")
+    if api not in ("v1", "v2", "data"):
+        raise ConfigurationError(f"api must be 'v1', 'v2' or 'data', not {api!r}")
     if not isinstance(report, str) or not report:
         raise ConfigurationError(f"report must be a report type id or v2 report name, not {report!r}")
     try:
@@ -302,4 +306,48 @@ def column_kinds(spec: catalog.ReportSpec | None, header: list[str]) -> dict[str
         if kind in ("timestamp_utc", "timestamp_local") and not name.endswith("_utc"):
             kind = "timestamp_local" if f"{name}_utc" in header else "timestamp_utc"
         kinds[name] = kind
+    return kinds
+
+
+#: Stripe's declared column types (/v2/data ``result.file.columns``, the reporting query run's
+#: ``schema``) -> reportkit's column kinds. ``decimal`` is exact money (or a rate, where the catalogue
+#: says so); ``double`` is a float unless the catalogue says the column is money (then read exactly:
+#: the text is exact, and money is never a float); ``timestamp``/``datetime`` are aware (local in the
+#: run's timezone beside a ``_utc`` twin, else UTC).
+DECLARED_KINDS = {
+    "decimal": "money",
+    "bigint": "count",
+    "integer": "count",
+    "boolean": "bool",
+    "date": "date",
+    "timestamp": "timestamp",
+    "datetime": "timestamp",
+    "double": "double",
+    "varchar": "text",
+}
+
+
+def declared_kinds(declared: Any, spec: catalog.ReportSpec | None, header: list[str]) -> dict[str, str]:
+    """The kind of each header column where the server declared its type (``(name, type)`` pairs);
+    the catalogue (:func:`column_kinds`) only for columns declared with no type or an unknown one."""
+    fallback = column_kinds(spec, header)
+    types = {name: str(t).lower() for name, t in declared or ()}
+    kinds = {}
+    for name in header:
+        kind = DECLARED_KINDS.get(types.get(name, ""))
+        known = fallback[name]
+        if kind is None:
+            kinds[name] = known
+        elif kind == "money":
+            kinds[name] = "rate" if known == "rate" else "money"
+        elif kind == "double":
+            kinds[name] = known if known in ("money", "rate") else "double"
+        elif kind == "timestamp":
+            if known in ("timestamp_utc", "timestamp_local"):
+                kinds[name] = known
+            else:
+                local = not name.endswith("_utc") and f"{name}_utc" in header
+                kinds[name] = "timestamp_local" if local else "timestamp_utc"
+        else:
+            kinds[name] = kind
     return kinds

@@ -1,4 +1,4 @@
-"""What is known about Stripe's report types: parameters, columns and their kinds, v2 names <-> ids.
+"""What is known about Stripe's report types: parameters, columns and their kinds, v2 names and ids.
 
 Pure data and lookups, no I/O beyond reading the packaged ``data/catalog.json`` once (built by
 ``scripts/build_catalog.py`` from the research notes; see docs/catalog.md for the choices made
@@ -105,16 +105,25 @@ class ReportSpec:
 
 @dataclass(frozen=True)
 class V2Report:
-    """A v2 report (``/v2/reporting/reports/{id}``), backed by the newest v1 version of its family."""
+    """A v2 report (``/v2/reporting``, ``/v2/data``), backed by the newest v1 version of its family.
+
+    ``live_id`` / ``test_id`` are the ids Stripe documents (docs.stripe.com/reports/v2-api-supported-
+    reports), ``None`` where it documents none: the client then resolves the name through
+    ``GET /v2/data/reports?name=`` (never an id made up here)."""
 
     name: str
     v1: str
-    live_id: str
-    test_id: str
-    documented: tuple[str, ...]  # the modes whose id Stripe documents; others are reportkit's
+    live_id: str | None
+    test_id: str | None
 
-    def id(self, livemode: bool) -> str:
+    def id(self, livemode: bool) -> str | None:
+        """The id Stripe documents for this mode, or None."""
         return self.live_id if livemode else self.test_id
+
+    @property
+    def documented(self) -> tuple[str, ...]:
+        """The modes whose id Stripe documents (``("live", "test")``, ``("live",)`` or ``()``)."""
+        return tuple(m for m, i in (("live", self.live_id), ("test", self.test_id)) if i)
 
     @property
     def spec(self) -> ReportSpec:
@@ -172,20 +181,20 @@ def v2_reports() -> dict[str, V2Report]:
         out[name] = V2Report(
             name=name,
             v1=e["v1"],
-            live_id=e["ids"]["live"],
-            test_id=e["ids"]["test"],
-            documented=tuple(e["documented"]),
+            live_id=e["ids"].get("live"),
+            test_id=e["ids"].get("test"),
         )
     return out
 
 
 def v2_report(name_or_id: str) -> V2Report:
-    """Look a v2 report up by name (``balance.summary``) or by id (live or test). ``KeyError`` if unknown."""
+    """Look a v2 report up by name (``balance.summary``) or by a documented id (live or test).
+    ``KeyError`` if unknown."""
     reports = v2_reports()
     if name_or_id in reports:
         return reports[name_or_id]
     for r in reports.values():
-        if name_or_id in (r.live_id, r.test_id):
+        if name_or_id and name_or_id in (r.live_id, r.test_id):
             return r
     raise KeyError(name_or_id)
 

@@ -1,11 +1,12 @@
 """Client: the facade over the layers below; every call is one or two lines into them.
 
 ``prepare`` checks a request (:mod:`reportkit._request`, nothing sent), ``run`` runs one
-(:class:`reportkit.runs.Runner`: window, cache, create, wait, download), ``report`` is
+(:class:`reportkit.runs.Runner`: names, window, cache, create, wait, download), ``report`` is
 ``run(prepare(...))`` and ``reports`` runs one prepared request per interval through
-:mod:`reportkit.fanout`. Endpoints are :class:`reportkit._api.Api`; settings :mod:`reportkit.config`;
-progress an :class:`reportkit.progress.Observer` per call. Its repr shows the mode, a masked key and
-the API base, never the key.
+:mod:`reportkit.fanout`; ``query`` and ``data_reports`` are /v2/data's (:mod:`reportkit.queries`).
+Endpoints are :class:`reportkit._api.Api`; settings :mod:`reportkit.config`; progress an
+:class:`reportkit.progress.Observer` per call. Its repr shows the mode, a masked key and the API base,
+never the key.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from reportkit import config, fanout
+from reportkit import config, fanout, queries
 from reportkit._api import Api
 from reportkit._http import Transport
 from reportkit._ratelimit import TokenBucket, rate_for
@@ -37,7 +38,7 @@ _TYPE_COLUMNS = ["id", "name", "version", "data_available_start", "data_availabl
 
 
 class Client:
-    """Stripe Reporting API client (v1 and v2). See ``docs/client.md``.
+    """Stripe Reporting API client (v1, v2 and /v2/data). See ``docs/client.md``, ``docs/data-api.md``.
 
     ``api_key`` defaults to ``$STRIPE_API_KEY``, ``api_base`` to ``$REPORTKIT_API_BASE`` or
     https://api.stripe.com, ``files_base`` to ``$REPORTKIT_FILES_BASE`` or https://files.stripe.com,
@@ -81,7 +82,8 @@ class Client:
             from reportkit.cache import Cache
 
             self._cache = Cache(s.cache_dir)
-        self._runner = Runner(self._api, self._cache, account=s.account_fingerprint, api_base=s.api_base)
+        self._runner = Runner(self._api, self._cache, account=s.account_fingerprint, api_base=s.api_base,
+                              livemode=s.livemode)  # fmt: skip
 
     # -- identity -------------------------------------------------------------------------------
     livemode = property(lambda self: self._settings.livemode, doc="True for a live key.")
@@ -120,10 +122,24 @@ class Client:
         return df.astype({"id": "string", "name": "string", "version": "Int64", "livemode": "boolean"})
 
     def report_type(self, report: str, *, api: str | None = None) -> ReportType:
-        """A v1 report type (``balance.summary.1``) or a v2 report (``balance.summary`` or ``report_...``)."""
+        """A v1 report type (``balance.summary.1``) or a v2 / /v2/data report (a name or ``report_...``)."""
         api = api or ("v1" if isinstance(report, str) and re.search(r"\.\d+$", report) else "v2")
-        sent, _, _ = resolve(report, api, self.livemode)
+        named, _, _ = resolve(report, api, self.livemode)
+        sent = named if api == "v1" else self._runner.names.report_id(named, api=api)
         return self._runner.report_type(api, sent)
+
+    def data_reports(self) -> pd.DataFrame:
+        """The account's /v2/data reports (``GET /v2/data/reports``, every page): id, name, ..."""
+        return queries.reports_frame(self._api.data.reports(include=("parameters",)))
+
+    def query(self, sql: str, *, inline: bool | None = None, api: str = "data", timeout: float = 600,
+              cancel: threading.Event | None = None, observer: Observer | None = None,
+              progress: bool | None = None) -> pd.DataFrame:  # fmt: skip
+        """Run SQL on Stripe's analytical dataset (``POST /v2/data/query_runs``; ``api="reporting"``: the
+        older ``/v2/data/reporting/query_runs``): a frame typed by the run's declared columns."""
+        obs = observer_for(self._progress if progress is None else progress, observer)
+        return queries.run_query(self._runner, sql, inline=inline, api=api, timeout=timeout, cancel=cancel,
+                                 observer=obs)  # fmt: skip
 
     # -- requests and runs ----------------------------------------------------------------------------
     def prepare(self, report: str, start: Any = None, end: Any = None, **options: Any) -> RunRequest:
@@ -154,18 +170,7 @@ class Client:
         frame with ``interval_start``/``interval_end`` first. ``executor`` takes downloads and parsing
         (any ``concurrent.futures.Executor``); ``cancel`` stops creating and waiting; ``on_progress``
         receives the batch counters."""
-        if not isinstance(intervals, Iterable) or isinstance(intervals, str | bytes):
-            raise ConfigurationError(
-                f"intervals must be a list of rk.Interval (from rk.intervals()), got {intervals!r}"
-            )
-        ivs = list(intervals)
-        if not ivs:
-            raise ConfigurationError("intervals is empty: pass rk.intervals(start, end, freq=...)")
-        if not all(isinstance(iv, Interval) for iv in ivs):
-            bad = next(iv for iv in ivs if not isinstance(iv, Interval))
-            raise ConfigurationError(
-                f"intervals must hold rk.Interval objects (from rk.intervals()); got {type(bad).__name__}"
-            )
+        ivs = fanout.check_intervals(intervals)
         fanout.check_cap(max_concurrent)
         config.check_deadline(timeout, "timeout=3600")
         options.setdefault("timezone", ivs[0].tz)  # local columns in the intervals' own timezone
@@ -183,7 +188,7 @@ class Client:
         return self._runner.create_once(req, idempotency_key=idempotency_key)
 
     def retrieve_run(self, run_id: str | ReportRun) -> ReportRun:
-        """A run by id: ``frr_...`` (v1) or ``reprun_...`` (v2)."""
+        """A run by id: ``frr_`` (v1), ``reprun_`` (v2), ``rrun_``/``qrun_``/``qryrun_`` (/v2/data)."""
         return self._api.retrieve_run(run_id.id if isinstance(run_id, ReportRun) else run_id)
 
     def list_runs(self, *, limit: int = 100, created: Any = None, **filters: Any) -> Iterator[ReportRun]:

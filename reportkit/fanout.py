@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -35,7 +35,7 @@ from reportkit.intervals import Interval
 from reportkit.progress import Observer, Progress
 from reportkit.runs import Runner
 
-__all__ = ["DEFAULT_MAX_CONCURRENT", "BatchStats", "check_cap", "run_batch"]
+__all__ = ["DEFAULT_MAX_CONCURRENT", "BatchStats", "check_cap", "check_intervals", "run_batch"]
 
 #: Stripe documents a per-key cap on concurrently running report runs without giving its value;
 #: five is the sandbox's default and a conservative choice for Stripe.
@@ -50,6 +50,23 @@ def check_cap(max_concurrent: Any) -> int:
             f"max_concurrent must be a whole number >= 1 (or None), got {max_concurrent!r}"
         )
     return cap
+
+
+def check_intervals(intervals: Any) -> list[Interval]:
+    """``intervals`` as a non-empty list of :class:`~reportkit.intervals.Interval`, or a clear error."""
+    if not isinstance(intervals, Iterable) or isinstance(intervals, str | bytes):
+        raise ConfigurationError(
+            f"intervals must be a list of rk.Interval (from rk.intervals()), got {intervals!r}"
+        )
+    ivs = list(intervals)
+    if not ivs:
+        raise ConfigurationError("intervals is empty: pass rk.intervals(start, end, freq=...)")
+    if not all(isinstance(iv, Interval) for iv in ivs):
+        bad = next(iv for iv in ivs if not isinstance(iv, Interval))
+        raise ConfigurationError(
+            f"intervals must hold rk.Interval objects (from rk.intervals()); got {type(bad).__name__}"
+        )
+    return ivs
 
 
 class BatchStats:

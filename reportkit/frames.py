@@ -1,8 +1,13 @@
-"""Result bytes (CSV, or a ZIP holding one CSV) -> a typed pandas DataFrame. No network.
+"""Result bytes (CSV, or a ZIP holding one CSV), or inline rows -> a typed pandas DataFrame. No network.
 
-Owns :func:`parse`, the one reader of report result files, and the column types every later part
-(cache, reconcile, plot) relies on. Types come from the catalogue's column kinds
-(:mod:`reportkit.catalog`); see docs/internals.md for the wire format.
+Owns :func:`parse`, the one reader of report result files, :func:`parse_rows`, the reader of /v2/data
+inline pages (the same conversions, so a file and its inline pages give equal frames), and the column
+types every later part (cache, reconcile, plot) relies on. Types come from the catalogue's column
+kinds (:mod:`reportkit.catalog`), or, where the server declares column types (/v2/data
+``result.file.columns``, query runs), from those (:func:`reportkit._schema.declared_kinds`: a declared
+``decimal`` is the exact money dtype, ``bigint``/``integer`` ``Int64``, ``timestamp`` aware,
+``date`` a date, ``boolean``, ``varchar`` a string, ``double`` ``float64``; the catalogue only
+fills in what is declared with no type it knows). See docs/internals.md for the wire format.
 
 ======================  =======================================================================
 kind                    pandas dtype
@@ -45,7 +50,9 @@ elsewhere (unsuffixed timestamps are local when their ``_utc`` twin is present),
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -63,6 +70,7 @@ from reportkit._schema import (
     column_kinds,
     currency_column_for,
     decimal_array,
+    declared_kinds,
     first_bad,
     first_failing,
     report_spec,
@@ -74,10 +82,11 @@ from reportkit._schema import (
 from reportkit.errors import ConfigurationError, ResultParseError
 from reportkit.intervals import zone
 
-__all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "to_decimal_array"]
+__all__ = ["STRING_DTYPE", "column_kinds", "decimal_array", "parse", "parse_rows", "to_decimal_array"]
 
 _COUNT_RE = r"^-?[0-9]+$"
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( 00:00:00)?$"
+_DOUBLE_RE = r"^(-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|-?inf|nan)$"
 
 
 def parse(
@@ -89,6 +98,7 @@ def parse(
     columns: list[str] | None = None,
     content_type: str = "csv",
     expected: list[str] | None = None,
+    declared: Sequence[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Parse a report result file into a typed DataFrame (dtypes: see the module docstring).
 
@@ -100,6 +110,7 @@ def parse(
     must hold when none were requested (the report type's defaults; the frame keeps the file's order).
     ``content_type`` is ``"csv"`` or ``"zip"``
     (a ZIP with one CSV member); a ZIP is recognised by its magic bytes whatever it says.
+    ``declared``: the server's ``(name, type)`` per column (/v2/data), which decides the dtypes.
 
     Raises :class:`ConfigurationError` for bad arguments and :class:`ResultParseError` when the
     file is not such a CSV (the message names the column, the first bad value and its data row).
@@ -122,7 +133,63 @@ def parse(
     nrows = table.num_rows - 1
     text = dict(zip(header, table.slice(1).columns, strict=True))
     del table  # each column's text is dropped once converted, to keep the peak memory down
-    kinds = column_kinds(spec, header)
+    return _frame(text, header, nrows, spec, timezone, columns, declared)
+
+
+def parse_rows(
+    declared: Sequence[tuple[str, str]],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    report: str,
+    api: str = "data",
+    timezone: str = "Etc/UTC",
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """The typed frame of /v2/data inline rows: ``declared`` is ``result.inline.columns`` as
+    ``(name, type)``, ``rows`` each row's ``data`` mapping (of every page, in order).
+
+    Each cell becomes the text the CSV holds (a string as is, a number by its JSON text, a boolean
+    ``true``/``false``, an empty string or null missing) and goes through the same conversions as
+    :func:`parse`, so the inline pages of a run and its file give equal frames."""
+    zone(timezone, "timezone")
+    spec = report_spec(report, api)
+    header = [name for name, _ in declared]
+    _check_header(header, columns, spec if header else None, report)
+    cells: dict[str, list[str | None]] = {name: [] for name in header}
+    nrows = 0
+    for row in rows:
+        if not isinstance(row, Mapping) or set(row) - set(header):
+            extra = sorted(set(row) - set(header)) if isinstance(row, Mapping) else row
+            raise ResultParseError(f"inline row {nrows + 1} does not match the declared columns: {extra}")
+        for name in header:
+            cells[name].append(_cell_text(row.get(name)))
+        nrows += 1
+    text = {name: pa.chunked_array([pa.array(v, pa.string())]) for name, v in cells.items()}
+    return _frame(text, header, nrows, spec, timezone, columns, declared)
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _frame(
+    text: dict[str, pa.ChunkedArray],
+    header: list[str],
+    nrows: int,
+    spec: catalog.ReportSpec | None,
+    timezone: str,
+    columns: list[str] | None,
+    declared: Sequence[tuple[str, str]] | None,
+) -> pd.DataFrame:
+    kinds = declared_kinds(declared, spec, header) if declared else column_kinds(spec, header)
     # Columns convert in parallel: pyarrow kernels and numpy release the GIL. Money waits for its
     # currency's exponents (each value keeps its currency's decimals: yen whole, dollars in cents) and
     # local timestamps for their _utc twin; both are submitted first, so waiting cannot deadlock.
@@ -168,6 +235,9 @@ def _convert(
         arr = col.cast(pa.int64())
     elif kind == "bool":
         arr = _booleans(col, name)
+    elif kind == "double":  # a declared double that is not money: a float, as the server says
+        check_pattern(col, name, _DOUBLE_RE, "a number")
+        arr = col.cast(pa.float64())
     else:
         arr = col
     return arr, arr.to_pandas(types_mapper=types_mapper)

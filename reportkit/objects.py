@@ -1,10 +1,14 @@
-"""ReportType, ReportRun and ResultFile: frozen dataclasses built from Stripe's v1 or v2 JSON.
+"""ReportType, ReportRun and ResultFile: frozen dataclasses built from Stripe's v1, v2 or /v2/data JSON.
 
-One model serves both APIs: v1 epoch seconds and v2 RFC 3339 strings both become aware UTC
+One model serves every API: v1 epoch seconds and v2 RFC 3339 strings both become aware UTC
 datetimes; v2 int64-as-string sizes become ints; Stripe's raw ``status`` is kept as sent
-(v1 ``pending``, v2 ``running``; both end ``succeeded`` or ``failed``) with normalised properties
-on top. Reprs show ids, status and interval, never a download URL (v2 URLs carry a signature)
-and never a key. ``raw`` keeps the JSON as received (out of repr and equality).
+(v1 ``pending``, v2 ``running``; they end ``succeeded`` or ``failed``, /v2/data runs also
+``canceled``; an unknown status is kept and counts as not done) with normalised properties on top.
+/v2/data report runs (``rrun_``), query runs (``qrun_``) and the older reporting query runs
+(``qryrun_``) are ``ReportRun`` objects of ``api="data"``; their declared ``result.file.columns`` (or
+``schema``) ride on the :class:`ResultFile` as ``columns``, their SQL (``include[]=sql``, a query's
+``query.sql``) as ``ReportRun.sql``. Reprs show ids, status and interval, never a download URL (v2
+URLs carry a signature) and never a key. ``raw`` keeps the JSON as received (out of repr and equality).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ __all__ = ["ReportRun", "ReportType", "ResultFile", "parse_time"]
 
 _TIME_PARAMS = ("interval_start", "interval_end")
 _DONE = frozenset({"succeeded", "failed", "canceled"})
+_KNOWN = _DONE | {"pending", "running"}
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -61,6 +66,8 @@ class ResultFile:
     expires_at: datetime | None = None  # v1: the file; v2: the pre-signed URL
     url: str | None = field(default=None, repr=False)
     download_url: str | None = field(default=None, repr=False)
+    columns: tuple[tuple[str, str], ...] | None = None  # /v2/data: (name, declared type) per column
+    row_count: int | None = None  # /v2/data: data rows (no header)
 
     @classmethod
     def from_v1(cls, d: dict) -> ResultFile:
@@ -85,6 +92,25 @@ class ResultFile:
             content_type=(d.get("content_type") or "csv").lower(),
             expires_at=parse_time(dl.get("expires_at")),
             download_url=dl.get("url"),
+        )
+
+    @classmethod
+    def from_data(cls, result: dict) -> ResultFile | None:
+        """A /v2/data ``result`` (its ``file`` with ``columns``, or a reporting query run's ``schema``)."""
+        file = result.get("file") if isinstance(result, dict) else None
+        if not isinstance(file, dict):
+            return None
+        dl = file.get("download_url") or {}
+        declared = file.get("columns") if file.get("columns") is not None else file.get("schema")
+        rows = result.get("row_count")
+        return cls(
+            api="data",
+            size=int(file.get("size") or 0),
+            content_type=(file.get("content_type") or "csv").lower(),
+            expires_at=parse_time(dl.get("expires_at")),
+            download_url=dl.get("url"),
+            columns=_declared(declared),
+            row_count=int(rows) if rows is not None else None,
         )
 
     def expired(self, now: datetime | None = None, margin: float = 5.0) -> bool:
@@ -112,13 +138,49 @@ class ReportRun:
     result: ResultFile | None = None
     report_name: str | None = None
     compress: bool = False
+    sql: str | None = None  # /v2/data: the run's SQL (include[]=sql) or a query's query.sql
+    refreshed_at: datetime | None = None  # /v2/data: when the data the run used was last refreshed
+    canceled_at: datetime | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, d: dict) -> ReportRun:
-        """Build from either API's JSON (told apart by ``object``)."""
+        """Build from any API's JSON (told apart by ``object``)."""
         obj = d.get("object", "")
+        if obj.startswith("v2.data."):
+            return cls.from_data(d)
         return cls.from_v2(d) if obj.startswith("v2.") or "report_parameters" in d else cls.from_v1(d)
+
+    @classmethod
+    def from_data(cls, d: dict) -> ReportRun:
+        """A /v2/data report run, query run, or older reporting query run (by ``object``)."""
+        obj = d.get("object", "")
+        details = d.get("status_details") or {}
+        failed = details.get("failed") if isinstance(details.get("failed"), dict) else None
+        if failed is not None:  # the reporting query run's {"failed": {error_code, error_message}}
+            details = {"code": failed.get("error_code"), "message": failed.get("error_message")}
+        options = d.get("result_options") or {}
+        query = d.get("query") if isinstance(d.get("query"), dict) else {}
+        is_report = obj == "v2.data.report_run"
+        sql = d.get("sql") if is_report or obj == "v2.data.reporting.query_run" else query.get("sql")
+        return cls(
+            id=d["id"],
+            api="data",
+            report=d.get("report", "") if is_report else "query",
+            report_name=d.get("name") if is_report else None,
+            status=d.get("status", ""),
+            parameters=_parameters(d.get("parameters") or {}) if is_report else {},
+            livemode=bool(d.get("livemode")),
+            created=parse_time(d.get("created")),
+            error=_clean(details.get("message")),
+            error_code=details.get("code"),
+            result=ResultFile.from_data(d.get("result") or {}),
+            compress=bool(options.get("compress_file")) or options.get("compression") not in (None, "none"),
+            sql=sql,
+            refreshed_at=parse_time(d.get("refreshed_at")),
+            canceled_at=parse_time(details.get("canceled_at")),
+            raw=d,
+        )
 
     @classmethod
     def from_v1(cls, d: dict) -> ReportRun:
@@ -179,6 +241,11 @@ class ReportRun:
         return self.status in ("failed", "canceled")
 
     @property
+    def known_status(self) -> bool:
+        """Whether reportkit knows what the status means (an unknown one is waited on, not guessed)."""
+        return self.status in _KNOWN
+
+    @property
     def interval_start(self) -> datetime | None:
         return self.parameters.get("interval_start")
 
@@ -196,6 +263,17 @@ class ReportRun:
             f"<ReportRun {self.id} {self.api} {self.report_name or self.report}{interval} "
             f"status={self.status}{size} livemode={self.livemode}{extra}>"
         )
+
+
+def _declared(columns: Any) -> tuple[tuple[str, str], ...] | None:
+    """``[{name, type}, ...]`` -> ``((name, type), ...)``; None when the server declares nothing."""
+    if not isinstance(columns, list) or not columns:
+        return None
+    out = []
+    for c in columns:
+        if isinstance(c, dict) and isinstance(c.get("name"), str):
+            out.append((c["name"], str(c.get("type") or "")))
+    return tuple(out) or None
 
 
 def _parameters(params: dict) -> dict[str, Any]:
@@ -262,6 +340,20 @@ class ReportType:
             data_available_end=max(highs) if highs else None,
             livemode=bool(d.get("livemode")),
             parameters=params,
+            raw=d,
+        )
+
+    @classmethod
+    def from_data(cls, d: dict) -> ReportType:
+        """A ``v2.data.report``: no data window (the object has none), its parameters when included."""
+        return cls(
+            id=d["id"],
+            name=d.get("name", ""),
+            api="data",
+            data_available_start=None,
+            data_available_end=None,
+            livemode=bool(d.get("livemode")),
+            parameters=d.get("parameters") or {},
             raw=d,
         )
 

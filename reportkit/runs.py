@@ -6,8 +6,10 @@ never sees the ``Client``. What it does, step by step (``Runner.run``):
 - :meth:`Runner.lookup`: a final cached result answers at once, with no network (only final,
   in-window results are ever cached, so a hit needs no window check; with ``clamp`` the interval
   depends on the server's window, so the cache is consulted after the check);
-- :meth:`Runner.check`: the report type's data window (one fetch per minute and type) via
-  :func:`reportkit._request.apply_window`;
+- :meth:`Runner.check`: a v2 / /v2/data report name resolved to the account's id
+  (:class:`reportkit._names.Names`, through ``GET /v2/data/reports?name=``, cached briefly), then the
+  report type's data window (one fetch per minute and type) via :func:`reportkit._request.apply_window`
+  (/v2/data reports declare no window: the account's v1 type of the same report gives it);
 - :meth:`Runner.create`: absorbs Stripe's 429 ``report_run_rate_limit_exceeded`` (the key is at its
   cap of concurrently running reports; the 429 created nothing) by waiting, until the deadline;
 - :meth:`Runner.wait`: polls fast at first (every 0.25 s), then about every tenth of the time already
@@ -16,7 +18,10 @@ never sees the ``Client``. What it does, step by step (``Runner.run``):
 - :meth:`Runner.download`: streams the file to a temporary file (v1 with the key, only from the
   configured files host; v2 from the pre-signed URL with no key), checks its size, retries a truncated
   download, re-retrieves the run for a fresh URL when a v2 URL was refused, parses it with
-  :func:`reportkit.frames.parse`, records provenance and caches it.
+  :func:`reportkit.frames.parse` (typed by the run's declared columns where it has them), records
+  provenance and caches it. A /v2/data run of at most :data:`INLINE_ROWS` rows (or ``inline=True``)
+  is read from its ``include[]=result.inline`` pages instead (:func:`reportkit.frames.parse_rows`,
+  the same typed frame).
 
 The run registry (run id -> the request it came from, so ``client.download(run)`` caches under the
 request's key and shows its report name) is explicit here: a run's own fields cannot rebuild the key
@@ -32,6 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,7 @@ import pandas as pd
 from reportkit import _provenance, config, frames
 from reportkit._api import Api
 from reportkit._http import RUN_RATE_LIMIT_CODE
+from reportkit._names import Names
 from reportkit._request import RunRequest, apply_window
 from reportkit.errors import (
     APIConnectionError,
@@ -56,7 +63,17 @@ from reportkit.errors import (
 from reportkit.objects import ReportRun, ReportType
 from reportkit.progress import Observer, Progress
 
-__all__ = ["DOWNLOAD_ATTEMPTS", "POLL_FIRST", "POLL_MAX", "POLL_RATIO", "TYPE_TTL", "Runner", "poll_pause"]
+__all__ = [
+    "DOWNLOAD_ATTEMPTS",
+    "INLINE_ROWS",
+    "POLL_FIRST",
+    "POLL_MAX",
+    "POLL_RATIO",
+    "TYPE_TTL",
+    "Runner",
+    "poll_pause",
+    "raise_if_failed",
+]
 
 logger = logging.getLogger("reportkit")
 
@@ -65,6 +82,15 @@ POLL_RATIO = 0.10  # later: this fraction of the time waited so far
 POLL_MAX = 10.0  # never more than this between polls
 DOWNLOAD_ATTEMPTS = 3
 TYPE_TTL = 60.0  # seconds a report type (its data window) is reused for checks
+INLINE_ROWS = 1000  # /v2/data results up to this many rows are read inline (one page) by default
+#: What a failed /v2/data run's ``status_details.code`` means for the person reading the error.
+_ADVICE = {
+    "query_run_invalid_sql": "the SQL is not valid for the analytical dataset; fix the query "
+    "(running it again will not help)",
+    "file_size_above_limit": "the result is larger than Stripe's file limit; ask for a shorter interval "
+    "or fewer rows",
+    "internal_error": "Stripe could not finish it; running it again usually helps",
+}
 _REGISTRY_SIZE = 2048
 
 
@@ -74,12 +100,21 @@ def poll_pause(waited: float) -> float:
 
 
 def raise_if_failed(run: ReportRun) -> None:
-    """:class:`RunFailedError` with Stripe's message when ``run`` failed."""
+    """:class:`RunFailedError` with Stripe's message when ``run`` failed or was canceled (``.run``
+    keeps it: ``.run.error_code`` is Stripe's ``status_details.code``)."""
+    if run.status == "canceled":
+        when = f" at {run.canceled_at:%Y-%m-%d %H:%M:%S} UTC" if run.canceled_at else ""
+        raise RunFailedError(
+            f"run {run.id} ({run.report_name or run.report}) was canceled at Stripe{when}: it will not "
+            "give a result; create a new run",
+            run=run,
+        )
     if run.failed:
         code = f" ({run.error_code})" if run.error_code else ""
+        advice = _ADVICE.get(run.error_code or "", "re-running it usually helps")
         raise RunFailedError(
-            f"report run {run.id} ({run.report_name or run.report}) failed{code}: "
-            f"{run.error or 'no reason given'}. Re-running it usually helps.",
+            f"run {run.id} ({run.report_name or run.report}) failed{code}: "
+            f"{run.error or 'no reason given'}; {advice}.",
             run=run,
         )
 
@@ -87,11 +122,12 @@ def raise_if_failed(run: ReportRun) -> None:
 class Runner:
     """Runs prepared requests against one account: see the module docstring."""
 
-    def __init__(self, api: Api, cache: Any, *, account: str, api_base: str) -> None:
+    def __init__(self, api: Api, cache: Any, *, account: str, api_base: str, livemode: bool = False) -> None:
         self.api = api
         self.cache = cache  # a reportkit.cache.Cache, anything with get(key) / put(key, df, final=), or None
         self.account = account
         self.api_base = api_base
+        self.names = Names(api, livemode=livemode)
         self._types: dict[tuple[str, str], tuple[float, ReportType]] = {}
         self._requests: OrderedDict[str, RunRequest] = OrderedDict()
         self._lock = threading.Lock()
@@ -111,11 +147,24 @@ class Runner:
         return t
 
     def check(self, req: RunRequest) -> RunRequest:
-        """The server's data window check of a request with an interval."""
-        if "interval_start" in req.parameters or "interval_end" in req.parameters:
-            t = self.report_type(req.api, req.report, max_age=TYPE_TTL)
-            req = apply_window(req, t.data_available_start, t.data_available_end)
-        return req
+        """A v2 report name resolved to the account's id, then the data window check of a request with
+        an interval. /v2/data reports declare no window, so the account's v1 type backing the report
+        gives it (when the key may read that type; else the server alone judges the interval)."""
+        if req.api != "v1" and req.report_id is None:
+            req = replace(req, report_id=self.names.report_id(req.report, api=req.api))
+        if "interval_start" not in req.parameters and "interval_end" not in req.parameters:
+            return req
+        if req.api != "data":
+            t = self.report_type(req.api, req.sent, max_age=TYPE_TTL)
+        elif req.spec is None:
+            return req
+        else:
+            try:
+                t = self.report_type("v1", req.spec.id, max_age=TYPE_TTL)
+            except APIError as exc:  # e.g. a live-only v1 type and a test key
+                logger.debug("no v1 window for %s (%s): the server checks the interval", req.name, exc)
+                return req
+        return apply_window(req, t.data_available_start, t.data_available_end)
 
     # -- the cache -----------------------------------------------------------------------------------
     def cache_key(self, req: RunRequest) -> dict[str, Any]:
@@ -143,7 +192,7 @@ class Runner:
     def create_once(self, req: RunRequest, *, idempotency_key: str | None = None) -> ReportRun:
         """Create the run of a checked request (one POST; a run-cap 429 is raised)."""
         run = self.api[req.api].create_run(
-            req.report, req.parameters, compress=req.compress, idempotency_key=idempotency_key
+            req.sent, req.parameters, compress=req.compress, idempotency_key=idempotency_key
         )
         with self._lock:
             self._requests[run.id] = req
@@ -201,9 +250,14 @@ class Runner:
             now = clock()
             waited = now - begin
             if now >= deadline:
+                odd = (
+                    ""
+                    if run.known_status
+                    else " (a status reportkit does not know: it waits for succeeded, failed or canceled)"
+                )
                 raise RunTimeoutError(
-                    f"report run {run.id} ({run.report_name or run.report}) still {run.status} after "
-                    f"{waited:.1f} s; it goes on at Stripe: resume with "
+                    f"report run {run.id} ({run.report_name or run.report}) still {run.status!r}{odd} "
+                    f"after {waited:.1f} s; it goes on at Stripe: resume with "
                     f"client.wait(client.retrieve_run({run.id!r}))",
                     run=run,
                 )
@@ -231,13 +285,20 @@ class Runner:
 
     # -- download --------------------------------------------------------------------------------------
     def download(
-        self, run: ReportRun, *, request: RunRequest | None = None, deadline: float | None = None
+        self,
+        run: ReportRun,
+        *,
+        request: RunRequest | None = None,
+        deadline: float | None = None,
+        inline: bool | None = None,
     ) -> pd.DataFrame:
         """The typed frame of a succeeded run, with provenance; cached under its request's key.
 
         The header must hold exactly the requested columns (or the report type's default columns),
         else :class:`ResultParseError` and nothing is cached. ``deadline`` (``time.monotonic()``)
-        bounds the download: past it, :class:`RunTimeoutError` (the run is done; download later)."""
+        bounds the download: past it, :class:`RunTimeoutError` (the run is done; download later).
+        ``inline`` (/v2/data): read the inline pages (True) or the file (False) whatever the request
+        says; None: the request's choice, else by the row count."""
         raise_if_failed(run)
         if not run.succeeded:
             raise ConfigurationError(
@@ -245,6 +306,9 @@ class Runner:
             )
         request = request or self.request_for(run)
         columns = run.parameters.get("columns") or None
+        name = request.name if request is not None else (run.report_name or run.report)
+        if self._inline(run, request, inline):
+            return self._keep(request, run, self._read_inline(run, name, columns))
         expected = None if columns else self._default_columns(run)
         with tempfile.TemporaryDirectory(prefix="reportkit-") as tmp:
             path = Path(tmp) / "result"
@@ -259,12 +323,13 @@ class Runner:
             try:
                 df = frames.parse(
                     path,
-                    report=run.report,
+                    report=name,
                     api=run.api,
                     timezone=run.parameters.get("timezone") or "Etc/UTC",
                     columns=list(columns) if columns else None,
                     expected=expected,
-                    content_type=run.result.content_type if run.result else "csv",
+                    content_type=run.result.content_type if run.result and run.api == "v2" else "csv",
+                    declared=run.result.columns if run.result else None,
                 )
             except ResultParseError as exc:  # name the run; advise a download again only if it can help
                 whole = bool(run.result and run.result.size == size) and not exc.damaged
@@ -279,9 +344,61 @@ class Runner:
         df.attrs[_provenance.KEY] = _provenance.of_run(
             run, size=size, sha256=sha, name=request.name if request else None
         )
+        return self._keep(request, run, df)
+
+    def _keep(self, request: RunRequest | None, run: ReportRun, df: pd.DataFrame) -> pd.DataFrame:
+        """Cache a downloaded frame under its request's key. Final: v1/v2 intervals were checked against
+        the data window before the run was created; a /v2/data run's interval must end by the time its
+        data was refreshed (``refreshed_at``, which the run declares)."""
         if request is not None and self.cache is not None:
-            # final: every interval was checked against the data window before the run was created
-            self.cache.put(self.cache_key(request), df, final=True)
+            end, fresh = run.interval_end, run.refreshed_at
+            final = run.api != "data" or end is None or (fresh is not None and end <= fresh)
+            self.cache.put(self.cache_key(request), df, final=final)
+        return df
+
+    def _inline(self, run: ReportRun, request: RunRequest | None, choice: bool | None) -> bool:
+        """Read a /v2/data run's inline pages (``inline=True``, or a small result) instead of its file."""
+        if run.api != "data" or run.id.startswith("qryrun_"):
+            return False
+        if choice is None and request is not None:
+            choice = request.inline
+        if choice is not None:
+            return choice
+        rows = run.result.row_count if run.result else None
+        return rows is not None and rows <= INLINE_ROWS
+
+    def _read_inline(self, run: ReportRun, name: str, columns: Any) -> pd.DataFrame:
+        declared: tuple[tuple[str, str], ...] | None = None
+        rows: list[Any] = []
+        try:
+            for page in self.api.data.inline_pages(run):
+                page_cols = tuple((c.get("name"), c.get("type")) for c in page.get("columns") or [])
+                declared = declared or page_cols or (run.result.columns if run.result else None)
+                rows.extend(r.get("data") if isinstance(r, dict) else r for r in page.get("rows") or [])
+        except (APIError, APIConnectionError) as exc:
+            raise exc.with_context(
+                f"; run {run.id} is done: read it again later with client.download({run.id!r})"
+            ) from exc
+        if declared is None:
+            raise ResultParseError(f"run {run.id}: its inline result declares no columns")
+        try:
+            df = frames.parse_rows(
+                declared,
+                rows,
+                report=name,
+                api="data",
+                timezone=run.parameters.get("timezone") or "Etc/UTC",
+                columns=list(columns) if columns else None,
+            )
+        except ResultParseError as exc:
+            raise ResultParseError(f"run {run.id} (inline rows): {exc.message}") from exc
+        if run.result is not None and run.result.row_count not in (None, len(df)):
+            raise ResultParseError(
+                f"run {run.id}: its inline pages hold {len(df)} rows, the run declares {run.result.row_count}"
+            )
+        df.attrs[_provenance.KEY] = _provenance.of_run(
+            run, size=None, sha256=None, name=name, source="inline"
+        )
         return df
 
     def _default_columns(self, run: ReportRun) -> list[str] | None:
@@ -317,7 +434,7 @@ class Runner:
                 logger.debug("download of %s broke off (attempt %d): %s", run.id, attempt + 1, exc)
                 continue
             except PermissionDeniedError as exc:
-                if run.api != "v2":
+                if run.api == "v1":
                     raise
                 last = exc  # a pre-signed URL that expired (or was revoked): get a fresh one
                 logger.debug("v2 download URL of %s refused (HTTP 403); re-retrieving the run", run.id)

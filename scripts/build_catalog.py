@@ -7,7 +7,6 @@ column sets, column order), the choices made here are documented in docs/catalog
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -57,19 +56,6 @@ V2_FAMILIES = [
     "payout_reconciliation",
     "ending_balance_reconciliation",
 ]
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _made_up_id(name: str, mode: str) -> str:
-    """A stable id in Stripe's shape for reports whose real id is not documented."""
-    n = int.from_bytes(hashlib.sha256(f"{mode}:{name}".encode()).digest()[:16], "big")
-    body = ""
-    while len(body) < 20:
-        n, r = divmod(n, 62)
-        body += _B62[r]
-    return ("report_test_" if mode == "test" else "report_") + "61" + body
-
-
 def default_columns(rid: str, spec: dict) -> list[str] | None:
     cols = [c["name"] for c in spec["columns"] or []]
     if "columns" not in spec["optional"]:
@@ -115,8 +101,9 @@ def main() -> None:
             v2[t["base"]] = {"v1": rid}
     for name, entry in v2.items():
         known = KNOWN_V2_IDS.get(name, {})
-        entry["ids"] = {m: known.get(m) or _made_up_id(name, m) for m in ("live", "test")}
-        entry["documented"] = sorted(known)
+        # Only ids Stripe documents (docs.stripe.com/reports/v2-api-supported-reports); the client
+        # resolves every other one through GET /v2/data/reports?name= (reportkit/_names.py).
+        entry["ids"] = {m: known[m] for m in ("live", "test") if m in known}
     out = {
         "generated_from": "shared/research/report-types.json (see scripts/build_catalog.py)",
         "report_types": types,

@@ -47,23 +47,23 @@ def test_report_types_frame(sb, client):
     assert row["version"] == 1 and not row["livemode"]
 
 
-def test_report_type_v1_and_v2(client):
+def test_report_type_v1_and_v2(sb, client):
     t = client.report_type("payouts.summary.1")
     assert isinstance(t, rk.ReportType) and t.api == "v1" and t.version == 1
     assert t.data_available_end == WINDOW_END
     v2 = client.report_type("payouts.summary")
-    assert v2.api == "v2" and v2.id == catalog.v2_report("payouts.summary").id(False)
+    assert v2.api == "v2" and v2.id == sb.backend.report_ids.id("payouts.summary", False)  # by name
     assert v2.data_available_end == WINDOW_END
     assert client.report_type(v2.id).id == v2.id
 
 
-def test_create_retrieve_and_route_by_id(client):
+def test_create_retrieve_and_route_by_id(sb, client):
     run = client.create_run("balance.summary.1", "2025-01-01", "2025-02-01")
     assert run.api == "v1" and run.id.startswith("frr_") and run.status == "pending"
     assert run.interval_start == datetime(2025, 1, 1, tzinfo=UTC)
     v2 = client.create_run("balance.summary", "2025-01-01", "2025-02-01", api="v2")
     assert v2.api == "v2" and v2.id.startswith("reprun_") and v2.status == "running"
-    assert v2.report == catalog.v2_report("balance.summary").id(False)
+    assert v2.report == sb.backend.report_ids.id("balance.summary", False)
     assert client.retrieve_run(run.id).id == run.id
     assert client.retrieve_run(v2.id).api == "v2"
     done = client.wait(v2.id, timeout=30)

@@ -1,8 +1,10 @@
 """The sandbox's routing: one werkzeug ``Map`` per host, each rule's endpoint a handler function.
 
-- ``api``: ``/v1/reporting/*`` and ``GET /v1/files/{id}`` (v1.py), ``/v2/reporting/*`` (v2.py);
+- ``api``: ``/v1/reporting/*`` and ``GET /v1/files/{id}`` (v1.py), ``/v2/reporting/*`` (v2.py),
+  ``/v2/data/*`` (data.py);
 - ``files``: ``GET /v1/files/{id}/contents`` (downloads.py), the v1 CSV;
-- ``downloads``: ``GET /files/{run}/{name}`` (downloads.py), the v2 pre-signed URL.
+- ``downloads``: ``GET /files/{run}/{name}`` (downloads.py), the v2 pre-signed URL, and
+  ``GET /query-files/{run}/{name}`` (data.py), a /v2/data query run's.
 
 Every endpoint is called as ``handler(backend, request, caller, **rule_arguments)``. :data:`KEYLESS`
 names the hosts whose requests carry no API key (the app then passes ``caller=None``).
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from werkzeug.routing import Map, Rule
 
-from reportkit.sandbox import downloads, v1, v2
+from reportkit.sandbox import data, downloads, v1, v2
 
 __all__ = ["HOSTS", "KEYLESS", "MAPS"]
 
@@ -31,9 +33,26 @@ MAPS: dict[str, Map] = {
             Rule("/v2/reporting/report_runs", endpoint=v2.create_run, methods=["POST"]),
             Rule("/v2/reporting/report_runs/<run_id>", endpoint=v2.get_run, methods=["GET"]),
             Rule("/v2/reporting/reports/<report_id>", endpoint=v2.get_report, methods=["GET"]),
+            Rule("/v2/data/reports", endpoint=data.list_reports, methods=["GET"]),
+            Rule("/v2/data/reports/<report_id>", endpoint=data.get_report, methods=["GET"]),
+            Rule("/v2/data/report_runs", endpoint=data.create_report_run, methods=["POST"]),
+            Rule("/v2/data/report_runs/<run_id>", endpoint=data.get_report_run, methods=["GET"]),
+            Rule("/v2/data/query_runs", endpoint=data.create_query_run, methods=["POST"]),
+            Rule("/v2/data/query_runs/<run_id>", endpoint=data.get_query_run, methods=["GET"]),
+            Rule("/v2/data/reporting/query_runs", endpoint=data.create_reporting_query_run, methods=["POST"]),
+            Rule(
+                "/v2/data/reporting/query_runs/<run_id>",
+                endpoint=data.get_reporting_query_run,
+                methods=["GET"],
+            ),
         ],
         strict_slashes=False,
     ),
     "files": Map([Rule("/v1/files/<file_id>/contents", endpoint=downloads.file_contents, methods=["GET"])]),
-    "downloads": Map([Rule("/files/<run_id>/<name>", endpoint=downloads.download_contents, methods=["GET"])]),
+    "downloads": Map(
+        [
+            Rule("/files/<run_id>/<name>", endpoint=downloads.download_contents, methods=["GET"]),
+            Rule("/query-files/<run_id>/<name>", endpoint=data.download_query, methods=["GET"]),
+        ]
+    ),
 }

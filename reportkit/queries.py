@@ -1,0 +1,111 @@
+"""/v2/data beyond report runs: SQL query runs (:func:`run_query`), the reports list (:func:`reports_frame`).
+
+``run_query`` is what ``Client.query`` calls: ``POST /v2/data/query_runs`` (``dataset: analytical``,
+Stripe's Sigma tables; or, ``api="reporting"``, the older ``/v2/data/reporting/query_runs``), waiting
+while the key is at its cap of concurrently running query runs (429 ``query_run_rate_limit_exceeded``,
+which created nothing), then :meth:`reportkit.runs.Runner.wait` and :meth:`~reportkit.runs.Runner.download`:
+the frame is typed by the columns the run declares (``bigint`` -> ``Int64``, ``decimal`` -> the exact
+``decimal`` dtype, ``timestamp`` -> UTC-aware, ...), read from the inline pages when the result is
+small or ``inline=True``. Query results are never cached (the data under a query changes). Bad SQL is
+a :class:`~reportkit.errors.RunFailedError` whose ``.run.error_code`` is ``query_run_invalid_sql``
+(/v2/data records it on the run), or an :class:`~reportkit.errors.InvalidRequestError` with that code
+(the reporting endpoint refuses it at once).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+
+from reportkit import config
+from reportkit.errors import ConfigurationError, RateLimitError, RunCancelledError
+from reportkit.objects import ReportRun, ReportType
+from reportkit.progress import Observer, Progress
+from reportkit.runs import Runner
+
+__all__ = ["QUERY_CAP_CODE", "REPORT_COLUMNS", "reports_frame", "run_query"]
+
+#: Stripe's 429 code when the key runs too many query runs at once (preview spec, reporting query runs).
+QUERY_CAP_CODE = "query_run_rate_limit_exceeded"
+#: The columns of :func:`reports_frame`.
+REPORT_COLUMNS = ["id", "name", "description", "livemode", "parameters"]
+
+
+def run_query(
+    runner: Runner,
+    sql: str,
+    *,
+    inline: bool | None = None,
+    api: str = "data",
+    timeout: float = 600,
+    cancel: threading.Event | None = None,
+    observer: Observer | None = None,
+) -> pd.DataFrame:
+    """Run one SQL query and return its typed frame (see the module docstring)."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigurationError(f"sql must be a non-empty SQL string, got {sql!r}")
+    if api not in ("data", "reporting"):
+        raise ConfigurationError(f"api must be 'data' (/v2/data/query_runs) or 'reporting', got {api!r}")
+    if inline is not None and (not isinstance(inline, bool) or api == "reporting"):
+        raise ConfigurationError(
+            f"inline= is True, False or None (the reporting query runs have no inline rows); got {inline!r}"
+        )
+    config.check_deadline(timeout)
+    obs = observer or Observer()
+    state = Progress(label="query", phase="creating")
+    obs.start(state)
+    deadline = time.monotonic() + timeout
+    try:
+        run = _create(runner, sql, reporting=api == "reporting", deadline=deadline, cancel=cancel)
+        obs.step(state := state.with_(phase="waiting", running=1, run=run))
+        run = runner.wait(run, timeout=max(0.0, deadline - time.monotonic()), observer=obs, cancel=cancel)
+        obs.step(state := state.with_(phase="downloading", running=0, run=run))
+        df = runner.download(run, deadline=deadline, inline=inline)
+    except BaseException as exc:
+        obs.failed(state.with_(failed=1, running=0), exc)
+        raise
+    obs.done(state.with_(phase="done", done=1))
+    return df
+
+
+def _create(
+    runner: Runner, sql: str, *, reporting: bool, deadline: float, cancel: threading.Event | None
+) -> ReportRun:
+    """Create the query run, waiting (0.5 s doubling to 10 s, with jitter) while the key is at its cap."""
+    delay = 0.5
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise RunCancelledError("cancelled before the query run was created")
+        try:
+            return runner.api.data.create_query(sql, reporting=reporting)
+        except RateLimitError as exc:
+            left = deadline - time.monotonic()
+            if exc.code != QUERY_CAP_CODE or left <= 0:
+                raise
+            seconds = min(delay * (0.75 + random.random() / 2), left)
+            if cancel is not None and cancel.wait(seconds):
+                raise RunCancelledError("cancelled before the query run was created") from None
+            if cancel is None:
+                time.sleep(seconds)
+            delay = min(delay * 2, 10.0)
+
+
+def reports_frame(reports: Any) -> pd.DataFrame:
+    """The ``/v2/data/reports`` list as a frame: id, name, description, livemode, parameters (names)."""
+    items: list[ReportType] = list(reports)
+    rows = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "description": r.raw.get("description"),
+            "livemode": r.livemode,
+            "parameters": sorted(r.parameters) if r.parameters else None,
+        }
+        for r in items
+    ]
+    df = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    return df.astype({"id": "string", "name": "string", "description": "string", "livemode": "boolean"})
