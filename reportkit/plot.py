@@ -5,13 +5,20 @@ and the reconciliation checks with failures marked. No global pyplot state: with
 :class:`matplotlib.figure.Figure` is made (``ax.figure`` displays it in a notebook; ``ax.figure.savefig``
 writes it). Floats exist only here, converted from the exact Decimals at the last moment.
 
-Readable defaults: a title, the currency in the y-axis label, thousands separators on money ticks,
-concise date axes in the run's timezone, and one colour per reporting_category shared by every chart
-(:data:`CATEGORY_COLORS`, :func:`category_color`). Frames with several currencies need ``currency=``.
+Readable defaults: a title, the currency in the y-axis label, thousands separators on money ticks, one
+tick per interval at its middle, named as a person would (``Jan 2025``, ``Q1 2025``, ``W02 2025``),
+bars spanning their own interval (a month's payouts sit over that month), a partial interval (cut by
+``end`` or clamped to the data window) hatched and labelled ``(partial)``, human category names
+(:func:`category_name`: ``Charges``, not ``charge``) and one colour per reporting_category shared by
+every chart (:data:`CATEGORY_COLORS`, :func:`category_color`). The balance chart draws the balance on
+its own right-hand axis (``ax.balance_axis``), so flows and balance each use their whole height.
+Frames with several currencies need ``currency=``. Payouts follow Stripe's sign convention: positive
+in the payouts reports when money went to the bank, negative in the balance summary's payouts row.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
@@ -27,10 +34,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("reportkit.plot needs matplotlib: pip install 'reportkit[notebooks]'") from exc
 
 from reportkit._checks import format_amount
-from reportkit._provenance import with_intervals
+from reportkit._provenance import get, with_intervals
 from reportkit.catalog import currency_exponent
 
-__all__ = ["CATEGORY_COLORS", "activity", "balance", "category_color", "differences", "payouts"]
+__all__ = ["CATEGORY_COLORS", "CATEGORY_NAMES", "activity", "balance", "category_color", "category_name",
+           "differences", "payouts"]
 
 #: Fixed colours for reporting categories and balance rows, the same in every chart.
 CATEGORY_COLORS: dict[str, str] = {
@@ -44,6 +52,26 @@ CATEGORY_COLORS: dict[str, str] = {
     "starting_balance": "#6f6f6f", "ending_balance": "#222222", "activity": "#4c72b0", "payouts": "#2ca02c",
 }
 _PASS, _FAIL = "#2e7d32", "#c62828"
+#: How a chart names a reporting category or balance row (anything else: its id, spaced and capitalised).
+CATEGORY_NAMES: dict[str, str] = {
+    "charge": "Charges", "refund": "Refunds", "fee": "Stripe fees", "dispute": "Disputes",
+    "dispute_reversal": "Dispute reversals", "payout": "Payouts", "payout_reversal": "Payout reversals",
+    "transfer": "Transfers", "transfer_reversal": "Transfer reversals",
+    "other_adjustment": "Other adjustments",
+    "charge_failure": "Charge failures", "refund_failure": "Refund failures",
+    "partial_capture_reversal": "Partial capture reversals", "topup": "Top-ups",
+    "topup_reversal": "Top-up reversals", "tax": "Tax", "network_cost": "Network costs",
+    "risk_reserved_funds": "Reserved funds", "contribution": "Contributions",
+    "unreconciled_customer_funds": "Unreconciled customer funds", "starting_balance": "Starting balance",
+    "ending_balance": "Ending balance", "activity": "Activity", "payouts": "Payouts",
+}
+_PARTIAL_HATCH = "///"
+
+
+def category_name(category: str) -> str:
+    """A reporting category as a chart names it: ``charge`` -> ``Charges``, ``payout_reversal`` ->
+    ``Payout reversals``; unknown ids spaced and capitalised (``issuing_dispute`` -> ``Issuing dispute``)."""
+    return CATEGORY_NAMES.get(category) or str(category).replace("_", " ").capitalize()
 
 
 def category_color(category: str) -> str:
@@ -93,67 +121,140 @@ def _local(ts: pd.Series) -> tuple[pd.Series, str]:
     return (ts.dt.tz_localize(None) if tz is not None else ts), str(tz or "UTC")
 
 
-def _date_axis(ax: Axes, starts: Any) -> None:
-    """Concise dates; a tick on each interval start when there are few, else matplotlib's choice."""
-    locator = mdates.AutoDateLocator()
-    ticks = sorted(set(mdates.date2num(pd.to_datetime(pd.Series(starts)).to_numpy())))
-    ax.xaxis.set_major_locator(mticker.FixedLocator(ticks) if len(ticks) <= 13 else locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+def _tick_text(start: pd.Timestamp, end: pd.Timestamp) -> tuple[str, bool]:
+    """(label, partial) of one interval: ``Jan 2025``, ``Q1 2025``, ``2025``, ``W02 2025``, ``5 Jan
+    2025``; anything else (a cut first/last interval) ``1-14 Jun 2025`` and partial."""
+    from reportkit.intervals import Interval
+
+    label = Interval(start.to_pydatetime(), end.to_pydatetime()).label
+    if re.fullmatch(r"\d{4}-\d{2}", label):
+        return f"{start:%b %Y}", False
+    if re.fullmatch(r"\d{4}-Q\d", label):
+        return f"{label[5:]} {label[:4]}", False
+    if re.fullmatch(r"\d{4}", label):
+        return label, False
+    if re.fullmatch(r"\d{4}-W\d{2}", label):
+        return f"{label[5:]} {label[:4]}", False
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", label):
+        return f"{start.day} {start:%b %Y}", False
+    last = end - pd.Timedelta(microseconds=1)
+    if (start.year, start.month) == (last.year, last.month):
+        text = f"{start.day}\u2013{last.day} {start:%b %Y}"
+    else:
+        text = f"{start.day} {start:%b}\u2013{last.day} {last:%b %Y}"
+    return text, True
+
+
+def _x_axis(ax: Axes, iv: pd.DataFrame) -> None:
+    """One tick per interval at its middle, named (``Jan 2025``); faint lines at the boundaries."""
+    centres = mdates.date2num(iv["centre"].to_numpy())
+    labels = [f"{t}\n(partial)" if partial and len(iv) > 1 else t
+              for t, partial in zip(iv["tick"], iv["partial"], strict=True)]
+    step = max(1, -(-len(iv) // 13))  # at most ~13 labels
+    ax.xaxis.set_major_locator(mticker.FixedLocator(centres[::step]))
+    ax.xaxis.set_major_formatter(mticker.FixedFormatter(labels[::step]))
+    bounds = sorted(set(mdates.date2num(pd.concat([iv["start"], iv["end"]]).to_numpy())))
+    ax.xaxis.set_minor_locator(mticker.FixedLocator(bounds))
+    ax.tick_params(axis="x", which="minor", length=4)
+    ax.grid(axis="x", which="minor", alpha=0.25)
+    lo, hi = bounds[0], bounds[-1]
+    pad = (hi - lo) * 0.02
+    ax.set_xlim(lo - pad, hi + pad)
 
 
 def _style(ax: Axes, title: str, currency: str, ylabel: str, iv: pd.DataFrame) -> None:
     ax.set_title(title)
     ax.set_ylabel(f"{ylabel} ({currency.upper()})")
-    ax.set_xlabel(f"Interval ({iv.attrs['tz']})")
+    note = "; hatched: partial interval" if iv["partial"].any() and len(iv) > 1 else ""
+    ax.set_xlabel(f"Interval ({iv.attrs['tz']}){note}")
     ax.yaxis.set_major_formatter(MoneyFormatter(currency))
-    _date_axis(ax, [*iv["start"], iv["end"].iloc[-1]])
+    _x_axis(ax, iv)
     ax.axhline(0, color="#999999", linewidth=0.8, zorder=0)
     ax.grid(axis="y", alpha=0.3)
 
 
 def _intervals(df: pd.DataFrame) -> pd.DataFrame:
-    """Distinct intervals in order, with naive local start/end and length in days."""
+    """Distinct intervals in order: naive local start/end/centre, length in days, tick text, partial.
+    An interval the run clamped to the data window ends where its run's provenance says (so a month
+    cut at the window's edge shows as partial)."""
     iv = df[["interval_start", "interval_end"]].drop_duplicates().sort_values("interval_start")
+    ran = {}
+    for part in get(df).get("parts", []) if isinstance(get(df).get("parts"), list) else []:
+        if part.get("interval_start") and part.get("interval_end"):
+            ran[pd.Timestamp(part["interval_start"])] = pd.Timestamp(part["interval_end"])
+    if ran:
+        tz = getattr(iv["interval_end"].dtype, "tz", None)
+        ends = [min(e, ran.get(pd.Timestamp(s), e)) for s, e in zip(iv["interval_start"], iv["interval_end"],
+                                                                   strict=True)]
+        iv = iv.assign(interval_end=pd.DatetimeIndex([pd.Timestamp(e).tz_convert(tz) if tz else e
+                                                      for e in ends]))
     start, tz = _local(iv["interval_start"])
     end, _ = _local(iv["interval_end"])
     out = pd.DataFrame({"key": iv["interval_start"].to_numpy(), "start": start.to_numpy(),
                         "end": end.to_numpy()})
     out["days"] = (out["end"] - out["start"]).dt.total_seconds() / 86400
+    out["centre"] = out["start"] + (out["end"] - out["start"]) / 2
+    ticks = [_tick_text(pd.Timestamp(a), pd.Timestamp(b))
+             for a, b in zip(iv["interval_start"], iv["interval_end"], strict=True)]
+    out["tick"] = [t for t, _ in ticks]
+    out["partial"] = [p for _, p in ticks]
     out.attrs["tz"] = tz
     return out.reset_index(drop=True)
+
+
+def _hatch(bars: Any, partial: pd.Series) -> None:
+    if len(partial) > 1:
+        for bar, cut in zip(bars, partial, strict=True):
+            if cut:
+                bar.set_hatch(_PARTIAL_HATCH)
+                bar.set_edgecolor("#333333")
 
 
 def balance(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None = None) -> Axes:
     """Balance roll-forward from a ``balance.summary.1`` frame of many intervals (``client.reports``).
 
-    Ending balance as a line at each interval's end, starting balance as hollow markers at its start
-    (they sit on the previous ending when the balance rolls forward), activity and payouts as bars.
+    Activity and payouts (negative: money to the bank) as bars over their own interval, on the left
+    axis; the balance on its own right-hand axis (``ax.balance_axis``): the ending balance as a line
+    at each interval's end, the starting balance as hollow markers at its start (on the previous
+    ending when the balance rolls forward). Partial intervals are hatched.
     """
     ax = _axes(ax)
     sub, currency = _one_currency(df, currency)
+    sub = sub[sub["category"].isin(("starting_balance", "activity", "payouts", "ending_balance"))]
     iv = _intervals(sub)
     net = sub.groupby(["interval_start", "category"])["net_amount"].agg(lambda s: float(sum(s)))
     val = {cat: [float(net.get((k, cat), 0.0)) for k in iv["key"]]
            for cat in ("starting_balance", "activity", "payouts", "ending_balance")}
-    width = iv["days"] * 0.38
-    ax.bar(iv["start"] + pd.to_timedelta(iv["days"] * 0.3, unit="D"), val["activity"], width=width,
-           color=CATEGORY_COLORS["activity"], label="Activity", alpha=0.85)
-    ax.bar(iv["start"] + pd.to_timedelta(iv["days"] * 0.7, unit="D"), val["payouts"], width=width,
-           color=CATEGORY_COLORS["payouts"], label="Payouts", alpha=0.85)
-    ax.plot(iv["end"], val["ending_balance"], color=CATEGORY_COLORS["ending_balance"], marker="o",
-            linewidth=2, label="Ending balance")
-    ax.plot(iv["start"], val["starting_balance"], color=CATEGORY_COLORS["starting_balance"], marker="s",
-            markersize=9, markerfacecolor="none", linestyle="--", linewidth=1, label="Starting balance")
-    _style(ax, f"Balance roll-forward, {currency.upper()}", currency, "Amount", iv)
-    # Headroom above the tallest bar, so the legend row never covers data.
+    width = pd.to_timedelta(iv["days"] * 0.4, unit="D")
+    left = iv["start"] + pd.to_timedelta(iv["days"] * 0.08, unit="D")
+    act = ax.bar(left, val["activity"], width=width, align="edge", color=CATEGORY_COLORS["activity"],
+                 label="Activity", alpha=0.85)
+    pay = ax.bar(left + width, val["payouts"], width=width, align="edge", color=CATEGORY_COLORS["payouts"],
+                 label="Payouts", alpha=0.85)
+    _hatch(act, iv["partial"])
+    _hatch(pay, iv["partial"])
+    _style(ax, f"Balance roll-forward, {currency.upper()}", currency, "Activity and payouts", iv)
+    right = ax.twinx()
+    right.plot(iv["end"], val["ending_balance"], color=CATEGORY_COLORS["ending_balance"], marker="o",
+               linewidth=2.2, label="Ending balance", zorder=3)
+    right.plot(iv["start"], val["starting_balance"], color=CATEGORY_COLORS["starting_balance"], marker="s",
+               markersize=9, markerfacecolor="none", linestyle="none", label="Starting balance", zorder=3)
+    right.set_ylabel(f"Balance ({currency.upper()})")
+    right.yaxis.set_major_formatter(MoneyFormatter(currency))
+    lo, hi = right.get_ylim()
+    span = max(hi - lo, abs(hi) * 0.1, 1.0)
+    right.set_ylim(min(lo, 0.0) - 0.05 * span, hi + 0.15 * span)  # from zero-ish: the level reads true
     lo, hi = ax.get_ylim()
     ax.set_ylim(lo, hi + 0.14 * (hi - lo))
-    ax.legend(loc="upper left", frameon=False, ncols=4)
+    handles = [*right.get_legend_handles_labels()[0], act, pay]
+    ax.legend(handles, [h.get_label() for h in handles], loc="lower left", bbox_to_anchor=(0.0, 1.06),
+              frameon=False, ncols=4, fontsize="small")
+    ax.balance_axis = right
     return ax
 
 
 def _stacked(df: pd.DataFrame, ax: Axes | None, currency: str | None, *, sign: int, title: str,
-             ylabel: str, total_label: str) -> Axes:
+             ylabel: str, total_label: str) -> Axes:  # bars labelled with category_name(), hatched if partial
     """Bars per interval stacked by reporting_category (positives up, negatives down) + a total marker."""
     ax = _axes(ax)
     sub, currency = _one_currency(df, currency)
@@ -166,7 +267,10 @@ def _stacked(df: pd.DataFrame, ax: Axes | None, currency: str | None, *, sign: i
         values = [float(net.get((k, cat), 0.0)) for k in iv["key"]]
         # zero-height bars sit at 0: a bar's bottom is a "sticky" autoscale edge that would clip the top
         bottoms = [0.0 if v == 0 else u if v > 0 else d for v, u, d in zip(values, up, down, strict=True)]
-        ax.bar(centre, values, width=iv["days"] * 0.8, bottom=bottoms, color=category_color(cat), label=cat)
+        bars = ax.bar(centre, values, width=iv["days"] * 0.8, bottom=bottoms, color=category_color(cat),
+                      label=category_name(cat))
+        bars.category = cat
+        _hatch(bars, iv["partial"])
         up = [u + max(v, 0.0) for v, u in zip(values, up, strict=True)]
         down = [d + min(v, 0.0) for v, d in zip(values, down, strict=True)]
     totals = [u + d for u, d in zip(up, down, strict=True)]
@@ -187,9 +291,10 @@ def activity(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None =
 
 
 def payouts(df: pd.DataFrame, ax: Axes | None = None, *, currency: str | None = None) -> Axes:
-    """Money paid out per interval (positive = left the balance), stacked by reporting_category
-    (``payout``, ``payout_reversal``), from a ``payouts.summary.1`` or ``payouts.itemized.N`` frame."""
-    return _stacked(df, ax, currency, sign=-1, title="Payouts", ylabel="Paid out",
+    """Money paid out per interval, stacked by reporting_category (``payout``, ``payout_reversal``),
+    from a ``payouts.summary.1`` or ``payouts.itemized.N`` frame. Stripe writes those from the bank's
+    side: a payout is positive, its reversal negative, so the bars are the reports' own net."""
+    return _stacked(df, ax, currency, sign=1, title="Payouts", ylabel="Paid out",
                     total_label="Net paid out")
 
 
@@ -221,7 +326,10 @@ def differences(checks: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_yticks(range(len(rows)), rows, fontsize="small")
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.xaxis_date()
-    _date_axis(ax, start)
+    locator = mdates.AutoDateLocator()
+    ticks = sorted(set(df["x"]))
+    ax.xaxis.set_major_locator(mticker.FixedLocator(ticks) if len(ticks) <= 13 else locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel(f"Interval start ({tz})")
     failed = int((~checks["ok"].astype(bool)).sum())
     ax.set_title(f"Reconciliation: {failed:,} of {len(checks):,} checks failed" if failed

@@ -58,8 +58,10 @@ def test_balance_chart_draws_the_roll_forward():
     ax = plot.balance(df, currency="usd")
     render(ax, "balance_usd")
     assert ax.get_title() == "Balance roll-forward, USD"
-    assert ax.get_ylabel() == "Amount (USD)" and ax.get_xlabel() == "Interval (Europe/Berlin)"
-    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert ax.get_ylabel() == "Activity and payouts (USD)" and ax.get_xlabel() == "Interval (Europe/Berlin)"
+    right = ax.balance_axis  # the balance on its own axis: readable next to the flows
+    assert right.get_ylabel() == "Balance (USD)" and right.get_shared_x_axes().joined(ax, right)
+    lines = {line.get_label(): line for line in right.get_lines() if not line.get_label().startswith("_")}
     assert set(lines) == {"Ending balance", "Starting balance"}
     usd = df[df["currency"] == "usd"]
     ending = [float(v) for v in usd[usd["category"] == "ending_balance"]["net_amount"]]
@@ -75,9 +77,52 @@ def test_balance_chart_draws_the_roll_forward():
     bars = [p for p in ax.patches]
     assert [round(p.get_height(), 2) for p in bars[:6]] == [1500.0, 1750.0, 2000.0, 2250.0, 2500.0, 2750.0]
     assert to_hex(bars[6].get_facecolor()) == plot.CATEGORY_COLORS["payouts"]
+    for month, (act, pay) in enumerate(zip(bars[:6], bars[6:], strict=True)):  # both bars inside their month
+        lo = mdates.date2num(MONTHS[month].tz_localize(None))
+        hi = mdates.date2num(MONTHS[month + 1].tz_localize(None))
+        for bar in (act, pay):
+            assert lo <= bar.get_x() and bar.get_x() + bar.get_width() <= hi
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["Jan 2025", "Feb 2025", "Mar 2025", "Apr 2025", "May 2025", "Jun 2025"]
+    centres = ax.get_xticks()
+    assert centres[0] == pytest.approx(mdates.date2num(pd.Timestamp("2025-01-16 12:00")))  # mid-January
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert any("," in t for t in labels), labels  # thousands separators
     assert ax.yaxis.get_major_formatter()(1234567, 0) == "1,234,567"
+    assert not any(p.get_hatch() for p in bars)  # no partial interval here
+
+
+def test_a_partial_last_interval_is_hatched_and_labelled():
+    df = balance_frame()
+    cut = MONTHS[6] - pd.Timedelta(days=17)  # June cut on the 14th
+    df.loc[df["interval_start"] == MONTHS[5], "interval_end"] = cut
+    ax = plot.balance(df, currency="usd")
+    render(ax, "balance_usd_partial")
+    bars = list(ax.patches)
+    assert [bool(p.get_hatch()) for p in bars] == [False] * 5 + [True] + [False] * 5 + [True]
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "1\u201313 Jun 2025\n(partial)"
+    assert "hatched: partial interval" in ax.get_xlabel()
+    last = bars[5]
+    assert last.get_x() + last.get_width() <= mdates.date2num(cut.tz_localize(None))
+
+
+def test_tick_names_for_each_kind_of_interval():
+    def tick(a, b):
+        return plot._tick_text(pd.Timestamp(a, tz="Europe/Berlin"), pd.Timestamp(b, tz="Europe/Berlin"))
+
+    assert tick("2025-01-01", "2025-02-01") == ("Jan 2025", False)
+    assert tick("2025-04-01", "2025-07-01") == ("Q2 2025", False)
+    assert tick("2025-01-01", "2026-01-01") == ("2025", False)
+    assert tick("2025-01-06", "2025-01-13") == ("W02 2025", False)
+    assert tick("2025-03-30", "2025-03-31") == ("30 Mar 2025", False)  # a 23-hour day is still a day
+    assert tick("2025-06-01", "2025-06-14") == ("1\u201313 Jun 2025", True)
+    assert tick("2025-05-20", "2025-06-14") == ("20 May\u201313 Jun 2025", True)
+
+
+def test_category_names_are_human():
+    assert plot.category_name("charge") == "Charges" and plot.category_name("fee") == "Stripe fees"
+    assert plot.category_name("payout_reversal") == "Payout reversals"
+    assert plot.category_name("issuing_dispute") == "Issuing dispute"  # unknown: spaced, capitalised
 
 
 def test_balance_chart_needs_a_currency_choice_when_there_are_several():
@@ -104,10 +149,10 @@ def test_activity_chart_stacks_categories_in_fixed_colours():
     render(ax, "activity_usd")
     assert ax.get_title() == "Activity by reporting category, USD" and ax.get_ylabel() == "Net (USD)"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["charge", "refund", "fee", "dispute", "Net activity"]  # largest first
+    assert legend == ["Charges", "Refunds", "Stripe fees", "Disputes", "Net activity"]  # largest first
     by_label = {}
     for container in ax.containers:
-        by_label[container.get_label()] = container
+        by_label[container.category] = container
     charge = [round(p.get_height(), 2) for p in by_label["charge"]]
     assert charge == [2100.0, 2400.0, 2700.0, 3000.0, 3300.0, 3600.0]
     refund = list(by_label["refund"])
@@ -121,17 +166,18 @@ def test_activity_chart_stacks_categories_in_fixed_colours():
 
 
 def test_payouts_chart_shows_money_paid_out():
-    rows = []
+    rows = []  # Stripe's sign in the payouts reports: a payout to the bank is positive, its reversal negative
     for s, e in zip(MONTHS, MONTHS[1:], strict=False):
         rows += [{"interval_start": s, "interval_end": e, "reporting_category": "payout", "currency": "usd",
-                  "payout_id": f"po_{s.month}", "net": D("-1234.56")}]
+                  "payout_id": f"po_{s.month}", "net": D("1234.56")}]
     rows.append({"interval_start": MONTHS[3], "interval_end": MONTHS[4],
                  "reporting_category": "payout_reversal", "currency": "usd", "payout_id": "po_4",
-                 "net": D("1234.56")})
+                 "net": D("-1234.56")})
     ax = plot.payouts(pd.DataFrame(rows))
     render(ax, "payouts_usd")
     assert ax.get_title() == "Payouts, USD" and ax.get_ylabel() == "Paid out (USD)"
-    containers = {c.get_label(): c for c in ax.containers}
+    containers = {c.category: c for c in ax.containers}
+    assert [c.get_label() for c in ax.containers] == ["Payouts", "Payout reversals"]
     assert [round(p.get_height(), 2) for p in containers["payout"]] == [1234.56] * 6
     assert round(list(containers["payout_reversal"])[3].get_height(), 2) == -1234.56
     assert to_hex(containers["payout"][0].get_facecolor()) == plot.CATEGORY_COLORS["payout"]
@@ -191,7 +237,7 @@ def test_a_single_report_frame_charts_from_its_provenance():
     one = one[one["interval_start"] == MONTHS[0]].drop(columns=["interval_start", "interval_end"])
     one.attrs["reportkit"] = {"interval_start": MONTHS[0].isoformat(), "interval_end": MONTHS[1].isoformat()}
     ax = plot.activity(one)
-    charge = next(c for c in ax.containers if c.get_label() == "charge")
+    charge = next(c for c in ax.containers if c.category == "charge")
     assert [p.get_height() for p in charge] == [2100.0]
     with pytest.raises(ValueError, match="no interval_start"):
         plot.activity(_without_attrs(one))
