@@ -102,8 +102,8 @@ class SandboxApp:
         api = "v2" if request.path.startswith("/v2/") else "v1"
         try:
             response = self._faulted(host, request, api) or self._dispatch(host, request, api)
-        except ApiError as e:
-            response = error_response(e)
+        except ApiError as e:  # a v2 path answers in the v2 shape, whoever raised the refusal
+            response = error_response(e.as_v2() if api == "v2" else e)
         except (ConnectionError, TimeoutError):
             raise
         except HTTPException as e:  # werkzeug refused the request itself (a body over max_content_length)

@@ -88,7 +88,7 @@ def decode_form(text: str | bytes) -> dict[str, Any]:
             else:
                 segments += parts
         _insert(root, segments, value, key)
-    return _listify(root, "")
+    return {k: _listify(v, k) for k, v in root.items()}  # top-level names stay names, even "0"
 
 
 def shorten(value: str) -> str:
@@ -201,6 +201,15 @@ class ApiError(Exception):
     def type(self) -> str | None:
         """The error ``type``: as given, else ``invalid_request_error`` in v1 and none in v2."""
         return self._type or ("invalid_request_error" if self.api == "v1" else None)
+
+    def as_v2(self) -> ApiError:
+        """This refusal in v2's words, for one raised by shared code (form decoding) on a v2 path:
+        a 400 is ``invalid_fields``; v1's param and its parameter codes are dropped."""
+        if self.api == "v2":
+            return self
+        code = None if self.status == 400 or (self.code or "").startswith("parameter") else self.code
+        keep = self._type if self._type in ("rate_limit", "idempotency_error", "api_error") else None
+        return ApiError(self.status, self.message, code=code, type=keep, api="v2", headers=self.headers)
 
     def body(self) -> dict[str, Any]:
         """The v1 body (keys in the alphabetical order of Stripe's captures; ``doc_url`` only with a
