@@ -20,7 +20,7 @@ from reportkit.reconcile import Checks
 EXE = Path(sys.executable).with_name("reportkit")
 ENV_KEYS = ("STRIPE_API_KEY", "REPORTKIT_API_BASE", "REPORTKIT_FILES_BASE", "REPORTKIT_CACHE_DIR")
 CHARTS = {"balance_rollforward_usd.png", "activity_by_category_usd.png", "reconciliation_checks.png",
-          "payouts_usd.png"}
+          "payouts_usd.png", "quarter_close_balance_usd.png"}
 
 
 def _errors(nb) -> list[str]:
@@ -64,6 +64,10 @@ def test_demo_command_writes_notebooks_html_charts_and_prints_the_summary(tmp_pa
     assert list(rollforward.columns) == ["interval", "starting_balance", "activity", "payouts",
                                          "ending_balance"]
     assert len(rollforward) == 12
+    import openpyxl  # the quarter-end close notebook's workbook for the accountant
+
+    assert openpyxl.load_workbook(out / "quarter_close.xlsx").sheetnames == ["close", "fees", "payouts",
+                                                                             "provenance"]
 
 
 def test_demo_kernel_runs_this_python():
