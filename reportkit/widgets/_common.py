@@ -120,11 +120,19 @@ def account_banner(client: Any) -> w.HTML:
     """The banner at the top of every form: which account (sandbox, test or LIVE) the form runs against."""
     kind, text = account_text(client)
     banner = w.HTML(
-        f"<div class='rk-account-line' data-kind='{kind}' style='{_BANNER_STYLE[kind]};padding:4px 8px;"
+        f"{FORM_CSS}<div class='rk-account-line' data-kind='{kind}' "
+        f"style='{_BANNER_STYLE[kind]};padding:4px 8px;"
         f"border-radius:4px;font-weight:600'>{html.escape(text)}</div>"
     )
     banner.add_class("rk-account")
     return banner
+
+
+#: Page styles the forms need: the status line wraps instead of being cut off at the form's edge.
+FORM_CSS = (
+    "<style>.rk-status.widget-label,.rk-status .widget-label{white-space:normal;height:auto;"
+    "line-height:1.4;overflow:visible}</style>"
+)
 
 
 def error_html(text: str) -> str:

@@ -10,7 +10,8 @@ to write them from the notebook instead.
   reads it back to an equal frame: exact decimal text, ``YYYY-MM-DD HH:MM:SS`` timestamps in each
   column's timezone, ``true``/``false``, empty for missing.
 - Parquet is :func:`reportkit.cache.write_parquet`: exact decimals and ``df.attrs`` (provenance) kept.
-- XLSX is ``reportkit.export.to_excel`` when that module is installed; otherwise there is no XLSX link.
+- XLSX is :func:`reportkit.export.to_excel` (money as Excel numbers with each currency's decimals, a
+  provenance sheet naming the account); a frame too long for a sheet gets a note instead of a link.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 from reportkit import catalog
 from reportkit.cache import write_parquet
 from reportkit.dtype import DecimalDtype
+from reportkit.export import to_excel
 
 __all__ = ["MAX_BYTES", "downloads_html", "files", "money_columns", "stripe_csv", "totals", "totals_html"]
 
@@ -69,44 +71,40 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
         return path.read_bytes()
 
 
-def _excel_writer() -> Any:
-    """``reportkit.export.to_excel`` if that module exists (it is built separately), else None."""
-    try:  # a plain import, so import-linter sees the arrow once the module exists
-        from reportkit.export import to_excel  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    return to_excel
-
-
-def xlsx_bytes(df: pd.DataFrame) -> bytes | None:
-    to_excel = _excel_writer()
-    if to_excel is None:
-        return None
+def xlsx_bytes(df: pd.DataFrame, client: Any = None) -> bytes | str:
+    """The workbook's bytes (:func:`reportkit.export.to_excel`); a str says why there is none (e.g. more
+    rows than a sheet holds)."""
     with tempfile.TemporaryDirectory(prefix="reportkit-form-") as tmp:
         path = Path(tmp) / "result.xlsx"
-        to_excel(df, path)
+        try:
+            to_excel(df, path, client=client)
+        except ValueError as exc:  # e.g. more rows than an Excel sheet holds
+            return str(exc)
         return path.read_bytes()
 
 
-def files(df: pd.DataFrame) -> dict[str, bytes]:
-    """The downloadable files of a result: ``{"csv": ..., "parquet": ..., "xlsx": ...}`` (XLSX only
-    with reportkit.export)."""
-    out = {"csv": stripe_csv(df), "parquet": parquet_bytes(df)}
-    xlsx = xlsx_bytes(df)
-    if xlsx is not None:
-        out["xlsx"] = xlsx
-    return out
+def files(df: pd.DataFrame, client: Any = None) -> dict[str, bytes | str]:
+    """The downloadable files of a result: ``{"csv": ..., "parquet": ..., "xlsx": ...}``; a str value
+    says why that format has no file."""
+    return {"csv": stripe_csv(df), "parquet": parquet_bytes(df), "xlsx": xlsx_bytes(df, client)}
 
 
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(n / 1e3, 0.1):.1f} kB"
 
 
-def downloads_html(df: pd.DataFrame, stem: str) -> str:
-    """One link per format, styled as buttons; ``stem`` names the files (``balance.summary.1_2025-01``)."""
+def downloads_html(df: pd.DataFrame, stem: str, client: Any = None) -> str:
+    """One link per format, styled as buttons; ``stem`` names the files (``balance.summary.1_2025-01``);
+    ``client`` names the account in the workbook's provenance sheet."""
     links = []
-    for fmt, data in files(df).items():
+    for fmt, data in files(df, client).items():
         name = f"{stem}.{fmt}"
+        if isinstance(data, str):
+            links.append(
+                f"<span class='rk-download-none' data-format='{fmt}'>"
+                f"{fmt.upper()}: {html.escape(data)}</span>"
+            )
+            continue
         if len(data) > MAX_BYTES:
             links.append(
                 f"<span class='rk-download-too-big' data-format='{fmt}'>{fmt.upper()}: {_size(len(data))} "
@@ -119,7 +117,7 @@ def downloads_html(df: pd.DataFrame, stem: str) -> str:
             f"<a class='rk-download rk-download-{fmt}' data-format='{fmt}' data-bytes='{len(data)}' "
             f"download='{html.escape(name)}' href='{href}' style='display:inline-block;padding:3px 10px;"
             f"margin-right:6px;border:1px solid #8fb3dc;border-radius:3px;background:#f3f8fd;color:#1b3f66;"
-            f"text-decoration:none'>&#x2B73; {fmt.upper()} ({_size(len(data))})</a>"
+            f"text-decoration:none'>&darr; {fmt.upper()} ({_size(len(data))})</a>"
         )
     return f"<div class='rk-downloads-links' style='margin:6px 0'>Download: {''.join(links)}</div>"
 
@@ -140,13 +138,21 @@ def money_columns(df: pd.DataFrame, report: str | None) -> list[str]:
     return out
 
 
+_BALANCE_ROWS = {"starting_balance", "ending_balance"}
+
+
+def is_balance_summary(df: pd.DataFrame) -> bool:
+    """Rows that are balances *and* flows (balance.summary.*): their sum means nothing."""
+    return "category" in df.columns and bool(df["category"].astype(str).isin(_BALANCE_ROWS).any())
+
+
 def totals(df: pd.DataFrame, report: str | None) -> pd.DataFrame | None:
     """Exact sums of the money columns per currency (rows = currencies, plus a ``rows`` count), or
-    None when the result has no currency or no money column."""
+    None when the result has no currency or no money column, or is a balance summary."""
     money = money_columns(df, report)
-    if not money or "currency" not in df.columns or not len(df):
+    if not money or "currency" not in df.columns or not len(df) or is_balance_summary(df):
         return None
-    groups = df.groupby(df["currency"].astype(str), sort=True)
+    groups = df.groupby(df["currency"].astype("string"), sort=True)  # rows without a currency: left out
     out = groups[money].sum()
     out.insert(0, "rows", groups.size())
     out.index.name = "currency"
@@ -156,6 +162,12 @@ def totals(df: pd.DataFrame, report: str | None) -> pd.DataFrame | None:
 def totals_html(df: pd.DataFrame, report: str | None) -> str:
     t = totals(df, report)
     if t is None:
+        if is_balance_summary(df):
+            return (
+                "<div class='rk-totals-none' style='margin-top:6px;color:#555'>No totals: the rows of a "
+                "balance summary are balances and flows (ending = starting + activity + payouts), so a sum "
+                "would mix them.</div>"
+            )
         return ""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["currency", *t.columns])
     body = "".join(

@@ -199,9 +199,11 @@ class FormRun:
     def cancel(self) -> None:
         """Stop creating and waiting (runs already created carry on at Stripe)."""
         if self._worker is not None and self._worker.alive:
-            self._worker.cancel.set()
+            # Say so *before* setting the event: the worker wakes at once and writes "Cancelled after ...",
+            # which a later "Cancelling…" from this thread would overwrite for good.
             self.cancel_button.disabled = True
             self.status.value = "Cancelling…"
+            self._worker.cancel.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run is over (True) or ``timeout`` seconds passed (False)."""

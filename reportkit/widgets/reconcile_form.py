@@ -241,7 +241,7 @@ class ReconcileForm(FormRun):
         self.table.value = f"<div style='max-height:420px;overflow:auto'>{checks._repr_html_()}</div>"
         self.differences_chart.value = _png(plot.differences(checks))
         c.show(self.differences_chart, True)
-        currencies = sorted(set(self.balance["currency"].astype(str)))
+        currencies = sorted({str(cur) for cur in self.balance["currency"].dropna()})  # rows without one: none
         self.chart_currency.options = currencies
         if currencies:  # setting the value draws the chart (observer)
             self.chart_currency.value = "usd" if "usd" in currencies else currencies[0]

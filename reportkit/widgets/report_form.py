@@ -392,15 +392,20 @@ class ReportForm(FormRun):
 
     def _show_result(self, df: pd.DataFrame, t0: float) -> None:
         self.df = df
-        self._show_frame(df)
         req = self._last_request
-        self.status.value = _done_text(df, t0) + (f" {req['note']}" if req.get("trimmed") else "")
+        self._show_frame(df, _done_text(df, t0) + (f" {_trimmed(req)}" if req.get("trimmed") else ""))
 
-    def _show_frame(self, df: pd.DataFrame) -> None:
+    def _show_frame(self, df: pd.DataFrame, status: str | None = None) -> None:
+        """Build every part first (the files take a moment), then set them together with the status."""
         spec = self.spec()
-        self.preview.value = c.preview_html(df, self.preview_rows)
-        self.totals.value = _result.totals_html(df, spec.id if spec else None)
-        self.downloads.value = _result.downloads_html(df, self._file_stem())
+        parts = (
+            c.preview_html(df, self.preview_rows),
+            _result.totals_html(df, spec.id if spec else None),
+            _result.downloads_html(df, self._file_stem(), self.client),
+        )
+        self.preview.value, self.totals.value, self.downloads.value = parts
+        if status is not None:
+            self.status.value = status
 
     def _file_stem(self) -> str:
         req = self._last_request
@@ -414,8 +419,7 @@ class ReportForm(FormRun):
         frames = getattr(exc, "frames", None)
         if isinstance(exc, errors.BatchError) and frames is not None and len(frames):
             self.df = frames  # keep the intervals that succeeded, and say which did not
-            self._show_frame(frames)
-            self.status.value = f"Partly done after {c.elapsed(t0)}: {len(frames):,} rows kept in .df."
+            self._show_frame(frames, f"Partly done after {c.elapsed(t0)}: {len(frames):,} rows kept in .df.")
 
 
 def _bound_arg(value: Any, tz: str) -> Any:
@@ -424,6 +428,14 @@ def _bound_arg(value: Any, tz: str) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return instant(value, "start", tz)
     return value
+
+
+def _trimmed(req: dict[str, Any]) -> str:
+    """The status line's short form of the trim note (the note under the dates has it all)."""
+    tz = req["timezone"]
+    start = local_text(instant(req["run_start"], "start", tz), tz) if req.get("run_start") is not None else ""
+    end = local_text(instant(req["run_end"], "end", tz), tz)
+    return f"Trimmed to the data window: {start + ' → ' if start else 'up to '}{end} ({tz})."
 
 
 def _labelled(text: str, widget: w.Widget) -> w.HBox:

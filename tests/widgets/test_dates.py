@@ -101,7 +101,8 @@ def test_trim_to_available_data_runs_the_overlap_and_says_so(client, sandbox, mo
     form.run_button.click()
     assert form.wait(60)
     assert form.error_message is None, form.error_message
-    assert text in form.status.value and form.status.value.startswith("Done: ")
+    assert form.status.value.startswith("Done: ")
+    assert form.status.value.endswith("Trimmed to the data window: 2025-05-01 → 2025-06-14 (Etc/UTC).")
     assert (form.start.day, form.end.day) == (date(2025, 5, 1), date(2025, 7, 1))  # the fields as typed
     expected = client.report(REPORT, "2025-05-01", "2025-06-14")
     pd.testing.assert_frame_equal(form.df.reset_index(drop=True), expected.reset_index(drop=True))

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from reportkit import frames
 from reportkit.cache import read_parquet
@@ -43,14 +44,6 @@ def links(form: ReportForm) -> dict[str, tuple[str, bytes]]:
         assert head.endswith(";base64")
         out[fmt] = (name, base64.b64decode(data))
     return out
-
-
-def excel_available() -> bool:
-    try:
-        from reportkit.export import to_excel  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_before_a_run_there_is_a_placeholder_and_no_links(client):
@@ -125,12 +118,19 @@ def test_totals_per_currency_are_exact_sums_of_the_money_columns(client):
     assert "Totals per currency" in form.totals.value
 
 
+def test_a_balance_summary_gets_no_meaningless_totals(client):
+    form = ReportForm(client, report="balance.summary.1")
+    run(form)
+    assert _result.totals(form.df, "balance.summary.1") is None
+    assert "No totals: the rows of a balance summary are balances and flows" in form.totals.value
+
+
 def test_the_csv_and_parquet_downloads_read_back_to_the_result(client, tmp_path):
     form = ReportForm(client, report=ITEMIZED)
     form.start.value, form.end.value = date(2025, 1, 1), date(2025, 1, 15)
     run(form)
     files = links(form)
-    assert set(files) == ({"csv", "parquet", "xlsx"} if excel_available() else {"csv", "parquet"})
+    assert set(files) == {"csv", "parquet", "xlsx"}
     name, csv = files["csv"]
     assert name == f"{ITEMIZED}_2025-01-01_2025-01-15.csv"
     assert csv.decode("utf-8").splitlines()[0] == ",".join(form.df.columns)
@@ -143,6 +143,17 @@ def test_the_csv_and_parquet_downloads_read_back_to_the_result(client, tmp_path)
     exact, _meta = read_parquet(path)
     pd.testing.assert_frame_equal(exact, form.df)
     assert exact.attrs["reportkit"]["run_id"] == form.run.id  # provenance travels with the file
+    # the workbook (rk.to_excel): money as numbers equal to the exact Decimals, a provenance sheet
+    name, xlsx = files["xlsx"]
+    assert name.endswith(".xlsx")
+    (tmp_path / name).write_bytes(xlsx)
+    wb = load_workbook(tmp_path / name)
+    rows = list(wb[wb.sheetnames[0]].iter_rows(values_only=True))
+    assert list(rows[0]) == list(form.df.columns) and len(rows) == len(form.df) + 1
+    net = list(form.df.columns).index("net")
+    assert [Decimal(repr(r[net])) for r in rows[1:]] == list(form.df["net"])
+    assert "provenance" in wb.sheetnames
+    assert any("LOCAL SANDBOX" in str(c) for r in wb["provenance"].iter_rows(values_only=True) for c in r)
     data_bytes = re.search(r"rk-download-csv' data-format='csv' data-bytes='(\d+)'", form.downloads.value)
     assert int(data_bytes.group(1)) == len(csv)
 

@@ -1,5 +1,8 @@
 """Browser-test harness: Voila apps on loopback ports, driven by Playwright in Debian's Chromium.
 
+``voila_app(notebook, env=..., args=[...])`` serves a notebook (extra Voila options in ``args``);
+``voila_app.procs`` are the servers started, and :func:`kernel_count` counts a server's kernels.
+
 Playwright for Python comes from .venv; the browser is /usr/bin/chromium from apt
 (scripts/install_browser.sh), because Playwright's own browser download does not work on these
 machines. Every server is a subprocess on 127.0.0.1 with a free port; logs and screenshots land in
@@ -112,7 +115,7 @@ def voila_app(tmp_path, artifacts, request) -> Iterator[Callable[..., str]]:
     """Factory: ``voila_app(notebook, env={...})`` serves ``notebook`` with Voila and returns its URL."""
     procs: list[subprocess.Popen] = []
 
-    def start(notebook: Path, env: dict[str, str] | None = None) -> str:
+    def start(notebook: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> str:
         port = free_port()
         log = artifacts / f"{request.node.name}-voila.log"
         full_env = {
@@ -129,6 +132,7 @@ def voila_app(tmp_path, artifacts, request) -> Iterator[Callable[..., str]]:
             "--Voila.ip=127.0.0.1",
             f"--VoilaExecutor.timeout={VOILA_CELL_TIMEOUT}",
             f"--VoilaExecutor.startup_timeout={int(VOILA_START_TIMEOUT)}",
+            *(args or []),
         ]  # fmt: skip
         with log.open("w") as fh:
             proc = subprocess.Popen(cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -136,9 +140,30 @@ def voila_app(tmp_path, artifacts, request) -> Iterator[Callable[..., str]]:
         wait_for_port(port, proc, log, VOILA_START_TIMEOUT)
         return f"http://127.0.0.1:{port}/"
 
+    start.procs = procs  # type: ignore[attr-defined]  # the Voila processes, for kernel counts
     yield start
     for proc in procs:
         stop(proc)
+
+
+@pytest.fixture
+def kernels() -> Callable[[subprocess.Popen], int]:
+    """``kernels(voila_proc)``: how many kernels that Voila server runs now."""
+    return kernel_count
+
+
+def kernel_count(voila: subprocess.Popen) -> int:
+    """How many kernels a Voila server runs: its child processes running ipykernel."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == voila.pid and b"ipykernel" in cmdline:
+            count += 1
+    return count
 
 
 @pytest.fixture

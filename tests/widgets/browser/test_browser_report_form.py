@@ -41,13 +41,14 @@ def test_report_form_runs_a_report_in_the_browser(sandbox_process, voila_app, pa
 
     form.locator(".rk-report select").select_option(label=f"{name} — {REPORT}")
     form.locator(".rk-window").filter(has_text=REPORT).wait_for(timeout=30_000)
-    form.locator(".rk-start input").fill(START)
-    form.locator(".rk-end input").fill(END)
+    form.locator(".rk-start input").fill(f"{START}T00:00")  # a datetime-local input: see widgets/_period.py
+    form.locator(".rk-end input").fill(f"{END}T00:00")
     form.locator("pre.rk-code-text").filter(has_text=f"'{START}'").wait_for(state="attached", timeout=30_000)
     form.locator(".rk-run-button").click()
 
     shape = form.locator(".rk-shape")
     shape.wait_for(timeout=120_000)
+    form.locator(".rk-status").filter(has_text="Done: ").wait_for(timeout=30_000)
     assert int(shape.get_attribute("data-rows")) == len(expected)
     assert int(shape.get_attribute("data-columns")) == len(expected.columns)
     status = form.locator(".rk-status").inner_text()
@@ -72,8 +73,8 @@ def test_report_form_runs_a_report_in_the_browser(sandbox_process, voila_app, pa
 
     # The reconcile form further down the same page: two months, checked exactly.
     checks = page.locator(".rk-reconcile-form")
-    checks.locator(".rk-start input").fill("2025-03-01")
-    checks.locator(".rk-end input").fill("2025-05-01")
+    checks.locator(".rk-start input").fill("2025-03-01T00:00")
+    checks.locator(".rk-end input").fill("2025-05-01T00:00")
     checks.locator(".rk-run-button").click()
     summary = checks.locator(".rk-summary-line")
     summary.wait_for(timeout=180_000)
