@@ -508,10 +508,7 @@ def _reporting_json(backend: Backend, qr: QueryRun, *, schema: bool) -> dict[str
         file, columns = _query_file(backend, qr)
         del file["columns"]
         if schema:
-            file["schema"] = [
-                {"name": c["name"], "type": c["type"] if c["type"] in _REPORTING_TYPES else "varchar"}
-                for c in columns
-            ]
+            file["schema"] = [{"name": c["name"], "type": _reporting_type(c["type"])} for c in columns]
         result = {"type": "file", "file": file}
     elif status == "failed":
         code = qr.error.code if qr.error is not None else "internal_error"
@@ -529,7 +526,12 @@ def _reporting_json(backend: Backend, qr: QueryRun, *, schema: bool) -> dict[str
     }
 
 
-_REPORTING_TYPES = ("boolean", "double", "bigint", "varchar", "timestamp")
+def _reporting_type(declared: str) -> str:
+    """A /v2/data column type in the older schema's closed vocabulary (boolean, double, bigint
+    "Integer", varchar "String", timestamp): integers are bigint, decimals double, the rest varchar."""
+    if declared in ("boolean", "double", "bigint", "varchar", "timestamp"):
+        return declared
+    return {"integer": "bigint", "decimal": "double"}.get(declared, "varchar")
 
 
 def create_reporting_query_run(backend: Backend, request: Request, caller: Caller) -> Response:

@@ -14,7 +14,7 @@ import reportkit.sandbox
 
 PACKAGE = Path(reportkit.sandbox.__file__).parent
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
-HANDLERS = {"v1", "v2", "downloads"}
+HANDLERS = {"v1", "v2", "data", "downloads"}
 NO_HTTP = {
     "backend",
     "config",
@@ -26,6 +26,9 @@ NO_HTTP = {
     "faults",
     "reports",
     "ledger",
+    "databackend",
+    "sql",
+    "reportids",
 }
 
 
