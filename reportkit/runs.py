@@ -43,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from reportkit import _provenance, config, frames
+from reportkit import _inline, _provenance, config, frames
 from reportkit._api import Api
 from reportkit._http import RUN_RATE_LIMIT_CODE
 from reportkit._names import Names
@@ -358,48 +358,17 @@ class Runner:
 
     def _inline(self, run: ReportRun, request: RunRequest | None, choice: bool | None) -> bool:
         """Read a /v2/data run's inline pages (``inline=True``, or a small result) instead of its file."""
-        if run.api != "data" or run.id.startswith("qryrun_"):
-            return False
         if choice is None and request is not None:
             choice = request.inline
-        if choice is not None:
-            return choice
-        rows = run.result.row_count if run.result else None
-        return rows is not None and rows <= INLINE_ROWS
+        return _inline.wanted(run, choice, max_rows=INLINE_ROWS)
 
     def _read_inline(self, run: ReportRun, name: str, columns: Any) -> pd.DataFrame:
-        declared: tuple[tuple[str, str], ...] | None = None
-        rows: list[Any] = []
         try:
-            for page in self.api.data.inline_pages(run):
-                page_cols = tuple((c.get("name"), c.get("type")) for c in page.get("columns") or [])
-                declared = declared or page_cols or (run.result.columns if run.result else None)
-                rows.extend(r.get("data") if isinstance(r, dict) else r for r in page.get("rows") or [])
+            return _inline.read(self.api.data.inline_pages(run), run, name=name, columns=columns)
         except (APIError, APIConnectionError) as exc:
             raise exc.with_context(
                 f"; run {run.id} is done: read it again later with client.download({run.id!r})"
             ) from exc
-        if declared is None:
-            raise ResultParseError(f"run {run.id}: its inline result declares no columns")
-        try:
-            df = frames.parse_rows(
-                declared,
-                rows,
-                report=name,
-                api="data",
-                timezone=run.parameters.get("timezone") or "Etc/UTC",
-                columns=list(columns) if columns else None,
-            )
-        except ResultParseError as exc:
-            raise ResultParseError(f"run {run.id} (inline rows): {exc.message}") from exc
-        if run.result is not None and run.result.row_count not in (None, len(df)):
-            raise ResultParseError(
-                f"run {run.id}: its inline pages hold {len(df)} rows, the run declares {run.result.row_count}"
-            )
-        df.attrs[_provenance.KEY] = _provenance.of_run(
-            run, size=None, sha256=None, name=name, source="inline"
-        )
-        return df
 
     def _default_columns(self, run: ReportRun) -> list[str] | None:
         """The columns a run without ``columns`` must have: its v1 type's default columns (None when
