@@ -16,6 +16,10 @@ function                       checks (``check`` column) and ``key``
 =============================  ==================================================================
 ``balance_rollforward(b)``     ``balance.rollforward``: starting + activity + payouts = ending, per
                                interval and currency (key ``ending_balance``);
+                               ``balance.activity_parts`` / ``balance.payouts_parts``: where the
+                               summary has the sub-rows Stripe writes, activity_gross + activity_fee
+                               = activity and payouts_gross + payouts_fee = payouts (key ``activity``
+                               / ``payouts``);
                                ``balance.continuity``: ending of one interval = starting of the next
                                (key ``starting_balance``, on the later interval)
 ``summary_vs_itemized(s, i)``  ``<name>.summary_vs_itemized``: per interval, currency and
@@ -24,15 +28,19 @@ function                       checks (``check`` column) and ``key``
 ``parts_vs_whole(p, w)``       ``<name>.parts_vs_whole``: the intervals add up to the report run over
                                the whole period (balance rows, or category.field of a summary)
 ``balance_vs_summary(b, s)``  ``balance.activity_vs_summary`` / ``balance.payouts_vs_summary``: the
-                               balance summary's ``activity`` (``payouts``) row = Σ net of
-                               balance_change_from_activity.summary (payouts.summary), per interval and
-                               currency (key ``activity`` / ``payouts``)
-``payouts(p, r)``              ``payout.settled``: each automatic payout's amount = Σ net of the
-                               reconciliation rows it settled; ``payout.unmatched_payout``: a payout
-                               with no rows; ``payout.unmatched_rows``: rows naming no listed payout
-                               (key: the payout id)
+                               balance summary's ``activity`` row = Σ net of
+                               balance_change_from_activity.summary, and its ``payouts`` row = -Σ net
+                               of payouts.summary (the payouts reports count a payout positive, the
+                               balance summary negative), per interval and currency
+``payouts(p, r)``              ``payout.settled``: each automatic payout's net in payouts.itemized
+                               (positive, as Stripe writes it) = Σ net of the reconciliation rows it
+                               settled; ``payout.unmatched_payout``: a payout with no rows;
+                               ``payout.unmatched_rows``: rows naming no listed payout (key: the id)
 ``check_period(client, ...)``  all of the above for a period, fetched through ``client.reports``
 =============================  ==================================================================
+
+A balance summary row with an empty currency (Stripe leaves it empty when no transaction underlies
+the row) and a zero amount says nothing about any currency: it is left out, so it makes no check row.
 """
 
 from __future__ import annotations
@@ -104,6 +112,16 @@ def _sums(df: pd.DataFrame, keys: list[str], fields: Iterable[str]) -> dict[tupl
     return out
 
 
+def _without_empty_zero(balance: pd.DataFrame) -> pd.DataFrame:
+    """A balance summary without its rows of empty currency and zero amount (nothing to attribute)."""
+    if "currency" not in balance.columns or "net_amount" not in balance.columns:
+        return balance
+    empty = balance["currency"].isna() | (balance["currency"].astype("string") == "")
+    zero = [not _null(v) and v == 0 for v in balance["net_amount"].tolist()]
+    drop = empty.to_numpy(dtype=bool) & pd.Series(zero, dtype=bool).to_numpy()
+    return balance[~drop] if drop.any() else balance
+
+
 def _tolerance(value: Decimal | int) -> Decimal:
     tol = Decimal(value) if not isinstance(value, float) else Decimal(str(value))
     if tol < 0:
@@ -127,19 +145,27 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
     """Roll the balance forward through ``balance.summary.1`` rows of one or more intervals.
 
     ``balance`` has ``category, net_amount, currency`` (and ``interval_start, interval_end`` when it
-    came from ``client.reports``). Sign convention (docs/internals.md): payouts are negative when
-    money left, so ``ending_balance = starting_balance + activity + payouts``.
+    came from ``client.reports``). Sign convention (as Stripe writes it): payouts are negative when
+    money left, so ``ending_balance = starting_balance + activity + payouts``. Where the summary has
+    Stripe's sub-rows, ``activity_gross + activity_fee = activity`` and
+    ``payouts_gross + payouts_fee = payouts`` are checked too.
     """
     tol = _tolerance(tolerance)
     table: dict[tuple[Any, ...], dict[str, Decimal]] = {}
     keys = [*_INTERVAL, "currency", "category"]
-    for (start, end, cur, cat), v in _sums(with_intervals(balance), keys, ["net_amount"]).items():
+    for (start, end, cur, cat), v in _sums(with_intervals(_without_empty_zero(balance)), keys,
+                                           ["net_amount"]).items():
         table.setdefault((start, end, cur), {})[cat] = v["net_amount"]
     rows = []
     for (start, end, cur), v in table.items():
         computed = v.get("starting_balance", _ZERO) + v.get("activity", _ZERO) + v.get("payouts", _ZERO)
         rows.append(_row("balance.rollforward", cur, start, end, "ending_balance",
                          computed, v.get("ending_balance", _ZERO), tol))
+        for whole in ("activity", "payouts"):
+            parts = [f"{whole}_gross", f"{whole}_fee"]
+            if any(p in v for p in parts):  # the sub-rows are there (an empty zero row is not)
+                rows.append(_row(f"balance.{whole}_parts", cur, start, end, whole,
+                                 sum((v.get(p, _ZERO) for p in parts), _ZERO), v.get(whole, _ZERO), tol))
     for cur in {k[2] for k in table}:
         chain = sorted((k for k in table if k[2] == cur and k[0] is not None), key=lambda k: k[0])
         for prev, this in zip(chain, chain[1:], strict=False):
@@ -152,18 +178,21 @@ def balance_rollforward(balance: pd.DataFrame, *, tolerance: Decimal | int = 0) 
 
 def balance_vs_summary(balance: pd.DataFrame, summary: pd.DataFrame, *, row: str = "activity",
                        tolerance: Decimal | int = 0) -> Checks:
-    """The balance summary's ``row`` (``activity`` or ``payouts``) against Σ net of the matching
-    summary report (``balance_change_from_activity.summary.1`` or ``payouts.summary.1``) of the same
-    interval, per currency: two reports of one ledger must tell the same total. An interval or
+    """The balance summary's ``row`` (``activity`` or ``payouts``) against the matching summary
+    report (``balance_change_from_activity.summary.1`` or ``payouts.summary.1``) of the same
+    interval, per currency: two reports of one ledger must tell the same total. ``activity`` = Σ net
+    of the activity summary; ``payouts`` = -Σ net of the payouts summary, because Stripe writes a
+    payout positive in the payouts reports and negative in the balance summary. An interval or
     currency present on one side only compares against zero."""
     if row not in ("activity", "payouts"):
         raise ValueError(f"row must be 'activity' or 'payouts', got {row!r}")
     tol = _tolerance(tolerance)
-    b = with_intervals(balance)
+    b = with_intervals(_without_empty_zero(balance))
     b = b[b["category"] == row]
     expected = {k: v["net_amount"] for k, v in _sums(b, [*_INTERVAL, "currency"], ["net_amount"]).items()}
     per = _sums(with_intervals(summary), [*_INTERVAL, "currency"], ["net"])
-    actual = {k: v["net"] for k, v in per.items()}
+    sign = -1 if row == "payouts" else 1
+    actual = {k: sign * v["net"] for k, v in per.items()}
     rows = [_row(f"balance.{row}_vs_summary", cur, start, end, row,
                  expected.get(key, _ZERO), actual.get(key, _ZERO), tol)
             for key in [*expected, *(k for k in actual if k not in expected)]
@@ -223,14 +252,17 @@ def parts_vs_whole(parts: pd.DataFrame, whole: pd.DataFrame, *, name: str = "act
     tol, (start, end) = _tolerance(tolerance), _span(whole, parts)
     p = with_intervals(parts)
     if "net_amount" in p.columns:
+        p, whole = _without_empty_zero(p), _without_empty_zero(whole)
         exp = {k: v["net_amount"] for k, v in _sums(whole, ["currency", "category"], ["net_amount"]).items()}
         act: dict[tuple, Decimal] = {}
         per = _sums(p, ["currency", "category", "interval_start"], ["net_amount"])
+        starts = sorted({k[2] for k in per if k[2] is not None})
         for cur, cat in dict.fromkeys(k[:2] for k in per):
-            starts = sorted(k[2] for k in per if k[:2] == (cur, cat) and k[2] is not None)
-            if cat in ("starting_balance", "ending_balance") and starts:  # a stock: first or last value
+            if cat in ("starting_balance", "ending_balance") and starts:
+                # a stock: its value in the first (last) interval of the period; absent there (an
+                # empty-currency zero row, left out) it is zero
                 first_or_last = starts[0 if cat == "starting_balance" else -1]
-                act[(cur, cat)] = per[(cur, cat, first_or_last)]["net_amount"]
+                act[(cur, cat)] = per.get((cur, cat, first_or_last), {"net_amount": _ZERO})["net_amount"]
             else:  # a flow: the sum over the intervals
                 act[(cur, cat)] = sum((v["net_amount"] for k, v in per.items() if k[:2] == (cur, cat)), _ZERO)
         keys = [*exp, *(k for k in act if k not in exp)]
@@ -255,12 +287,14 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
 
     ``payouts`` is a ``payouts.itemized.N`` frame (``payout_id, currency, net``; rows whose
     reporting_category is not ``payout``, such as ``payout_reversal``, are ignored). A payout's amount
-    is minus its balance transaction's net. ``reconciliation`` is a ``payout_reconciliation.itemized.N``
-    frame (``automatic_payout_id, currency, net``). When both carry interval columns a payout is matched
-    within its interval (a payout falls in the interval of its effective time on both reports), else
-    over the whole frame. Manual payouts settle nothing and cannot be told apart on the report, so only
-    payouts that some reconciliation row names (in any interval) are held to the check; a payout whose
-    rows all sit in other intervals is ``payout.unmatched_payout``.
+    is its ``net`` there, as Stripe writes it: positive for money sent to the bank, the same sign as
+    the activity it settled (tests/fixtures/stripe_files/FINDINGS.md §6). ``reconciliation`` is a
+    ``payout_reconciliation.itemized.N`` frame (``automatic_payout_id, currency, net``). When both
+    carry interval columns a payout is matched within its interval (a payout falls in the interval of
+    its effective time on both reports), else over the whole frame. Manual payouts settle nothing and
+    cannot be told apart on the report, so only payouts that some reconciliation row names (in any
+    interval) are held to the check; a payout whose rows all sit in other intervals is
+    ``payout.unmatched_payout``.
     """
     tol = _tolerance(tolerance)
     p, r = with_intervals(payouts), with_intervals(reconciliation)
@@ -268,7 +302,7 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
         p = p[p["reporting_category"] == "payout"]
     by_payout = _sums(p, [*_INTERVAL, "currency", "payout_id"], ["net"])
     by_rows = _sums(r, [*_INTERVAL, "currency", "automatic_payout_id"], ["net"])
-    amounts = {k: -v["net"] for k, v in by_payout.items()}
+    amounts = {k: v["net"] for k, v in by_payout.items()}
     settled = {k: v["net"] for k, v in by_rows.items()}
     automatic = {k[3] for k in settled}
     rows = []

@@ -58,6 +58,55 @@ def test_rollforward_finds_the_broken_interval_and_the_broken_chain():
     ]
 
 
+def real_summary(start, end, rows):
+    """A balance.summary.1 of Stripe's 8 rows (FINDINGS.md §4): (category, amount, currency) triples."""
+    return pd.DataFrame([{"interval_start": start, "interval_end": end, "category": c, "description": c,
+                          "net_amount": D(v), "currency": cur} for c, v, cur in rows])
+
+
+# the real file wongivan__cgge_Balance_Summary_HKD_2025-11-01_to_2025-11-29_UTC.csv (W-A)
+W_A = [("starting_balance", "367.38", "hkd"), ("activity_gross", "14674.41", "hkd"),
+       ("activity_fee", "-799.46", "hkd"), ("activity", "13874.95", "hkd"),
+       ("payouts_gross", "-8356.57", "hkd"), ("payouts_fee", "0.00", "hkd"),
+       ("payouts", "-8356.57", "hkd"), ("ending_balance", "5885.76", "hkd")]
+# ...and W-C, a brand-new account's first month: empty currencies on the zero rows
+W_C = [("starting_balance", "0.00", None), ("activity_gross", "50.00", "hkd"),
+       ("activity_fee", "-4.05", "hkd"), ("activity", "45.95", "hkd"), ("payouts_gross", "0.00", None),
+       ("payouts_fee", "0.00", None), ("payouts", "0.00", None), ("ending_balance", "45.95", "hkd")]
+
+
+def test_the_sub_rows_of_a_real_summary_are_identities():
+    checks = reconcile.balance_rollforward(real_summary(T[0], T[1], W_A))
+    assert checks["ok"].all()
+    assert sorted(zip(checks["check"], checks["key"], checks["actual"], strict=True)) == [
+        ("balance.activity_parts", "activity", D("13874.95")),
+        ("balance.payouts_parts", "payouts", D("-8356.57")),
+        ("balance.rollforward", "ending_balance", D("5885.76"))]
+    broken = [(c, "-799.47" if c == "activity_fee" else v, cur) for c, v, cur in W_A]
+    failed = reconcile.balance_rollforward(real_summary(T[0], T[1], broken)).failures()
+    assert list(failed["check"]) == ["balance.activity_parts"] and list(failed["difference"]) == [D("0.01")]
+    # a summary of only the four documented rows has no sub-row identities to check
+    four = [r for r in W_A if r[0] in ("starting_balance", "activity", "payouts", "ending_balance")]
+    only = reconcile.balance_rollforward(real_summary(T[0], T[1], four))
+    assert set(only["check"]) == {"balance.rollforward"}
+
+
+def test_empty_currency_zero_rows_make_no_check_row():
+    checks = reconcile.balance_rollforward(real_summary(T[0], T[1], W_C))
+    assert checks["ok"].all() and set(checks["currency"]) == {"hkd"}  # nothing for an empty currency
+    assert sorted(checks["check"]) == ["balance.activity_parts", "balance.rollforward"]
+    # an empty currency with money on it is not zero: it stays, and shows up
+    odd = [*W_C[:-1], ("ending_balance", "45.95", None)]
+    assert reconcile.balance_rollforward(real_summary(T[0], T[1], odd))["currency"].isna().any()
+
+
+def test_the_balance_payouts_row_is_minus_the_payouts_summary():
+    bal = real_summary(T[0], T[1], W_A)
+    paid = summary_frame([summary_row(T[0], T[1], "payout", "hkd", 10, "8356.57", "0.00", "8356.57")])
+    checks = reconcile.balance_vs_summary(bal, paid, row="payouts")
+    assert checks["ok"].all() and list(checks["actual"]) == [D("-8356.57")]
+
+
 def test_rollforward_tolerance():
     df = balance_frame(balance_rows(T[0], T[1], "usd", "1.00", "1.00", "0.00", "2.01"))
     assert not reconcile.balance_rollforward(df)["ok"].all()
@@ -145,10 +194,12 @@ def test_parts_vs_whole_balance_uses_first_start_and_last_end():
     assert set(checks["interval_end"]) == {T[2]}
 
 
-PAYOUTS = [item(T[0], T[1], 10, "payout", "usd", "-23.53", "0.00", payout_id="po_1"),
-           item(T[0], T[1], 11, "payout_reversal", "usd", "23.53", "0.00", payout_id="po_1"),
-           item(T[0], T[1], 12, "payout", "usd", "-100.00", "0.00", payout_id="po_manual"),
-           item(T[1], T[2], 13, "payout", "eur", "-6.60", "0.00", payout_id="po_2")]
+# payouts.itemized as Stripe writes it: a payout to the bank is positive, its reversal negative
+# (tests/fixtures/stripe_files/FINDINGS.md §6)
+PAYOUTS = [item(T[0], T[1], 10, "payout", "usd", "23.53", "0.00", payout_id="po_1"),
+           item(T[0], T[1], 11, "payout_reversal", "usd", "-23.53", "0.00", payout_id="po_1"),
+           item(T[0], T[1], 12, "payout", "usd", "100.00", "0.00", payout_id="po_manual"),
+           item(T[1], T[2], 13, "payout", "eur", "6.60", "0.00", payout_id="po_2")]
 RECON = [{**r, "automatic_payout_id": po} for r, po in
          [(ITEMS[0], "po_1"), (ITEMS[1], "po_1"), (ITEMS[2], "po_1"), (ITEMS[3], "po_2")]]
 

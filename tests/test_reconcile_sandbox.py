@@ -20,6 +20,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 NOW = datetime(2026, 1, 15, 10, tzinfo=UTC)
 START, END = "2024-01-01", "2026-01-01"
 CHECKS = {"balance.rollforward", "balance.continuity", "balance.parts_vs_whole",
+          "balance.activity_parts", "balance.payouts_parts",
           "balance.activity_vs_summary", "balance.payouts_vs_summary",
           "activity.summary_vs_itemized", "activity.parts_vs_whole",
           "payouts.summary_vs_itemized", "payouts.parts_vs_whole", "payout.settled"}
@@ -42,7 +43,7 @@ def untouched(sb):
 def test_untouched_sandbox_ties_out_exactly_over_24_months(untouched):
     checks = untouched
     assert isinstance(checks, reconcile.Checks) and list(checks.columns) == reconcile.COLUMNS
-    assert checks.summary() == f"PASS: all {len(checks):,} checks agree (10 kinds)"
+    assert checks.summary() == f"PASS: all {len(checks):,} checks agree (12 kinds)"
     assert checks["ok"].all()
     assert all(type(d) is Decimal and d == 0 for d in checks["difference"])
     assert set(checks["check"]) == CHECKS
@@ -53,7 +54,9 @@ def test_untouched_sandbox_ties_out_exactly_over_24_months(untouched):
         assert len(roll) == 24 and roll["interval_start"].iloc[0] == pd.Timestamp(START, tz="Etc/UTC")
         assert len(mine[mine["check"] == "balance.continuity"]) == 23
         assert len(mine[mine["check"] == "balance.activity_vs_summary"]) == 24
-        assert len(mine[mine["check"] == "balance.payouts_vs_summary"]) == 24
+        # one per interval with payouts: a month without any has an empty-currency zero payouts row
+        # (as Stripe writes it) and no payouts.summary row, so nothing to compare
+        assert len(mine[mine["check"] == "balance.payouts_vs_summary"]) in (23, 24)
         assert (mine["check"] == "payout.settled").sum() > 100  # automatic payouts on business days
         # the numbers are real, not zeros compared with zeros
         assert mine[mine["check"] == "activity.parts_vs_whole"]["expected"].map(abs).max() > 1000
@@ -81,7 +84,7 @@ def test_sandbox_charts_draw_the_ledger(untouched, sb):
     balance = client.reports("balance.summary.1", months, max_concurrent=24)
     ax = plot.balance(balance, currency="usd")
     render(ax, "sandbox_balance_usd")
-    ending = next(line for line in ax.get_lines() if line.get_label() == "Ending balance")
+    ending = next(line for line in ax.balance_axis.get_lines() if line.get_label() == "Ending balance")
     ledger_cents = [sb.ledger.balance("usd", int(iv.end.timestamp())) for iv in months]
     assert [round(v * 100) for v in ending.get_ydata()] == ledger_cents
 
@@ -89,7 +92,8 @@ def test_sandbox_charts_draw_the_ledger(untouched, sb):
     ax = plot.activity(activity, currency="jpy")
     render(ax, "sandbox_activity_jpy")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend[0] == "charge" and legend[-1] == "Net activity" and ax.get_ylabel() == "Net (JPY)"
+    # human category names (plot.category_name)
+    assert legend[0] == "Charges" and legend[-1] == "Net activity" and ax.get_ylabel() == "Net (JPY)"
     assert ax.yaxis.get_major_formatter()(1500000, 0) == "1,500,000"
 
     ax = plot.payouts(client.reports("payouts.summary.1", months, max_concurrent=24), currency="eur")
