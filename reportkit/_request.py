@@ -114,7 +114,10 @@ def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.Re
             pass
         if report in catalog.v2_reports():
             newest = catalog.v2_report(report).v1
-            hint = f"; v1 types carry a version, e.g. {newest!r} (or pass api='v2' or api='data')"
+            hint = (
+                f"; v1 types carry a version, e.g. {newest!r} (or pass api='v2' for the v2 report "
+                f"{report!r}, or api='data' for /v2/data)"
+            )
         else:
             close = difflib.get_close_matches(report, catalog.report_ids(), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""

@@ -108,12 +108,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--currency", help="only this currency (e.g. usd)")
     r.add_argument("--reporting-category", help="only this reporting category (itemized reports)")
     r.add_argument("--payout", help="payout id (payout_reconciliation.by_id.* reports)")
-    r.add_argument("--api", choices=("v1", "v2"), default="v1", help="Reporting API version (default v1)")
+    r.add_argument("--api", choices=("v1", "v2", "data"), default="v1",
+                   help="Reporting API: v1 (default), v2 (/v2/reporting) or data (/v2/data)")
     r.add_argument("--clamp", action="store_true", help="trim the interval to the report's data window")
     r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run (default 600)")
     r.add_argument("-o", "--output", help="write to this .csv, .parquet or .xlsx file (default: CSV on "
                    "stdout); missing folders are made")
     r.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+
+    q = sub.add_parser(
+        "query",
+        help="run SQL on Stripe's analytical dataset (/v2/data query runs) into CSV, Parquet or Excel",
+        description="Run one SQL query (POST /v2/data/query_runs, the Sigma tables: balance_transactions, "
+        "payouts, ...; amounts in minor units) and write its result, typed by the columns the run "
+        "declares, as CSV on stdout or to -o.",
+    )
+    q.add_argument("sql", help='the SQL, e.g. "select currency, sum(net) from balance_transactions"')
+    q.add_argument("-o", "--output", help="write to this .csv, .parquet or .xlsx file (default: CSV on "
+                   "stdout)")
+    q.add_argument("--api", choices=("data", "reporting"), default="data",
+                   help="data: /v2/data/query_runs (default); reporting: /v2/data/reporting/query_runs")
+    q.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run (default 600)")
+    q.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
     sub.add_parser(
         "sandbox",
@@ -221,7 +237,7 @@ _OPTION = {"interval_start": "--start", "interval_end": "--end", "start": "--sta
 _WORDING = [
     (re.compile(r"\b[Pp]ass clamp=True\b"), "Pass --clamp"),
     (re.compile(r"\bclamp=True\b"), "--clamp"),
-    (re.compile(r"\bapi='(v1|v2)'"), r"--api \1"),
+    (re.compile(r"\bapi='(v1|v2|data)'"), r"--api \1"),
     (re.compile(r"client\.report_types\(\)"), "`reportkit types`"),
     (re.compile(r"(?<![\w-])(interval_start|interval_end|timezone|currency|reporting_category|payout|timeout)="),
      lambda m: f"{_OPTION[m.group(1)]}="),
@@ -379,6 +395,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_query(args: argparse.Namespace) -> int:
+    _check_timeout(args.timeout)
+    out = _check_output(args.output)
+    client = _client()
+    live = sys.stderr.isatty() and not args.no_progress
+    lines = None if live or args.no_progress else LineProgress("query")
+    df = client.query(args.sql, api=args.api, timeout=args.timeout, progress=live, observer=lines)
+    if out is None:
+        write_csv(df, sys.stdout)
+        return EXIT_OK
+    try:
+        _write(df, out, client)
+    except OSError as exc:
+        raise UsageError(f"--output {str(out)!r} cannot be written: {exc.strerror or exc}") from None
+    print(f"reportkit: wrote {len(df)} rows x {len(df.columns)} columns to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _write(df: Any, out: Path, client: Any) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
@@ -455,7 +489,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _warnings_as_lines():
             if args.command == "sandbox":
                 return _cmd_sandbox(args, argv[argv.index("sandbox") + 1:])
-            return {"types": _cmd_types, "run": _cmd_run, "demo": _cmd_demo}[args.command](args)
+            commands = {"types": _cmd_types, "run": _cmd_run, "query": _cmd_query, "demo": _cmd_demo}
+            return commands[args.command](args)
     except errors.ConfigurationError as exc:
         print(f"reportkit: error: {cli_words(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
