@@ -111,7 +111,8 @@ def test_expected_outputs_agree_with_the_ledger(nb_sandbox):
     assert f"starting balance: {_money(ledger.balance('usd', jan)):>16} USD" in text
     assert f"ending balance: {_money(ledger.balance('usd', next_year)):>16} USD" in text
     assert "difference:             0.00" in text
-    assert "PASS: all 23 checks agree" in text  # 12 roll-forwards + 11 continuities
+    # 12 roll-forwards + 11 continuities + 12 activity and 12 payouts sub-row identities
+    assert "PASS: all 47 checks agree" in text
     recon = expected["04_reconciliation.ipynb"]
     assert "comparisons that disagree: 0\n" in recon.values()
     rollforward = next(v for v in recon.values() if v.startswith("currency") and "interval_start" in v)
