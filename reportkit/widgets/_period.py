@@ -150,7 +150,7 @@ def check(
     e = instant(end, "end", tz) if end is not None else None
     if s is not None and e is not None and s >= e:
         raise FormInputError(
-            f"Start {typed(start)} must be before End {typed(end)} (End is exclusive: the period is "
+            f"Start {typed(start)} must be before end {typed(end)} (End is exclusive: the period is "
             f"[Start, End) in {tz})"
         )
     window = _window_text(lo, hi, tz)

@@ -80,7 +80,7 @@ def test_errors_name_the_typed_dates_in_the_timezone_not_utc_instants(client):
     form.run_button.click()
     assert form.wait(30)
     assert form.error_message == (
-        "Check the form: Start 2025-03-01 must be before End 2025-02-01 (End is exclusive: the period "
+        "Check the form: Start 2025-03-01 must be before end 2025-02-01 (End is exclusive: the period "
         "is [Start, End) in America/New_York)"
     )
     form.start.value, form.end.value = date(2025, 5, 1), date(2025, 6, 14)  # fine in UTC, not in New York
