@@ -22,7 +22,7 @@ def test_connect_without_a_key_starts_a_loud_local_sandbox(monkeypatch, caplog):
     assert "LOCAL SANDBOX" in repr(client) and "test mode" in repr(client)
     assert client.api_base.startswith("http://127.0.0.1:")
     df = client.report("balance.summary.1", "2025-01-01", "2025-02-01")
-    assert set(df["category"]) == {"starting_balance", "activity", "payouts", "ending_balance"}
+    assert {"starting_balance", "activity", "payouts", "ending_balance"} <= set(df["category"])
     with pytest.warns(rk.ReportkitWarning):
         again = rk.connect(cache=False, progress=False)
     assert again.api_base == client.api_base, "one sandbox per process"

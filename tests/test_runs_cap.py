@@ -12,7 +12,7 @@ def test_report_waits_for_a_slot_at_the_run_cap(sandbox_factory):
     client = sb.client(cache=False, progress=False)
     client.create_run("balance.summary.1", "2024-01-01", "2024-02-01")  # another notebook holds the slot
     df = client.report("balance.summary.1", "2024-02-01", "2024-03-01")
-    assert set(df["category"]) == {"starting_balance", "activity", "payouts", "ending_balance"}
+    assert {"starting_balance", "activity", "payouts", "ending_balance"} <= set(df["category"])
     assert sb.cap_rejections >= 1
     assert sb.runs_created == 2  # a refused create created nothing, so nothing was duplicated
 
