@@ -29,6 +29,6 @@ def test_readme_python_blocks_run(sandbox_factory, monkeypatch, tmp_path):
         exec(compile(block, str(README), "exec"), ns)
     # What the comments in the README claim.
     assert ns["checks"].summary().startswith("PASS: all ")
-    assert "(10 kinds)" in ns["checks"].summary()
+    assert "(12 kinds)" in ns["checks"].summary()
     assert ns["months"]["interval_start"].nunique() == 12
     assert {"reporting_category", "currency", "net"} <= set(ns["df"].columns)  # the v2 summary
