@@ -278,7 +278,7 @@ RUN = ["run", "balance.summary.1", "--start", "2025-01-01", "--end", "2025-02-01
     (["run", "balance.summary.1", "--start", "2025-06-01", "--end", "2025-07-01"],
      ["Pass --clamp to trim the interval"], ["clamp=True"]),
     (["run", "balance.summary", "--start", "2025-01-01", "--end", "2025-02-01"],
-     ["pass --api v2 for the v2 report", "`reportkit types` lists"], ["api='v2'", "client.report_types()"]),
+     ["pass --api v2", "`reportkit types` lists"], ["api='v2'", "client.report_types()"]),
     ([*RUN, "--payout", "po_1"],
      ["does not take --payout; it takes: --columns, --currency, --end, --start, --tz"],
      ["interval_start", "'payout'"]),
