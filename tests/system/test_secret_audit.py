@@ -119,7 +119,8 @@ def test_in_process_sweep_leaks_no_key(
     caplog.set_level(logging.DEBUG)  # every logger: reportkit, urllib3, werkzeug, ...
     texts: list[str] = []
     cache_dir, out_dir = tmp_path / "cache", tmp_path / "out"
-    with Sandbox(seed=7, now=NOW, processing_time=0.05, jitter=0.0, scale=0.25) as sb:
+    # the sandbox accepts only the keys it was started with: give it the audit key
+    with Sandbox(seed=7, now=NOW, processing_time=0.05, jitter=0.0, scale=0.25, keys=[key]) as sb:
         client = rk.Client(api_key=key, api_base=sb.url, files_base=sb.files_url, cache=cache_dir,
                            progress=True)
         frames = [
@@ -233,7 +234,7 @@ def test_in_process_sweep_leaks_no_key(
 def test_full_demo_leaks_no_key(tmp_path: Path) -> None:
     key = audit_key()
     out = tmp_path / "demo"
-    with Sandbox(seed=7, processing_time=0.2, jitter=0.0, concurrent_run_cap=20) as sb:
+    with Sandbox(seed=7, processing_time=0.2, jitter=0.0, concurrent_run_cap=20, keys=[key]) as sb:
         env = {**os.environ, "STRIPE_API_KEY": key, "REPORTKIT_API_BASE": sb.url,
                "REPORTKIT_FILES_BASE": sb.files_url, "REPORTKIT_CACHE_DIR": str(out / "cache")}
         proc = subprocess.run([sys.executable, "-m", "reportkit.cli", "demo", "--out", str(out)],
