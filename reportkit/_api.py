@@ -280,9 +280,10 @@ class Api:
         for group in self._groups.values():
             if run_id.startswith(group.run_prefix):
                 return group
-        first, *rest = (f"{g.name} ids {_prefixes(g.run_prefix)}" for g in self._groups.values())
+        first, *rest = (f"{g.name} ids {g.run_prefix}" for g in (self.v1, self.v2))
         hint = ", ".join([first.replace(" ids ", " ids start "), *rest])
-        raise ConfigurationError(f"not a report run id: {run_id!r} ({hint})")
+        data = ", ".join(self.data.run_prefix)
+        raise ConfigurationError(f"not a report run id: {run_id!r} ({hint}); /v2/data ids start {data}")
 
     def retrieve_run(self, run_id: str) -> ReportRun:
         return self.for_run(run_id).retrieve_run(run_id)
@@ -295,7 +296,3 @@ class Api:
 
     def __repr__(self) -> str:
         return f"<reportkit Api over {self.http!r}>"
-
-
-def _prefixes(prefix: str | tuple[str, ...]) -> str:
-    return prefix if isinstance(prefix, str) else "/".join(prefix)

@@ -170,7 +170,7 @@ def prepare(
         if not isinstance(value, bool):
             raise ConfigurationError(f"{flag} must be True or False, got {value!r}")
     if api not in APIS:
-        raise ConfigurationError(f"api must be 'v1' or 'v2' (/v2/reporting) or 'data' (/v2/data): {api!r}")
+        raise ConfigurationError(f"api must be 'v1' or 'v2', got {api!r} (or 'data' for /v2/data)")
     if compress and api == "v1":
         raise ConfigurationError("compress=True needs api='v2' or 'data' (v1 result files are plain CSV)")
     if inline is not None and (not isinstance(inline, bool) or api != "data"):

@@ -85,11 +85,11 @@ TYPE_TTL = 60.0  # seconds a report type (its data window) is reused for checks
 INLINE_ROWS = 1000  # /v2/data results up to this many rows are read inline (one page) by default
 #: What a failed /v2/data run's ``status_details.code`` means for the person reading the error.
 _ADVICE = {
-    "query_run_invalid_sql": "the SQL is not valid for the analytical dataset; fix the query "
+    "query_run_invalid_sql": "The SQL is not valid for the analytical dataset: fix the query "
     "(running it again will not help)",
-    "file_size_above_limit": "the result is larger than Stripe's file limit; ask for a shorter interval "
+    "file_size_above_limit": "The result is larger than Stripe's file limit: ask for a shorter interval "
     "or fewer rows",
-    "internal_error": "Stripe could not finish it; running it again usually helps",
+    "internal_error": "Stripe could not finish it. Re-running it usually helps",
 }
 _REGISTRY_SIZE = 2048
 
@@ -105,16 +105,16 @@ def raise_if_failed(run: ReportRun) -> None:
     if run.status == "canceled":
         when = f" at {run.canceled_at:%Y-%m-%d %H:%M:%S} UTC" if run.canceled_at else ""
         raise RunFailedError(
-            f"run {run.id} ({run.report_name or run.report}) was canceled at Stripe{when}: it will not "
-            "give a result; create a new run",
+            f"report run {run.id} ({run.report_name or run.report}) was canceled at Stripe{when}: it will "
+            "not give a result; create a new run",
             run=run,
         )
     if run.failed:
         code = f" ({run.error_code})" if run.error_code else ""
-        advice = _ADVICE.get(run.error_code or "", "re-running it usually helps")
+        advice = _ADVICE.get(run.error_code or "", "Re-running it usually helps")
         raise RunFailedError(
-            f"run {run.id} ({run.report_name or run.report}) failed{code}: "
-            f"{run.error or 'no reason given'}; {advice}.",
+            f"report run {run.id} ({run.report_name or run.report}) failed{code}: "
+            f"{run.error or 'no reason given'}. {advice}.",
             run=run,
         )
 
