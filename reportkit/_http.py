@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -70,8 +71,13 @@ except metadata.PackageNotFoundError:  # running from a source tree that was not
 USER_AGENT = f"reportkit/{_VERSION} python-requests/{requests.__version__}"
 
 
+_call = threading.local()  # .deadline: the time.monotonic() past which this thread's request retries no more
+
+
 class _StripeRetry(Retry):
-    """urllib3 Retry for 409 and every 5xx that stops when Stripe says ``Stripe-Should-Retry: false``."""
+    """urllib3 Retry for 409 and every 5xx that stops when Stripe says ``Stripe-Should-Retry: false``,
+    and when the calling thread's deadline (``_call.deadline``, set by a download with a deadline) has
+    passed: urllib3 retries inside one call, so the deadline must reach it here."""
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if not self._is_method_retryable(method):
@@ -83,6 +89,9 @@ class _StripeRetry(Retry):
             raise MaxRetryError(
                 _pool, url, None
             )  # urlopen then returns this response (raise_on_status=False)
+        deadline = getattr(_call, "deadline", None)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise MaxRetryError(_pool, url, error)  # no retry past the caller's deadline
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
@@ -306,9 +315,10 @@ class Transport:
     ):
         start = time.perf_counter()
         timeout = self.timeout
-        if deadline is not None:  # no single read may outlast the caller's deadline
+        if deadline is not None:  # no single read may outlast the caller's deadline, nor its retries
             left = max(0.05, deadline - time.monotonic())
             timeout = (min(timeout[0], left), min(timeout[1], left))
+        _call.deadline = deadline
         try:
             resp = session.request(method, url, headers=headers, timeout=timeout, allow_redirects=False, **kw)
         except requests.RequestException as exc:
@@ -318,6 +328,8 @@ class Transport:
                 f"({type(exc).__name__}); check the network and api_base, then try again "
                 "(a slow server may need a larger Client(timeout=...))"
             ) from None
+        finally:
+            _call.deadline = None
         logger.debug(
             "%s %s -> %s (request_id=%s, %.0f ms)",
             method,
