@@ -57,11 +57,24 @@ from reportkit.errors import (
     redact,
 )
 
-__all__ = ["RUN_RATE_LIMIT_CODE", "Download", "Transport", "encode_form", "error_from_response", "origin"]
+__all__ = [
+    "CAP_CODES",
+    "QUERY_RATE_LIMIT_CODE",
+    "RUN_RATE_LIMIT_CODE",
+    "Download",
+    "Transport",
+    "encode_form",
+    "error_from_response",
+    "origin",
+]
 
 logger = logging.getLogger("reportkit")
 
 RUN_RATE_LIMIT_CODE = "report_run_rate_limit_exceeded"
+QUERY_RATE_LIMIT_CODE = "query_run_rate_limit_exceeded"
+#: 429s that say "too many runs running at once" (they created nothing): the caller waits for a run to
+#: finish; the request-rate backoff does not retry them.
+CAP_CODES = frozenset({RUN_RATE_LIMIT_CODE, QUERY_RATE_LIMIT_CODE})
 _CHUNK = 256 * 1024
 
 try:
@@ -285,7 +298,7 @@ class Transport:
 
     def _retry_rate_limit(self, err: APIError, attempt: int) -> bool:
         """Back off and say True for a request-rate 429 (or a ``Stripe-Should-Retry: true`` answer)."""
-        retryable = (isinstance(err, RateLimitError) and err.code != RUN_RATE_LIMIT_CODE) or (
+        retryable = (isinstance(err, RateLimitError) and err.code not in CAP_CODES) or (
             err.should_retry is True and err.http_status not in (409,) and (err.http_status or 0) < 500
         )
         if not retryable or err.should_retry is False or attempt >= self.max_retries:
@@ -407,7 +420,7 @@ def _advise(err: APIError, retries: int) -> APIError:
     """Add what to do to the errors a user can act on (the server's own message stays first)."""
     if isinstance(err, AuthenticationError):
         hint = "check the API key (Client(api_key=...) or STRIPE_API_KEY): it is wrong, expired or revoked"
-    elif isinstance(err, RateLimitError) and err.code != RUN_RATE_LIMIT_CODE:
+    elif isinstance(err, RateLimitError) and err.code not in CAP_CODES:
         hint = f"still rate-limited after {retries} retries with backoff: wait a little, then try again"
     elif isinstance(err, ServerError):
         hint = f"still failing after {retries} retries: try again in a few minutes"

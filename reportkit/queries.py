@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from reportkit import config
+from reportkit._http import QUERY_RATE_LIMIT_CODE
 from reportkit.errors import ConfigurationError, RateLimitError, RunCancelledError
 from reportkit.objects import ReportRun, ReportType
 from reportkit.progress import Observer, Progress
@@ -30,7 +31,7 @@ from reportkit.runs import Runner
 __all__ = ["QUERY_CAP_CODE", "REPORT_COLUMNS", "reports_frame", "run_query"]
 
 #: Stripe's 429 code when the key runs too many query runs at once (preview spec, reporting query runs).
-QUERY_CAP_CODE = "query_run_rate_limit_exceeded"
+QUERY_CAP_CODE = QUERY_RATE_LIMIT_CODE  # the one home is reportkit._http
 #: The columns of :func:`reports_frame`.
 REPORT_COLUMNS = ["id", "name", "description", "livemode", "parameters"]
 
