@@ -28,10 +28,20 @@ from typing import Any
 
 from reportkit import catalog
 from reportkit._api import rfc3339
-from reportkit.errors import ConfigurationError, DataNotAvailableError, ReportkitWarning
+from reportkit.errors import ConfigurationError, DataNotAvailableError, InvalidRequestError, ReportkitWarning
 from reportkit.intervals import bound, zone
 
-__all__ = ["APIS", "TIMES", "RunRequest", "apply_window", "iso_currencies", "prepare", "resolve", "to_utc"]
+__all__ = [
+    "APIS",
+    "TIMES",
+    "RunRequest",
+    "apply_window",
+    "iso_currencies",
+    "prepare",
+    "resolve",
+    "to_utc",
+    "window_refusal",
+]
 
 #: The API generations a request can go to.
 APIS = ("v1", "v2", "data")
@@ -335,3 +345,25 @@ def apply_window(req: RunRequest, start: datetime | None, end: datetime | None) 
 
 def _fmt(dt: datetime | None) -> str:
     return "-" if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_WINDOW_TEXT = re.compile(
+    r"only available (?P<side>starting at|through) (?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC"
+)
+
+
+def window_refusal(exc: InvalidRequestError, req: RunRequest) -> DataNotAvailableError | None:
+    """Stripe's window 400 (param ``...interval_start``/``interval_end``, text as stripe-cli issue 957
+    quotes it) as a :class:`DataNotAvailableError` naming the window side it gives; else None."""
+    m = _WINDOW_TEXT.search(exc.message or "")
+    named = str(exc.param or "").endswith(TIMES) or "you requested `interval_" in (exc.message or "")
+    if m is None or not named:  # (v2 errors carry no param: the message names the bound)
+        return None
+    at = datetime.strptime(m.group("at"), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    start, end = (at, None) if m.group("side") == "starting at" else (None, at)
+    return DataNotAvailableError(
+        f"{exc.message} Pass clamp=True to trim the interval to the data window, or pick dates inside it",
+        report_type=req.name,
+        data_available_start=start,
+        data_available_end=end,
+    )

@@ -47,12 +47,13 @@ from reportkit import _inline, _provenance, config, frames
 from reportkit._api import Api
 from reportkit._http import RUN_RATE_LIMIT_CODE
 from reportkit._names import Names
-from reportkit._request import RunRequest, apply_window
+from reportkit._request import RunRequest, apply_window, window_refusal
 from reportkit.errors import (
     APIConnectionError,
     APIError,
     ConfigurationError,
     DownloadError,
+    InvalidRequestError,
     PermissionDeniedError,
     RateLimitError,
     ResultParseError,
@@ -190,10 +191,27 @@ class Runner:
 
     # -- create ----------------------------------------------------------------------------------------
     def create_once(self, req: RunRequest, *, idempotency_key: str | None = None) -> ReportRun:
-        """Create the run of a checked request (one POST; a run-cap 429 is raised)."""
-        run = self.api[req.api].create_run(
-            req.sent, req.parameters, compress=req.compress, idempotency_key=idempotency_key
-        )
+        """Create the run of a checked request (one POST; a run-cap 429 is raised).
+
+        Stripe's own window refusal (a 400 on ``parameters.interval_start``/``interval_end`` saying
+        "Data for the report type ... is only available starting at <time> UTC", stripe-cli issue 957)
+        becomes :class:`DataNotAvailableError` with the window it names; with ``clamp`` the report type is
+        fetched afresh, the interval trimmed to its window, and the run created once more."""
+        try:
+            run = self.api[req.api].create_run(
+                req.sent, req.parameters, compress=req.compress, idempotency_key=idempotency_key
+            )
+        except InvalidRequestError as exc:
+            refused = window_refusal(exc, req)
+            if refused is None:
+                raise
+            if not req.clamp:
+                raise refused from exc
+            fresh = self.report_type(req.api, req.sent, max_age=0.0)  # the window moved since our check
+            req = apply_window(req, fresh.data_available_start, fresh.data_available_end)
+            run = self.api[req.api].create_run(
+                req.sent, req.parameters, compress=req.compress, idempotency_key=idempotency_key
+            )
         with self._lock:
             self._requests[run.id] = req
             while len(self._requests) > _REGISTRY_SIZE:
