@@ -27,12 +27,10 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from reportkit import errors
-from reportkit.dtype import DecimalDtype
 from reportkit.progress import Observer, Progress
 
 __all__ = ["EXIT_CHECKS", "EXIT_NETWORK", "EXIT_OK", "EXIT_OTHER", "EXIT_RUN", "EXIT_USAGE", "LineProgress",
@@ -308,28 +306,10 @@ class LineProgress(Observer):
 
 
 def write_csv(df: Any, out: Any) -> None:
-    """Write ``df`` as Stripe writes report CSVs, so :func:`reportkit.frames.parse` reads it back equal.
+    """Write ``df`` as Stripe writes report CSVs: :func:`reportkit.export.to_csv`."""
+    from reportkit.export import to_csv
 
-    Money: exact decimal text; timestamps: ``YYYY-MM-DD HH:MM:SS`` in each column's own timezone (the
-    ``*_utc`` columns in UTC); dates: ``YYYY-MM-DD``; booleans: ``true``/``false``; missing: empty.
-    ``out`` is a path or a text stream.
-    """
-    import pandas as pd
-
-    text = {}
-    for name in df.columns:
-        col = df[name]
-        if isinstance(col.dtype, pd.DatetimeTZDtype):
-            text[name] = col.dt.strftime("%Y-%m-%d %H:%M:%S")
-        elif pd.api.types.is_datetime64_dtype(col.dtype):
-            text[name] = col.dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_bool_dtype(col.dtype):
-            text[name] = col.map({True: "true", False: "false"}).astype(object)
-        elif col.dtype == object or isinstance(col.dtype, DecimalDtype):  # fixed point, never 1E+2 / 0E-8
-            text[name] = col.astype(object).map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
-        else:
-            text[name] = col
-    pd.DataFrame(text).to_csv(out, index=False, lineterminator="\n")
+    to_csv(df, out)
 
 
 def _cmd_types(args: argparse.Namespace) -> int:

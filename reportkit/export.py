@@ -42,7 +42,7 @@ from reportkit._schema import currency_column_for
 from reportkit.catalog import currency_exponent
 from reportkit.dtype import DecimalDtype
 
-__all__ = ["EXCEL_DIGITS", "MAX_ROWS", "account_label", "to_excel"]
+__all__ = ["EXCEL_DIGITS", "MAX_ROWS", "account_label", "to_csv", "to_excel"]
 
 #: Significant digits an Excel number holds exactly (a longer money value is written as text).
 EXCEL_DIGITS = 15
@@ -333,3 +333,26 @@ def _write_provenance(ws: Any, named: Mapping[str, pd.DataFrame], columns: list[
     ws.append(heading("sheet", "column", "type", "format and zone"))
     for c in columns:
         ws.append([c["sheet"], c["column"], c["type"], c["note"]])
+
+
+def to_csv(df: pd.DataFrame, out: Any) -> None:
+    """Write ``df`` as Stripe writes report CSVs, so :func:`reportkit.frames.parse` reads it back equal.
+
+    Money: exact decimal text; timestamps: ``YYYY-MM-DD HH:MM:SS`` in each column's own timezone (the
+    ``*_utc`` columns in UTC); dates: ``YYYY-MM-DD``; booleans: ``true``/``false``; missing: empty;
+    UTF-8, ``\n`` line ends, RFC 4180 quoting. ``out`` is a path or a text stream.
+    """
+    text = {}
+    for name in df.columns:
+        col = df[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            text[name] = col.dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif pd.api.types.is_datetime64_dtype(col.dtype):
+            text[name] = col.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_bool_dtype(col.dtype):
+            text[name] = col.map({True: "true", False: "false"}).astype(object)
+        elif col.dtype == object or isinstance(col.dtype, DecimalDtype):  # fixed point, never 1E+2 / 0E-8
+            text[name] = col.astype(object).map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
+        else:
+            text[name] = col
+    pd.DataFrame(text, index=df.index).to_csv(out, index=False, lineterminator="\n")

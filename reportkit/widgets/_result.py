@@ -29,7 +29,7 @@ import pandas as pd
 from reportkit import catalog
 from reportkit.cache import write_parquet
 from reportkit.dtype import DecimalDtype
-from reportkit.export import to_excel
+from reportkit.export import to_csv, to_excel
 
 __all__ = ["MAX_BYTES", "downloads_html", "files", "money_columns", "stripe_csv", "totals", "totals_html"]
 
@@ -44,22 +44,9 @@ _TYPES = {
 
 
 def stripe_csv(df: pd.DataFrame) -> bytes:
-    """``df`` as Stripe writes report CSVs (UTF-8, ``\\n`` line ends, RFC 4180 quoting)."""
-    text: dict[str, Any] = {}
-    for name in df.columns:
-        col = df[name]
-        if isinstance(col.dtype, pd.DatetimeTZDtype):
-            text[name] = col.dt.strftime("%Y-%m-%d %H:%M:%S")
-        elif pd.api.types.is_datetime64_dtype(col.dtype):
-            text[name] = col.dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_bool_dtype(col.dtype):
-            text[name] = col.map({True: "true", False: "false"}).astype(object)
-        elif col.dtype == object or isinstance(col.dtype, DecimalDtype):  # fixed point, never 1E+2
-            text[name] = col.astype(object).map(lambda v: format(v, "f") if isinstance(v, Decimal) else v)
-        else:
-            text[name] = col
+    """``df`` as Stripe writes report CSVs (:func:`reportkit.export.to_csv`), as UTF-8 bytes."""
     buf = io.StringIO()
-    pd.DataFrame(text, index=df.index).to_csv(buf, index=False, lineterminator="\n")
+    to_csv(df, buf)
     return buf.getvalue().encode("utf-8")
 
 
