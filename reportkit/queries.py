@@ -14,7 +14,6 @@ a :class:`~reportkit.errors.RunFailedError` whose ``.run.error_code`` is ``query
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from typing import Any
@@ -23,10 +22,10 @@ import pandas as pd
 
 from reportkit import config
 from reportkit._http import QUERY_RATE_LIMIT_CODE
-from reportkit.errors import ConfigurationError, RateLimitError, RunCancelledError
+from reportkit.errors import ConfigurationError, RunCancelledError
 from reportkit.objects import ReportRun, ReportType
 from reportkit.progress import Observer, Progress
-from reportkit.runs import Runner
+from reportkit.runs import Runner, at_cap
 
 __all__ = ["QUERY_CAP_CODE", "REPORT_COLUMNS", "reports_frame", "run_query"]
 
@@ -76,23 +75,20 @@ def run_query(
 def _create(
     runner: Runner, sql: str, *, reporting: bool, deadline: float, cancel: threading.Event | None
 ) -> ReportRun:
-    """Create the query run, waiting (0.5 s doubling to 10 s, with jitter) while the key is at its cap."""
-    delay = 0.5
-    while True:
-        if cancel is not None and cancel.is_set():
+    """Create the query run, waiting while the key is at its cap of running queries (:func:`runs.at_cap`)."""
+    if cancel is not None and cancel.is_set():
+        raise RunCancelledError("cancelled before the query run was created")
+
+    def pause(seconds: float) -> None:
+        if cancel is None:
+            time.sleep(seconds)
+        elif cancel.wait(seconds):
             raise RunCancelledError("cancelled before the query run was created")
-        try:
-            return runner.api.data.create_query(sql, reporting=reporting)
-        except RateLimitError as exc:
-            left = deadline - time.monotonic()
-            if exc.code != QUERY_CAP_CODE or left <= 0:
-                raise
-            seconds = min(delay * (0.75 + random.random() / 2), left)
-            if cancel is not None and cancel.wait(seconds):
-                raise RunCancelledError("cancelled before the query run was created") from None
-            if cancel is None:
-                time.sleep(seconds)
-            delay = min(delay * 2, 10.0)
+
+    def create() -> ReportRun:
+        return runner.api.data.create_query(sql, reporting=reporting)
+
+    return at_cap(create, deadline=deadline, pause=pause)
 
 
 def reports_frame(reports: Any) -> pd.DataFrame:

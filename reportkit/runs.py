@@ -39,13 +39,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from reportkit import _inline, _provenance, config, frames
 from reportkit._api import Api
-from reportkit._http import RUN_RATE_LIMIT_CODE
+from reportkit._http import CAP_CODES
 from reportkit._names import Names
 from reportkit._request import RunRequest, apply_window, window_refusal
 from reportkit.errors import (
@@ -72,11 +72,13 @@ __all__ = [
     "POLL_RATIO",
     "TYPE_TTL",
     "Runner",
+    "at_cap",
     "poll_pause",
     "raise_if_failed",
 ]
 
 logger = logging.getLogger("reportkit")
+T = TypeVar("T")
 
 POLL_FIRST = 0.25  # seconds between the first polls
 POLL_RATIO = 0.10  # later: this fraction of the time waited so far
@@ -98,6 +100,30 @@ _REGISTRY_SIZE = 2048
 def poll_pause(waited: float) -> float:
     """Seconds until the next poll after ``waited`` seconds of waiting."""
     return min(max(POLL_FIRST, POLL_RATIO * waited), POLL_MAX)
+
+
+def at_cap(
+    create: Callable[[], T],
+    *,
+    deadline: float,
+    pause: Callable[[float], Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """``create()``, tried again while Stripe answers that the key is at its cap of running runs (429
+    with a code of :data:`reportkit._http.CAP_CODES`, which created nothing): 0.5 s doubling to 10 s,
+    with jitter, until ``deadline``; ``pause(seconds)`` waits (a fan-out's wakes early)."""
+    delay = 0.5
+    while True:
+        try:
+            return create()
+        except RateLimitError as exc:
+            left = deadline - clock()
+            if exc.code not in CAP_CODES or left <= 0:
+                raise
+            seconds = min(delay * (0.75 + random.random() / 2), left)
+            logger.info("at the concurrent-run cap (%s); trying again in %.1f s", exc.code, seconds)
+            (pause or time.sleep)(seconds)
+            delay = min(delay * 2, 10.0)
 
 
 def raise_if_failed(run: ReportRun) -> None:
@@ -229,18 +255,7 @@ class Runner:
         """Create the run, waiting while the key is at the concurrent-run cap (0.5 s doubling to 10 s,
         with jitter) until ``deadline``. ``pause(seconds)`` waits (the fan-out's wakes early when one
         of its runs finishes)."""
-        delay = 0.5
-        while True:
-            try:
-                return self.create_once(req)
-            except RateLimitError as exc:
-                left = deadline - clock()
-                if exc.code != RUN_RATE_LIMIT_CODE or left <= 0:
-                    raise
-                seconds = min(delay * (0.75 + random.random() / 2), left)
-                logger.info("at the concurrent-run cap; trying again in %.1f s", seconds)
-                (pause or time.sleep)(seconds)
-                delay = min(delay * 2, 10.0)
+        return at_cap(lambda: self.create_once(req), deadline=deadline, pause=pause, clock=clock)
 
     # -- wait ------------------------------------------------------------------------------------------
     def wait(
