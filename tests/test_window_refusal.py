@@ -45,3 +45,20 @@ def test_clamp_recovers_from_the_servers_refusal(sandbox_factory):
         df = client.report("balance.summary.1", end - timedelta(days=3), end + timedelta(days=2), clamp=True)
     assert df.attrs["reportkit"]["interval_end"] == end.isoformat()
     assert sb.runs_created == 1
+
+
+def test_a_whole_file_that_does_not_parse_says_a_download_will_not_help(sandbox_factory, tmp_path):
+    """A header without the report's default columns (issue 15) arrived whole (its size is the size
+    Stripe declared), so the error names the run and does not advise downloading it again; nothing is
+    cached."""
+    sb = sandbox_factory(now=NOW, processing_time=0.1)
+    client = sb.client(cache=tmp_path, progress=False)
+    real = client.report_type("balance.summary.1")
+    wanted = (*real.default_columns, "a_column_stripe_did_not_write")
+    client.runner.remember_type("v1", dataclasses.replace(real, default_columns=wanted))
+    with pytest.raises(rk.ResultParseError) as info:
+        client.report("balance.summary.1", "2025-01-01", "2025-02-01")
+    text = str(info.value)
+    assert "missing ['a_column_stripe_did_not_write']" in text and "arrived whole" in text
+    assert "download it again with" not in text
+    assert not list(tmp_path.glob("*.parquet"))
