@@ -364,6 +364,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.report, args.start, args.end, timezone=args.tz, columns=columns, api=args.api,
         clamp=args.clamp, timeout=args.timeout, progress=live, observer=lines, **params,
     )
+    return _emit(df, out, client)
+
+
+def _emit(df: Any, out: Path | None, client: Any) -> int:
+    """A result to stdout (Stripe's CSV text) or to ``--output`` (CSV, Parquet or Excel)."""
     if out is None:
         write_csv(df, sys.stdout)
         return EXIT_OK
@@ -382,15 +387,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     live = sys.stderr.isatty() and not args.no_progress
     lines = None if live or args.no_progress else LineProgress("query")
     df = client.query(args.sql, api=args.api, timeout=args.timeout, progress=live, observer=lines)
-    if out is None:
-        write_csv(df, sys.stdout)
-        return EXIT_OK
-    try:
-        _write(df, out, client)
-    except OSError as exc:
-        raise UsageError(f"--output {str(out)!r} cannot be written: {exc.strerror or exc}") from None
-    print(f"reportkit: wrote {len(df)} rows x {len(df.columns)} columns to {out}", file=sys.stderr)
-    return EXIT_OK
+    return _emit(df, out, client)
 
 
 def _write(df: Any, out: Path, client: Any) -> None:
