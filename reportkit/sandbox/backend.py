@@ -3,8 +3,9 @@
 One Backend is one synthetic Stripe account as the reporting APIs see it. It owns:
 
 - the settings (:class:`~reportkit.sandbox.config.Config`) and the fault switches;
-- the clocks: :meth:`Backend.wall` (the fixed ``now`` plus elapsed time, or real time) and the
-  monotonic clock runs finish by; the data window (``data_available_start``/``_end``);
+- the clocks: :meth:`Backend.wall` (the fixed ``now`` plus elapsed time, or real time, plus what
+  :meth:`Backend.advance` added) and the monotonic clock runs finish by; the data window
+  (``data_available_start``/``_end``, following the wall clock up to ``horizon_end``);
 - ids and jitter from one seeded random stream, so a seed gives the same ids in the same order;
 - the ledger (built on first use) and the report types this sandbox serves, per mode;
 - runs: normalising their parameters against the window, creating them, the concurrent-run cap
@@ -33,7 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from reportkit import catalog
@@ -58,11 +59,11 @@ from reportkit.sandbox.wire import KEY_RE, ApiError, rate_limited, shorten
 __all__ = ["Backend", "data_window"]
 
 
-def data_window(config: Config) -> tuple[int, int]:
+def data_window(config: Config, at: float | None = None) -> tuple[int, int]:
     """``(data_available_start, data_available_end)``: ``ledger_start``, and the last multiple of
-    ``data_end_step`` (a UTC midnight by default) at or before ``now - data_lag`` (``now`` = the fixed
-    clock start, or the real time)."""
-    base = config.now or datetime.now(UTC)
+    ``data_end_step`` (a UTC midnight by default) at or before ``now - data_lag`` (``now`` = the wall
+    clock ``at`` in epoch seconds, else the fixed clock start, else the real time)."""
+    base = datetime.fromtimestamp(at, UTC) if at is not None else config.now or datetime.now(UTC)
     lo = datetime.fromisoformat(config.ledger_start).replace(tzinfo=UTC)
     step = int(config.data_end_step.total_seconds())
     hi = int((base - config.data_lag).timestamp()) // step * step
@@ -97,7 +98,10 @@ class Backend:
         self.cap_rejections = 0  # creates refused with 429 report_run_rate_limit_exceeded
         self.signing_key = secrets.token_bytes(32)
         self.accounts: dict[str, str] = dict(self.config.keys)  # API key -> account name
-        self.window = data_window(self.config)
+        self._window0 = data_window(self.config)  # the window at start; it only moves forward
+        step = int(self.config.data_end_step.total_seconds())
+        self.horizon_end = self._window0[1] + int(self.config.horizon.total_seconds()) // step * step
+        self._advanced = 0.0  # seconds Backend.advance has moved the wall clock
         self.report_ids = ReportIds(catalog.v2_reports(), self.config.report_ids)
         self._data: Any = None  # the /v2/data side (databackend.DataBackend), built on first use
         self._rng = random.Random(self.config.seed)
@@ -112,8 +116,34 @@ class Backend:
     def wall(self) -> float:
         """The sandbox's wall clock: the fixed ``now`` plus the time elapsed since start, or real time."""
         if self.config.now is None:
-            return time.time()
-        return self.config.now.timestamp() + (self.monotonic() - self._mono0)
+            return time.time() + self._advanced
+        return self.config.now.timestamp() + (self.monotonic() - self._mono0) + self._advanced
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """``(data_available_start, data_available_end)`` now: :func:`data_window` at the wall clock,
+        never before the window at start and never past ``horizon_end`` (where the ledger ends)."""
+        lo, hi = data_window(self.config, self.wall())
+        return lo, max(self._window0[1], min(hi, self.horizon_end))
+
+    def advance(self, delta: timedelta | float) -> tuple[int, int]:
+        """Move the wall clock forward by ``delta`` (a timedelta or seconds), and with it
+        ``data_available_end`` (report types, run-window checks, ``refreshed_at``). The ledger is
+        built to ``horizon_end`` once, so data already available never changes. Returns the new
+        window; a ``ValueError`` for a negative step or one that would need data past the horizon."""
+        seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"advance() moves the clock forward: want a delta >= 0, got {delta!r}")
+        _, hi = data_window(self.config, self.wall() + seconds)
+        if hi > self.horizon_end:
+            end = datetime.fromtimestamp(self.horizon_end, UTC).isoformat()
+            raise ValueError(
+                f"advance({delta!r}) would move data_available_end past the ledger's horizon ({end}); "
+                "start the sandbox with a larger horizon= (a timedelta or seconds)"
+            )
+        with self._rng_lock:
+            self._advanced += seconds
+        return self.window
 
     def now(self) -> datetime:
         """:meth:`wall` as an aware UTC datetime."""
@@ -452,7 +482,7 @@ def _default_ledger(backend: Backend) -> Any:
     from reportkit.sandbox.ledger import Ledger
 
     c = backend.config
-    end = datetime.fromtimestamp(backend.window[1], UTC)
+    end = datetime.fromtimestamp(backend.horizon_end, UTC)  # past the window by the horizon (advance)
     return Ledger(seed=c.seed, start=c.ledger_start, end=end, currencies=c.currencies, scale=c.scale)
 
 

@@ -65,6 +65,12 @@ class Config:
         "day gives UTC midnights, ``timedelta(hours=1)`` a window ending on the hour (Stripe's v2 "
         "example ends at 14:00).",
     )
+    horizon: timedelta = _opt(
+        timedelta(0),
+        "timedelta or seconds: how far past the starting ``data_available_end`` the ledger is built, "
+        "so how far ``Sandbox.advance()`` (or elapsed time) can move data availability; data already "
+        "available never changes. ``0`` keeps the window where it starts (and the ledger as before).",
+    )
     ledger_start: str = _opt("2024-01-01", "the first day of data (``data_available_start``).")
     scale: float = _opt(1.0, "multiplies the ledger's volume.")
     currencies: tuple[str, ...] = _opt(("usd", "eur", "jpy"), "the account's currencies (lower-cased).")
@@ -101,6 +107,12 @@ class Config:
         lag = self.data_lag
         if not isinstance(lag, timedelta):
             object.__setattr__(self, "data_lag", timedelta(seconds=float(lag)))
+        horizon = self.horizon
+        if not isinstance(horizon, timedelta):
+            horizon = timedelta(seconds=float(horizon))
+        if horizon < timedelta(0):
+            raise ValueError(f"horizon must be >= 0, got {horizon}")
+        object.__setattr__(self, "horizon", horizon)
         currencies: Iterable[str] = self.currencies
         object.__setattr__(self, "currencies", tuple(c.lower() for c in currencies))
         live_only: Iterable[str] | None = self.live_only
@@ -178,6 +190,7 @@ def describe_options() -> str:
         shown = {
             "data_lag": "12 h",
             "data_end_step": "1 day",
+            "horizon": "0",
             "file_ttl": "365 days",
             "live_only": '{"balance_change_from_activity.itemized.3"}',
         }.get(f.name, repr(default))

@@ -137,6 +137,7 @@ class DataBackend:
         self._overrides: dict[str, str] = {}
         self._rows: dict[str, list[list[str | None]]] = {}
         self._engine: SqlEngine | None = None
+        self._engine_at = 0  # the window end the engine's tables were cut at
         self._engine_lock = threading.Lock()
         self.query_rejections = 0
 
@@ -233,11 +234,13 @@ class DataBackend:
     @property
     def engine(self) -> SqlEngine:
         with self._engine_lock:
-            if self._engine is None:
-                b = self.backend
+            b = self.backend
+            refreshed_at = b.window[1]  # rebuilt when the sandbox clock moved the window (advance)
+            if self._engine is None or self._engine_at != refreshed_at:
                 self._engine = SqlEngine(
-                    b.ledger, refreshed_at=b.window[1], time_limit=b.config.query_time_limit
+                    b.ledger, refreshed_at=refreshed_at, time_limit=b.config.query_time_limit
                 )
+                self._engine_at = refreshed_at
             return self._engine
 
     def create_query(self, caller: Caller, sql: str, *, api: str, compress: bool = False) -> QueryRun:

@@ -8,6 +8,8 @@
                                                  # with those of the keys= option: sb.keys)
         sb.faults.server_errors(2)               # see faults.py
         sb.requests, sb.runs_created, sb.ledger
+        sb.advance(timedelta(days=1))            # the clock (and data_available_end) moves on;
+                                                 # needs Sandbox(horizon=...) past the window
         client = sb.client()                     # reportkit.Client pointed at the sandbox
 
 Each host runs werkzeug's threaded WSGI server (``make_server(..., threaded=True)``) on 127.0.0.1.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import textwrap
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -191,6 +193,12 @@ class Sandbox:
     def now(self) -> datetime:
         """The sandbox clock as an aware UTC datetime."""
         return self.backend.now()
+
+    def advance(self, delta: timedelta | float) -> tuple[int, int]:
+        """Move the sandbox clock forward by ``delta`` (timedelta or seconds) and with it
+        ``data_available_end`` (up to the ``horizon`` option); returns the new ``data_available``.
+        Data already available never changes (:meth:`Backend.advance`)."""
+        return self.backend.advance(delta)
 
     def client(self, **kw: Any) -> Any:
         """A ``reportkit.Client`` pointed at this sandbox with its test key (``api_key=`` to override)."""

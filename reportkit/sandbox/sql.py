@@ -217,6 +217,11 @@ def _tables(ledger: Any, refreshed_at: int) -> dict[str, Any]:
 
     bt = ledger.transactions
     po = ledger.payouts
+    # The ledger may run past the window (Config.horizon): the tables hold what is available so far.
+    bt = bt[bt["created"] < refreshed_at]
+    po = po[po["created"] < refreshed_at].copy()
+    late = po["automatic"] & (po["status"] == "paid") & (po["arrival_date"] > refreshed_at)
+    po.loc[late, "status"] = "in_transit"  # as schedule.payouts marks them at the ledger's end
     ts = pa.timestamp("s")
     available = bt["available_on"].to_numpy()
     bts = pa.table(
