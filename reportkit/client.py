@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from reportkit import config, fanout, queries
+from reportkit import availability, config, fanout, queries
 from reportkit._api import Api
 from reportkit._http import Transport
 from reportkit._ratelimit import TokenBucket, rate_for
@@ -127,6 +127,15 @@ class Client:
         named, _, _ = resolve(report, api, self.livemode)
         sent = named if api == "v1" else self._runner.names.report_id(named, api=api)
         return self._runner.report_type(api, sent)
+
+    def wait_for_data(self, report: str, until: Any, *, timeout: float = 3600.0, api: str | None = None,
+                      cancel: threading.Event | None = None, observer: Observer | None = None,
+                      progress: bool | None = None) -> ReportType:  # fmt: skip
+        """Poll ``report``'s type until its ``data_available_end`` reaches ``until`` (no webhook needed):
+        :func:`reportkit.availability.wait_for_data`; ``DataNotAvailableError`` after ``timeout`` s."""
+        obs = observer_for(self._progress if progress is None else progress, observer)
+        return availability.wait_for_data(lambda: self.report_type(report, api=api), until, label=report,
+                                          timeout=timeout, observer=obs, cancel=cancel)  # fmt: skip
 
     def data_reports(self) -> pd.DataFrame:
         """The account's /v2/data reports (``GET /v2/data/reports``, every page): id, name, ..."""
