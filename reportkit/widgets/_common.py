@@ -27,6 +27,10 @@ __all__ = ["FormInputError", "Worker", "account_banner", "account_text", "error_
 FormInputError = errors.FormInputError  # a form field is unusable (in the one exception tree)
 
 
+#: The code of SQL Stripe refuses (a failed query run's ``error_code``, or a 400's ``code``).
+INVALID_SQL = "query_run_invalid_sql"
+_QUERY_IDS = ("qrun_", "qryrun_")  # /v2/data query runs (report runs are rrun_)
+
 _TITLES: list[tuple[type[BaseException], str]] = [
     (FormInputError, "Check the form"),
     (errors.DataNotAvailableError, "No data for that period"),
@@ -56,13 +60,18 @@ def error_text(exc: BaseException) -> str:
     title = next(
         (t for cls, t in _TITLES if isinstance(exc, cls)), f"Unexpected error ({type(exc).__name__})"
     )
+    run = getattr(exc, "run", None)
+    code = getattr(exc, "code", None) or getattr(run, "error_code", None)
+    if isinstance(exc, errors.ReportkitError) and code == INVALID_SQL:  # a failed run or a 400 alike
+        title = "The query is not valid SQL"
+    elif isinstance(exc, errors.RunFailedError) and str(getattr(run, "id", "")).startswith(_QUERY_IDS):
+        title = "The query run failed"
     msg = errors.redact(str(exc)).strip() or type(exc).__name__
     extra = []
     if isinstance(exc, errors.APIError):  # its message usually names these already
         for label, value in (("code", exc.code), ("parameter", exc.param), ("request", exc.request_id)):
             if value and str(value) not in msg:
                 extra.append(f"{label} {value}")
-    run = getattr(exc, "run", None)
     if run is not None and getattr(run, "id", None) and run.id not in msg:
         extra.append(f"run {run.id}")
     tail = f" ({', '.join(extra)})" if extra else ""
@@ -128,10 +137,11 @@ def account_banner(client: Any) -> w.HTML:
     return banner
 
 
-#: Page styles the forms need: the status line wraps instead of being cut off at the form's edge.
+#: Page styles the forms need: the status line wraps instead of being cut off at the form's edge; SQL
+#: is typed in a monospace font.
 FORM_CSS = (
     "<style>.rk-status.widget-label,.rk-status .widget-label{white-space:normal;height:auto;"
-    "line-height:1.4;overflow:visible}</style>"
+    "line-height:1.4;overflow:visible}.rk-sql textarea{font-family:monospace;font-size:12px}</style>"
 )
 
 

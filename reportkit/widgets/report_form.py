@@ -1,13 +1,14 @@
 """ReportForm: pick a report, its period and parameters, run it, watch it, and get the DataFrame.
 
 The form is built from what the account offers (``client.report_types()``: names, ids, data windows,
-default columns) and from the catalogue (which parameters and columns each report takes). Run works
+default columns; for /v2/data ``client.data_reports()``, see :mod:`reportkit.widgets._reports`) and
+from the catalogue (which parameters and columns each report takes). Run works
 off the kernel's main thread (see :mod:`reportkit.widgets._runner`); Cancel stops waiting and leaves
 the run at Stripe, where it finishes on its own. The period is checked against the data window in the
 chosen timezone with the dates as typed (:mod:`reportkit.widgets._period`); columns are picked in
 order (:mod:`reportkit.widgets._columns`); a result comes with exact totals per currency and CSV /
 Parquet downloads (:mod:`reportkit.widgets._result`). The "Code" tab shows the ``client.report(...)``
-call that does the same thing in a script.
+call that does the same thing in a script (:mod:`reportkit.widgets._code`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 import ipywidgets as w
@@ -26,8 +27,10 @@ from reportkit.intervals import iana_names, intervals
 from reportkit.progress import Observer
 from reportkit.widgets import _common as c
 from reportkit.widgets import _result
+from reportkit.widgets._code import code_for
 from reportkit.widgets._columns import ColumnPicker
 from reportkit.widgets._period import Period, PeriodFields, instant, local_days, local_text, typed
+from reportkit.widgets._reports import APIS, ReportChoices, utc
 from reportkit.widgets._runner import FormRun
 
 __all__ = ["ReportForm"]
@@ -44,6 +47,7 @@ class ReportForm(FormRun):
     the DataFrame (``None`` after a failure or a cancel), ``.run`` the :class:`~reportkit.ReportRun`
     (``None`` for split runs: their run ids are in ``.df.attrs["reportkit"]["run_ids"]``) and
     ``.error_message`` the text shown for a failure. ``wait()`` blocks until the current run is over.
+    ``api``: ``"v1"``, ``"v2"`` or ``"data"`` (/v2/data: the reports the server lists).
     """
 
     def __init__(
@@ -63,11 +67,12 @@ class ReportForm(FormRun):
         self.error_message: str | None = None
         self._last_request: dict[str, Any] = {}
         self._window_head = ""
-        self._types = self._load_types()
+        self.choices = ReportChoices(client)
+        self._shown_api = "v1"  # the API whose reports the dropdown holds
         self._build()
         self.api.value = api
-        if report is not None:
-            self.report.value = report
+        if report is not None:  # for /v2/data: an id it lists, a name, or the v1 type behind one
+            self.report.value = self.choices.find(report, api)
 
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -77,9 +82,7 @@ class ReportForm(FormRun):
             return w.Layout(width="640px")
 
         self.account = c.account_banner(self.client)
-        self.api = w.ToggleButtons(
-            options=[("API v1", "v1"), ("API v2", "v2")], value="v1", style={"button_width": "90px"}
-        )
+        self.api = w.ToggleButtons(options=list(APIS), value="v1", style={"button_width": "90px"})
         self.report = w.Dropdown(description="Report", layout=wide(), style=style)
         self.window = w.HTML()
         self.period = PeriodFields(style)
@@ -170,65 +173,43 @@ class ReportForm(FormRun):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-    # ---------------------------------------------------------------- report types
-    def _load_types(self) -> dict[str, dict[str, Any]]:
-        """The account's v1 report types by id (data window, name, default columns)."""
-        try:
-            df = self.client.report_types()
-        except Exception as exc:  # shown in the form once it is built
-            self._load_error = c.error_text(exc)
-            return {}
-        self._load_error = None
-        return {row["id"]: row for row in df.to_dict("records")}
-
-    def _options(self, api: str) -> list[tuple[str, str]]:
-        if api == "v1":
-            return [(f"{t.get('name') or i} — {i}", i) for i, t in sorted(self._types.items())]
-        out = []
-        for name, v2 in sorted(catalog.v2_reports().items()):
-            if v2.v1 in self._types:
-                out.append((f"{name} (v2, as {v2.v1})", name))
-        return out
-
+    # ---------------------------------------------------------------- report choices (widgets._reports)
     def spec(self) -> catalog.ReportSpec | None:
-        """The catalogue entry of the selected report (v2 names map to their v1 type)."""
-        rid = self.report.value
-        if rid is None:
-            return None
-        return catalog.v2_report(rid).spec if self.api.value == "v2" else catalog.report_spec(rid)
+        """The catalogue entry of the selected report (v2 and /v2/data names map to their v1 type)."""
+        return self.choices.spec(self.api.value, self.report.value)
 
     def _type_row(self) -> dict[str, Any]:
-        spec = self.spec()
-        return self._types.get(spec.id, {}) if spec else {}
+        return self.choices.type_row(self.api.value, self.report.value)
 
     def _on_api(self, *_: Any) -> None:
-        old = self.report.value
-        options = self._options(self.api.value)
+        old, old_api, api = self.report.value, self._shown_api, self.api.value
+        options = self.choices.options(api)
+        self._shown_api = api
         self.report.options = options
         ids = [v for _, v in options]
-        mapped = _map_report(old, self.api.value) if old else None
+        mapped = self.choices.map(old, old_api, api)
         self.report.value = mapped if mapped in ids else (ids[0] if ids else None)
+        if old_api != api:  # a message about the other API's list or run would mislead here
+            self.error_message, self.error.value = None, ""
         self._on_report()
 
     def _on_report(self, *_: Any) -> None:
         spec = self.spec()
-        if self._load_error:
-            self._show_error(self._load_error)
+        load_error = self.choices.error(self.api.value)
+        if load_error:
+            self._show_error(load_error)
         c.show(self.report, spec is not None)  # never an empty dropdown: the window line says why
         if spec is None:
-            self.window.value = "<i class='rk-window'>No report types available.</i>"
+            where = "/v2/data lists no reports" if self.api.value == "data" else "No report types available"
+            self.window.value = f"<i class='rk-window'>{where}.</i>"
             for wid in (self.start, self.end, self.clamp, self.timezone, self.picker.box, self._filters_box,
                         self._split_row):  # fmt: skip
                 c.show(wid, False)
             self._refresh_code()
             return
         row = self._type_row()
-        lo, hi = _utc(row.get("data_available_start")), _utc(row.get("data_available_end"))
-        self._window_head = (
-            f"<b>{html.escape(str(row.get('name') or spec.id))}</b>"
-            f" &middot; <code>{html.escape(spec.id)}</code>"
-            f" &middot; data available {_fmt(lo)} &rarr; {_fmt(hi)} UTC"
-        )
+        lo, hi = utc(row.get("data_available_start")), utc(row.get("data_available_end"))
+        self._window_head = _window_head(self.api.value, self.report.value, spec, row, lo, hi)
         params = set(spec.parameters)
         for name, wid in self._filters.items():
             c.show(wid, name in params)
@@ -329,7 +310,7 @@ class ReportForm(FormRun):
         ):
             columns = None  # the defaults: leave them to the report
         return {
-            "report": self.report.value,
+            "report": self.choices.sent(self.api.value, self.report.value),
             "api": self.api.value,
             "start": period.start,
             "end": period.end,
@@ -371,9 +352,9 @@ class ReportForm(FormRun):
         def job(cancel: threading.Event, observer: Observer) -> pd.DataFrame:
             window = None
             if spec.takes_interval:  # the data window now, not when the form was built
-                t = client.report_type(report, api=api)
-                window = (_utc(t.data_available_start), _utc(t.data_available_end))
-                self.period.lo, self.period.hi = window
+                window = self.choices.window(api, report)
+                if window is not None:
+                    self.period.lo, self.period.hi = window
             req = self._last_request = self.request(window)
             options = {"timezone": req["timezone"], "columns": req["columns"], "api": req["api"]}
             if req["clamp"]:
@@ -445,19 +426,16 @@ def _labelled(text: str, widget: w.Widget) -> w.HBox:
     return w.HBox([label, widget])
 
 
-def _map_report(old: str, api: str) -> str | None:
-    """Keep the same report when switching API: v1 type <-> v2 name."""
-    if api == "v2":
-        spec = catalog.report_spec(old) if old in catalog.report_ids() else None
-        return next((n for n, r in catalog.v2_reports().items() if spec and r.v1 == spec.id), None)
-    return catalog.v2_report(old).v1 if old in catalog.v2_reports() else None
-
-
-def _utc(value: Any) -> datetime | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    ts = pd.Timestamp(value)
-    return (ts.tz_convert(UTC) if ts.tzinfo else ts.tz_localize(UTC)).to_pydatetime()
+def _window_head(api: str, value: str, spec: catalog.ReportSpec, row: dict[str, Any],
+                 lo: datetime | None, hi: datetime | None) -> str:  # fmt: skip
+    """The line under the dropdown: name, id(s), the data window (UTC)."""
+    name = html.escape(str(row.get("name") or spec.id))
+    ids = f"<code>{html.escape(spec.id)}</code>"
+    if api == "data":  # the server's id; the window is the v1 type's behind the report, where known
+        ids = f"<code>{html.escape(value)}</code>" + (f" (window of {ids})" if row else "")
+    if not row:
+        return f"<b>{name}</b> &middot; {ids} &middot; no data window known: the server judges the period"
+    return f"<b>{name}</b> &middot; {ids} &middot; data available {_fmt(lo)} &rarr; {_fmt(hi)} UTC"
 
 
 def _fmt(dt: datetime | None) -> str:
@@ -471,39 +449,3 @@ def _done_text(df: pd.DataFrame, t0: float) -> str:
         return f"Done: {rows} from {prov.get('intervals')} intervals in {c.elapsed(t0)}."
     src = "from the cache" if prov.get("cache_hit") else f"run {prov.get('run_id')}"
     return f"Done: {rows} ({src}) in {c.elapsed(t0)}."
-
-
-def code_for(req: dict[str, Any]) -> str:
-    """``client.report(...)`` (or ``client.reports(...)``) source for a :meth:`ReportForm.request` dict."""
-    tz = req["timezone"]
-
-    def lit(v: Any) -> str:
-        if isinstance(v, datetime):
-            aware = instant(v, "start", tz) if v.tzinfo is None else v
-            text = local_text(aware, tz)  # a local midnight reads as its date, as the form shows it
-            return repr(text if len(text) == 10 else aware.isoformat())
-        return repr(v.isoformat() if isinstance(v, date) else v)
-
-    kwargs = []
-    if tz != "Etc/UTC" or req["split"] != "none":
-        kwargs.append(f"timezone={lit(tz)}")
-    if req["columns"] is not None:
-        kwargs.append(f"columns={req['columns']!r}")
-    if req["api"] != "v1":
-        kwargs.append(f"api={lit(req['api'])}")
-    if req.get("clamp"):
-        kwargs.append("clamp=True")
-    kwargs += [f"{k}={lit(v)}" for k, v in req["parameters"].items()]
-    if req["split"] != "none":
-        # the intervals are cut from the period that is run (trimmed to the data window when asked)
-        start, end = req.get("run_start", req["start"]), req.get("run_end", req["end"])
-        args = [
-            lit(req["report"]),
-            f"rk.intervals({lit(start)}, {lit(end)}, freq={lit(req['split'])}, tz={lit(tz)})",
-        ]
-        call = "client.reports"
-    else:
-        args = [lit(req["report"]), lit(req["start"]), lit(req["end"])]
-        call = "client.report"
-    body = "".join(f"    {a},\n" for a in args + kwargs)
-    return f"import reportkit as rk\n\nclient = rk.Client()\ndf = {call}(\n{body})\n"
