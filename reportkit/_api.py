@@ -29,12 +29,14 @@ from reportkit._http import Download, Transport
 from reportkit.errors import APIConnectionError, ConfigurationError
 from reportkit.objects import ReportRun, ReportType
 
-__all__ = ["INLINE_PAGE", "V1", "V2", "Api", "DataV2", "rfc3339"]
+__all__ = ["INLINE_PAGE", "LIST_PAGE", "V1", "V2", "Api", "DataV2", "rfc3339"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_]+")
 _TIMES = ("interval_start", "interval_end")
 #: Rows asked for per inline page (Stripe's maximum ``limit``).
 INLINE_PAGE = 1000
+#: Runs asked for per v1 list page (Stripe's maximum ``limit``: "Limit can range between 1 and 100").
+LIST_PAGE = 100
 
 
 def rfc3339(dt: datetime) -> str:
@@ -90,6 +92,11 @@ class V1:
                 return
             params = {**params, "starting_after": data[-1]["id"]}
             params.pop("ending_before", None)
+
+    def runs_since(self, created: int) -> Iterator[ReportRun]:
+        """The runs created at or after ``created`` (Unix seconds), newest first, :data:`LIST_PAGE` a
+        page (``created[gte]``; the next page only when the caller iterates that far)."""
+        return self.list_runs({"created": {"gte": int(created)}, "limit": LIST_PAGE})
 
     def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
         file = _result_file(run)

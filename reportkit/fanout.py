@@ -6,6 +6,8 @@ every other request against the data window (a typo found at the seventh interva
 runs behind), then creates, waits for and downloads the rest with at most ``max_concurrent`` runs
 *running* at any moment (downloads happen outside that budget, since Stripe only caps running
 reports). Request rates are kept under Stripe's limits by the transport's shared token buckets.
+While several v1 runs are pending, one :class:`~reportkit.runs.Poller` asks about all of them with
+one list page instead of one retrieve each (``poll="each"``: the per-run polling).
 
 When Stripe answers 429 ``report_run_rate_limit_exceeded`` (other runs of the same key, from another
 notebook say, hold the cap), the job does not hammer: it waits until one of our runs finishes, or for
@@ -33,13 +35,16 @@ from reportkit._request import RunRequest
 from reportkit.errors import BatchError, ConfigurationError, ReportkitError, RunCancelledError
 from reportkit.intervals import Interval
 from reportkit.progress import Observer, Progress
-from reportkit.runs import Runner
+from reportkit.runs import Poller, Runner
 
-__all__ = ["DEFAULT_MAX_CONCURRENT", "BatchStats", "check_cap", "check_intervals", "run_batch"]
+__all__ = ["DEFAULT_MAX_CONCURRENT", "POLLS", "BatchStats", "check_cap", "check_intervals", "run_batch"]
 
 #: Stripe documents a per-key cap on concurrently running report runs without giving its value;
 #: five is the sandbox's default and a conservative choice for Stripe.
 DEFAULT_MAX_CONCURRENT = 5
+#: How a batch waits: ``"list"`` (one :class:`reportkit.runs.Poller` asks about every pending v1 run
+#: with one list page) or ``"each"`` (one retrieve per run, :meth:`reportkit.runs.Runner.wait`).
+POLLS = ("list", "each")
 
 
 def check_cap(max_concurrent: Any) -> int:
@@ -117,6 +122,7 @@ def run_batch(
     executor: Executor | None = None,
     cancel: threading.Event | None = None,
     observer: Observer | None = None,
+    poll: str = "list",
 ) -> pd.DataFrame:
     """Run one prepared request per interval and return one long DataFrame in interval order.
 
@@ -127,11 +133,16 @@ def run_batch(
 
     ``cancel``: once set, no new run is created and waiting stops (runs already created go on at
     Stripe; intervals that finished are kept, the rest fail with :class:`RunCancelledError`).
+
+    ``poll``: ``"list"`` (default) asks about all pending v1 runs with one list page
+    (:class:`reportkit.runs.Poller`); ``"each"`` retrieves each run on its own.
     """
     if len(requests) != len(intervals):
         raise ConfigurationError("run_batch needs one request per interval")
     cap = check_cap(max_concurrent)
     config.check_deadline(timeout, "timeout=3600")
+    if poll not in POLLS:
+        raise ConfigurationError(f"poll must be one of {', '.join(map(repr, POLLS))}, got {poll!r}")
     obs = observer or Observer()
     stats = BatchStats(len(intervals), report)
     results: dict[int, pd.DataFrame] = {}
@@ -146,6 +157,8 @@ def run_batch(
             todo[i] = req
 
     slots = threading.BoundedSemaphore(cap)
+    poller = Poller(runner.api) if poll == "list" and todo else None
+    wait = poller.wait if poller is not None else runner.wait
     errors: dict[Interval, BaseException] = {}
     own_pool = executor is None and bool(todo)
     download_pool: Executor | None = executor or (
@@ -177,7 +190,7 @@ def run_batch(
                 stats.running += 1
             notify()
             try:
-                run = runner.wait(run, timeout=timeout, cancel=cancel)
+                run = wait(run, timeout=timeout, cancel=cancel)
             finally:
                 with stats.lock:
                     stats.running -= 1
@@ -202,6 +215,8 @@ def run_batch(
             notify()
     finally:
         workers.shutdown(wait=True, cancel_futures=True)
+        if poller is not None:
+            poller.close()
         if own_pool and download_pool is not None:
             download_pool.shutdown(wait=True)
         obs.done(stats.snapshot())

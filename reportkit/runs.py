@@ -23,6 +23,11 @@ never sees the ``Client``. What it does, step by step (``Runner.run``):
   is read from its ``include[]=result.inline`` pages instead (:func:`reportkit.frames.parse_rows`,
   the same typed frame).
 
+:class:`Poller` waits for many runs at once (``client.reports``): one poll thread asks about every
+pending v1 run with one ``GET /v1/reporting/report_runs?created[gte]=...`` page (:func:`list_pause`:
+half the requests of one retrieve per run, never later for any run than :func:`poll_pause`, the one
+cadence); v2 and /v2/data runs, whose APIs list no runs, are retrieved one by one.
+
 The run registry (run id -> the request it came from, so ``client.download(run)`` caches under the
 request's key and shows its report name) is explicit here: a run's own fields cannot rebuild the key
 (a v2 run names its report by id, not by the name the user asked for).
@@ -36,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,16 +70,25 @@ from reportkit.objects import ReportRun, ReportType
 from reportkit.progress import Observer, Progress
 
 __all__ = [
+    "CANCEL_TICK",
     "DOWNLOAD_ATTEMPTS",
     "INLINE_ROWS",
+    "LIST_FLOOR",
+    "LIST_MIN",
+    "LIST_SHARE",
     "POLL_FIRST",
     "POLL_MAX",
     "POLL_RATIO",
     "TYPE_TTL",
+    "Poller",
     "Runner",
     "at_cap",
+    "cancelled",
+    "list_pause",
+    "poll_failed",
     "poll_pause",
     "raise_if_failed",
+    "timed_out",
 ]
 
 logger = logging.getLogger("reportkit")
@@ -83,6 +97,10 @@ T = TypeVar("T")
 POLL_FIRST = 0.25  # seconds between the first polls
 POLL_RATIO = 0.10  # later: this fraction of the time waited so far
 POLL_MAX = 10.0  # never more than this between polls
+LIST_MIN = 2  # pending v1 runs from which one list page answers them all (Poller)
+LIST_SHARE = 2.0  # a list poll stands in for this many per-run polls: half the requests
+LIST_FLOOR = 0.1  # seconds: never more than ten list polls a second
+CANCEL_TICK = 0.05  # seconds: how soon a blocked Poller.wait sees its cancel event
 DOWNLOAD_ATTEMPTS = 3
 TYPE_TTL = 60.0  # seconds a report type (its data window) is reused for checks
 INLINE_ROWS = 1000  # /v2/data results up to this many rows are read inline (one page) by default
@@ -100,6 +118,19 @@ _REGISTRY_SIZE = 2048
 def poll_pause(waited: float) -> float:
     """Seconds until the next poll after ``waited`` seconds of waiting."""
     return min(max(POLL_FIRST, POLL_RATIO * waited), POLL_MAX)
+
+
+def list_pause(waited: Sequence[float]) -> float:
+    """Seconds until the next list poll answering runs that have waited ``waited`` seconds each.
+
+    One retrieve per run at :func:`poll_pause` makes ``sum(1 / poll_pause(w))`` requests a second; the
+    list spends :data:`LIST_SHARE` times fewer (so it is polled more often than any one run alone
+    when several are pending), never later than the soonest :func:`poll_pause` of them, never sooner
+    than :data:`LIST_FLOOR`."""
+    if not waited:
+        return POLL_FIRST
+    pauses = [poll_pause(w) for w in waited]
+    return max(LIST_FLOOR, min(min(pauses), LIST_SHARE / sum(1.0 / p for p in pauses)))
 
 
 def at_cap(
@@ -124,6 +155,37 @@ def at_cap(
             logger.info("at the concurrent-run cap (%s); trying again in %.1f s", exc.code, seconds)
             (pause or time.sleep)(seconds)
             delay = min(delay * 2, 10.0)
+
+
+def timed_out(run: ReportRun, waited: float) -> RunTimeoutError:
+    """The error of a wait that reached its deadline (``.run`` keeps the run as last seen)."""
+    odd = (
+        ""
+        if run.known_status
+        else " (a status reportkit does not know: it waits for succeeded, failed or canceled)"
+    )
+    return RunTimeoutError(
+        f"report run {run.id} ({run.report_name or run.report}) still {run.status!r}{odd} "
+        f"after {waited:.1f} s; it goes on at Stripe: resume with "
+        f"client.wait(client.retrieve_run({run.id!r}))",
+        run=run,
+    )
+
+
+def cancelled(run: ReportRun) -> RunCancelledError:
+    """The error of a wait stopped by its ``cancel`` event."""
+    return RunCancelledError(
+        f"stopped waiting for run {run.id}; the run itself carries on at Stripe: resume "
+        f"with client.wait(client.retrieve_run({run.id!r}))",
+        run=run,
+    )
+
+
+def poll_failed(exc: APIError | APIConnectionError, run: ReportRun) -> APIError | APIConnectionError:
+    """A status request that failed, naming the run (which goes on at Stripe) and how to resume."""
+    return exc.with_context(
+        f"; report run {run.id} goes on at Stripe: resume with client.wait(client.retrieve_run({run.id!r}))"
+    )
 
 
 def raise_if_failed(run: ReportRun) -> None:
@@ -283,34 +345,17 @@ class Runner:
             now = clock()
             waited = now - begin
             if now >= deadline:
-                odd = (
-                    ""
-                    if run.known_status
-                    else " (a status reportkit does not know: it waits for succeeded, failed or canceled)"
-                )
-                raise RunTimeoutError(
-                    f"report run {run.id} ({run.report_name or run.report}) still {run.status!r}{odd} "
-                    f"after {waited:.1f} s; it goes on at Stripe: resume with "
-                    f"client.wait(client.retrieve_run({run.id!r}))",
-                    run=run,
-                )
+                raise timed_out(run, waited)
             pause = min(poll_pause(waited), deadline - now)
             if cancel is not None:
                 if cancel.wait(pause):
-                    raise RunCancelledError(
-                        f"stopped waiting for run {run.id}; the run itself carries on at Stripe: resume "
-                        f"with client.wait(client.retrieve_run({run.id!r}))",
-                        run=run,
-                    )
+                    raise cancelled(run)
             else:
                 sleep(pause)
             try:
                 run = self.api.retrieve_run(run.id)
             except (APIError, APIConnectionError) as exc:  # the run goes on at Stripe: keep its id
-                raise exc.with_context(
-                    f"; report run {run.id} goes on at Stripe: resume with "
-                    f"client.wait(client.retrieve_run({run.id!r}))"
-                ) from exc
+                raise poll_failed(exc, run) from exc
             obs.step(state.with_(run=run))
             raise_if_failed(run)
             if run.is_done:
@@ -501,6 +546,162 @@ class Runner:
             raise
         obs.done(state.with_(phase="done", done=1))
         return df
+
+
+class _Watch:
+    """One run a :class:`Poller` waits for: the run as last seen, when its wait began, when it is due."""
+
+    __slots__ = ("begin", "deadline", "error", "next_at", "run", "settled")
+
+    def __init__(self, run: ReportRun, begin: float, deadline: float) -> None:
+        self.run = run
+        self.begin = begin
+        self.deadline = deadline
+        self.next_at = begin + poll_pause(0.0)
+        self.error: BaseException | None = None
+        self.settled = False  # done at Stripe (or its status request failed): its waiter takes over
+
+
+class Poller:
+    """Waits for many runs at once, asking Stripe about all pending v1 runs with one list page.
+
+    Threads call :meth:`wait` (as :meth:`Runner.wait`, one run each) and block; one poll thread asks
+    for everybody. While at least :data:`LIST_MIN` v1 runs are pending, a poll is one
+    ``GET /v1/reporting/report_runs?created[gte]=<oldest pending run's created>&limit=100`` (a further
+    page only while a pending run is still missing), instead of one retrieve per run; a run the list
+    does not show (another account's, say) is retrieved as before, as are v2 and /v2/data runs (their
+    APIs have no list of runs).
+
+    Cadence: each run is asked about at least as often as :func:`poll_pause` says for its own wait (so
+    no run is noticed later than alone). The list answers every pending run at once, so it is polled
+    at :func:`list_pause`: half the requests the per-run polls would make, which with several runs
+    pending means more often than any one of them, never more often than :data:`LIST_FLOOR`.
+    Deadlines, ``cancel`` and the errors are :meth:`Runner.wait`'s (a failed run raises
+    :class:`RunFailedError`; a status request that failed names the run and how to resume).
+    """
+
+    def __init__(self, api: Api, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.api = api
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._watches: list[_Watch] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def __enter__(self) -> Poller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the poll thread (waits still blocked end as if cancelled)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def wait(
+        self, run: ReportRun, *, timeout: float = 600, cancel: threading.Event | None = None
+    ) -> ReportRun:
+        """Block until ``run`` succeeds (returned), fails (:class:`RunFailedError`), ``timeout`` passes
+        (:class:`RunTimeoutError`) or ``cancel`` is set (:class:`RunCancelledError`)."""
+        config.check_deadline(timeout)
+        raise_if_failed(run)
+        if run.is_done:
+            return run
+        begin = self.clock()
+        watch = _Watch(run, begin, begin + timeout)
+        with self._cond:
+            if self._closed:
+                raise cancelled(run)
+            self._watches.append(watch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="rk-poll", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+            try:
+                while not watch.settled:
+                    now = self.clock()
+                    if cancel is not None and cancel.is_set() or self._closed:
+                        raise cancelled(watch.run)
+                    if now >= watch.deadline:
+                        raise timed_out(watch.run, now - begin)
+                    left = watch.deadline - now
+                    self._cond.wait(min(left, CANCEL_TICK) if cancel is not None else left)
+            finally:
+                if watch in self._watches:
+                    self._watches.remove(watch)
+        if watch.error is not None:
+            raise watch.error
+        raise_if_failed(watch.run)
+        return watch.run
+
+    # -- the poll thread ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        with self._cond:
+            while not self._closed:
+                pending = [w for w in self._watches if not w.settled]
+                if not pending:
+                    self._cond.wait()
+                    continue
+                now = self.clock()
+                nxt = min(w.next_at for w in pending)
+                if nxt > now:
+                    self._cond.wait(nxt - now)
+                    continue
+                group = self._listed(pending)
+                listed = group if any(w.next_at <= now for w in group) else []
+                alone = [w for w in pending if w not in group and w.next_at <= now]
+                self._cond.release()
+                try:  # the requests go out without the lock: waiters keep checking cancel and deadlines
+                    found = self._list([w.run for w in listed]) if listed else {}
+                    missing = [w for w in listed if w.run.id not in found]
+                    fresh = {w.run.id: self._retrieve(w.run) for w in alone + missing}
+                finally:
+                    self._cond.acquire()
+                for w in listed + alone:
+                    got = found.get(w.run.id) or fresh.get(w.run.id)
+                    if isinstance(got, BaseException):
+                        w.error, w.settled = got, True
+                    elif got is not None:
+                        w.run, w.settled = got, got.is_done
+                now = self.clock()
+                left = [now - w.begin for w in group if not w.settled]
+                for w in listed:
+                    w.next_at = now + list_pause(left)
+                for w in alone + missing:
+                    w.next_at = now + poll_pause(now - w.begin)
+                self._cond.notify_all()
+
+    def _listed(self, pending: list[_Watch]) -> list[_Watch]:
+        """The pending runs one list page answers (none when fewer than :data:`LIST_MIN`)."""
+        group = [w for w in pending if w.run.api == "v1" and w.run.created is not None]
+        return group if len(group) >= LIST_MIN else []
+
+    def _list(self, runs: list[ReportRun]) -> dict[str, ReportRun]:
+        """The runs among ``runs`` that the list shows (an empty answer if the list request failed:
+        they are then retrieved one by one, so a failure is reported per run)."""
+        want = {r.id for r in runs}
+        since = min(int(r.created.timestamp()) for r in runs if r.created is not None)
+        found: dict[str, ReportRun] = {}
+        try:
+            for item in self.api.v1.runs_since(since):
+                if item.id in want:
+                    found[item.id] = item
+                    if len(found) == len(want):
+                        break
+        except (APIError, APIConnectionError) as exc:
+            logger.debug("listing runs failed (%s); retrieving each pending run", exc)
+            return {}
+        return found
+
+    def _retrieve(self, run: ReportRun) -> ReportRun | BaseException:
+        try:
+            return self.api.retrieve_run(run.id)
+        except (APIError, APIConnectionError) as exc:
+            return poll_failed(exc, run)
 
 
 def _cancellable_pause(cancel: threading.Event) -> Callable[[float], None]:

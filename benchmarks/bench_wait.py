@@ -1,0 +1,144 @@
+"""Waiting figures of a batch: status requests per run and finish overhead, per-run polls vs list polls.
+
+Run: ``.venv/bin/python benchmarks/bench_wait.py [--n 12 52] [--cap 5] [--processing-time 1]
+[--jitter 0.2] [--repeat 3]``
+
+On a local sandbox whose v1 runs take a known processing time (with jitter), ``run_batch`` waits
+for N intervals (months for 12, weeks for 52 and others: days) within a cap of ``cap`` running runs,
+once with ``poll="each"`` (one ``GET /v1/reporting/report_runs/{id}`` per pending run at the
+``runs.poll_pause`` cadence: reportkit before issue 19) and once with ``poll="list"`` (one
+``GET /v1/reporting/report_runs?created[gte]=...`` page answers every pending run). For each it
+prints, side by side, medians and spreads (min-max) of ``--repeat`` runs:
+
+- status requests per run (retrieves + list pages, counted in ``sb.requests`` by endpoint), and the
+  other requests (creates, files, report types) so nothing hides;
+- finish overhead: wall time against the ideal ``ceil(N/cap) x processing_time`` (goal <= 5 %);
+- notice latency: from a run's ``succeeded_at`` (the sandbox's exact wall time) to the request for
+  its file (the first thing done once we know it succeeded), median and 90th percentile over runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+import pandas as pd
+
+import reportkit as rk
+from reportkit.fanout import run_batch
+from reportkit.sandbox import Sandbox
+
+REPORT = "balance_change_from_activity.summary.1"
+
+
+def _intervals(n: int) -> list[rk.Interval]:
+    start = pd.Timestamp("2024-01-01")
+    freq, step = {12: ("month", pd.DateOffset(months=1)), 52: ("week", pd.DateOffset(weeks=1))}.get(
+        n, ("day", pd.DateOffset(days=1))
+    )
+    if freq == "week":
+        start = pd.Timestamp("2024-01-01")  # a Monday
+    ivs = rk.intervals(start.date(), (start + n * step).date(), freq=freq)
+    assert len(ivs) == n, (n, len(ivs))
+    return ivs
+
+
+def _endpoint(r) -> str:
+    if r.host == "files":
+        return "file"
+    if r.method == "POST":
+        return "create"
+    if r.path == "/v1/reporting/report_runs":
+        return "list"
+    if r.path.startswith("/v1/reporting/report_runs/"):
+        return "retrieve"
+    if r.path.startswith("/v1/reporting/report_types"):
+        return "type"
+    return r.path
+
+
+def once(sb: Sandbox, ivs: list[rk.Interval], *, cap: int, poll: str) -> dict[str, float]:
+    client = sb.client(cache=False, progress=False)
+    reqs = [client.prepare(REPORT, iv.start, iv.end, timezone=iv.tz) for iv in ivs]
+    client.runner.report_type("v1", REPORT, max_age=0)  # the window check's type: fetched before timing
+    before = len(sb.requests)
+    t0 = time.perf_counter()
+    df = run_batch(client.runner, reqs, ivs, report=REPORT, max_concurrent=cap, poll=poll)
+    wall = time.perf_counter() - t0
+    seen = sb.requests.snapshot()[before:]
+    client.close()
+    ids = set(df.attrs["reportkit"]["run_ids"])
+    assert len(ids) == len(ivs)
+    runs = {r.id: r for r in sb.backend.runs.listing("v1", False) if r.id in ids}
+    first_file: dict[str, float] = {}
+    for r in seen:
+        if r.host == "files":
+            fid = r.path.split("/")[3]
+            first_file.setdefault(fid, r.time)
+    lat = sorted(first_file[run.file_id] - run.succeeded_at() for run in runs.values())
+    counts = Counter(_endpoint(r) for r in seen)
+    n = len(ivs)
+    return {
+        "wall": wall,
+        "status": (counts["retrieve"] + counts["list"]) / n,
+        "retrieve": counts["retrieve"] / n,
+        "list": counts["list"] / n,
+        "other": (counts["create"] + counts["file"] + counts["type"]) / n,
+        "lat50": statistics.median(lat),
+        "lat90": lat[min(len(lat) - 1, int(0.9 * len(lat)))],
+    }
+
+
+def _fmt(values: list[float], spec: str) -> str:
+    med = statistics.median(values)
+    return f"{med:{spec}} ({min(values):{spec}}-{max(values):{spec}})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[12, 52], help="numbers of intervals")
+    ap.add_argument("--cap", type=int, default=5, help="concurrent-run cap (server and client)")
+    ap.add_argument("--processing-time", type=float, default=1.0, help="seconds each run takes")
+    ap.add_argument("--jitter", type=float, default=0.2, help="+/- seconds of uniform jitter")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    p = args.processing_time
+    now = datetime(2026, 6, 15, tzinfo=UTC)
+    rows = []
+    with Sandbox(seed=7, processing_time=p, jitter=args.jitter, concurrent_run_cap=args.cap, now=now) as sb:
+        _ = sb.ledger  # build it before timing anything
+        once(sb, _intervals(12)[:2], cap=args.cap, poll="each")  # warm-up: imports, first renders
+        for n in args.n:
+            ivs = _intervals(n)
+            ideal = math.ceil(n / args.cap) * p
+            for poll in ("each", "list"):
+                got = [once(sb, ivs, cap=args.cap, poll=poll) for _ in range(args.repeat)]
+                col = {k: [g[k] for g in got] for k in got[0]}
+                over = [(w - ideal) / ideal * 100 for w in col["wall"]]
+                rows.append((n, poll, ideal, col, over))
+
+    print(f"{REPORT}, v1, cap {args.cap}, processing time {p:g} s +/- {args.jitter:g} s, "
+          f"{args.repeat} repeats: median (min-max)")
+    head = (f"{'N':>3} {'poll':5} {'status req/run':>20} {'(list pages)':>18} {'other req/run':>14} "
+            f"{'wall s':>20} {'vs ideal':>7} {'overhead %':>20} {'notice ms p50':>20} {'p90':>18}")
+    print(head)
+    for n, poll, ideal, col, over in rows:
+        print(f"{n:>3} {poll:5} {_fmt(col['status'], '.2f'):>20} {_fmt(col['list'], '.2f'):>18} "
+              f"{statistics.median(col['other']):14.2f} {_fmt(col['wall'], '.2f'):>20} {ideal:6.1f}s "
+              f"{_fmt(over, '.1f'):>20} {_fmt([v * 1e3 for v in col['lat50']], '.0f'):>20} "
+              f"{_fmt([v * 1e3 for v in col['lat90']], '.0f'):>18}")
+    by = {(n, poll): col for n, poll, _, col, _ in rows}
+    for n in args.n:
+        if (n, "each") in by and (n, "list") in by:
+            e = statistics.median(by[n, "each"]["status"])
+            li = statistics.median(by[n, "list"]["status"])
+            print(f"N={n}: list polling makes {li / e:.2f}x the status requests of per-run polling "
+                  f"(goal <= 1); goal overhead <= 5 %")
+
+
+if __name__ == "__main__":
+    main()
