@@ -56,13 +56,20 @@ V2_FAMILIES = [
     "payout_reconciliation",
     "ending_balance_reconciliation",
 ]
-def default_columns(rid: str, spec: dict) -> list[str] | None:
+def default_columns(rid: str, spec: dict, specs: dict | None = None) -> list[str] | None:
     cols = [c["name"] for c in spec["columns"] or []]
     if "columns" not in spec["optional"]:
         return None
     marked = [c["name"] for c in spec["columns"] if c["default"]]
     if marked:
         return marked
+    twin = spec.get("twin_of")
+    if rid.startswith("connected_account_") and specs and twin in specs:
+        # a Connect type defaults to its platform twin's columns, the account id first (a choice:
+        # Stripe documents no default for these; docs/connect.md)
+        base = [c for c in default_columns(twin, specs[twin], specs) or [] if c in cols]
+        if base:
+            return (["connected_account"] if "connected_account" in cols else []) + base
     if set(SUMMARY_DEFAULT) <= set(cols):
         return SUMMARY_DEFAULT
     pref = list(ITEMIZED_PREFERENCE)
@@ -87,7 +94,7 @@ def main() -> None:
             "optional": spec["optional"],
             "livemode_only": bool(spec.get("livemode_only")),
             "columns": [[c["name"], c["kind"]] for c in cols],
-            "default_columns": default_columns(rid, spec),
+            "default_columns": default_columns(rid, spec, src["report_types"]),
         }
     # v2: one report per base name of the non-Connect families, backed by the newest v1 version.
     v2 = {}

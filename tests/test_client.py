@@ -8,7 +8,7 @@ import pytest
 
 import reportkit as rk
 from reportkit import catalog
-from reportkit.sandbox import Sandbox
+from reportkit.sandbox import Sandbox, connectreports
 from reportkit.sandbox.reports import SUPPORTED
 
 NOW = datetime(2025, 6, 15, tzinfo=UTC)
@@ -39,7 +39,7 @@ def test_report_types_frame(sb, client):
         "livemode",
         "updated",
     ]
-    assert set(df["id"]) <= set(SUPPORTED) and "balance.summary.1" in set(df["id"])
+    assert set(df["id"]) <= SUPPORTED | connectreports.SUPPORTED and "balance.summary.1" in set(df["id"])
     assert str(df["data_available_start"].dt.tz) == "UTC"
     assert df["data_available_end"].max() == WINDOW_END
     row = df.set_index("id").loc["balance.summary.1"]

@@ -10,7 +10,8 @@ it points at, and routing is urls.py's. Each request goes through, in order:
    ``limits.MAX_BODY`` a 413;
 3. authenticate (401 without a key, with a key the sandbox was not started with, or with a revoked
    one; v1 also takes Basic auth), except on the key-less downloads host; the key's account and mode
-   scope everything after;
+   scope everything after; a ``Stripe-Account`` header (also ``Stripe-Context`` on /v2) switches
+   that account to the connected account it names, or is Stripe's 403 (connected.py);
 4. the key's request rate (``Backend.check_rate``);
 5. idempotency for a POST with ``Idempotency-Key`` (scoped to the account and mode): the first 200
    answer is saved and replayed with ``Idempotent-Replayed: true``; the same key with another body is
@@ -154,6 +155,7 @@ class SandboxApp:
         if host in KEYLESS:
             return endpoint(self.backend, request, None, **args)
         caller = authenticate(self.backend, request, api=api, allow_basic=api == "v1")
+        caller = self.backend.connected.act_as(caller, request.headers, api=api, path=request.path)
         self.backend.check_rate(caller, host, api)
 
         def call() -> Response:

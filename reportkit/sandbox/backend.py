@@ -7,7 +7,9 @@ One Backend is one synthetic Stripe account as the reporting APIs see it. It own
   :meth:`Backend.advance` added) and the monotonic clock runs finish by; the data window
   (``data_available_start``/``_end``, following the wall clock up to ``horizon_end``);
 - ids and jitter from one seeded random stream, so a seed gives the same ids in the same order;
-- the ledger (built on first use) and the report types this sandbox serves, per mode;
+- the ledger (built on first use) and the report types this sandbox serves, per mode; the
+  platform's connected accounts and their own ledgers (``connected``, connected.py), so a run reads
+  its account's ledger (:meth:`Backend.ledger_for`) and a ``connected_account_*`` run its accounts';
 - runs: normalising their parameters against the window, creating them, the concurrent-run cap
   (429 ``report_run_rate_limit_exceeded``, counted in ``cap_rejections``) and the choice of a
   run-failure fault, all in one atomic step; their status over time and their CSV / zip bytes,
@@ -38,8 +40,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from reportkit import catalog
-from reportkit.sandbox import results, validate
+from reportkit.sandbox import connectreports, results, validate
 from reportkit.sandbox.config import DEFAULT_ACCOUNT, Config
+from reportkit.sandbox.connected import Connected
 from reportkit.sandbox.faults import Faults
 from reportkit.sandbox.params import RunParams
 from reportkit.sandbox.reportids import ReportIds
@@ -103,6 +106,7 @@ class Backend:
         self.horizon_end = self._window0[1] + int(self.config.horizon.total_seconds()) // step * step
         self._advanced = 0.0  # seconds Backend.advance has moved the wall clock
         self.report_ids = ReportIds(catalog.v2_reports(), self.config.report_ids)
+        self.connected = Connected(self)  # the platform's connected accounts, their ledgers, Stripe-Account
         self._data: Any = None  # the /v2/data side (databackend.DataBackend), built on first use
         self._rng = random.Random(self.config.seed)
         self._rng_lock = threading.Lock()
@@ -210,7 +214,7 @@ class Backend:
             return self.config.report_types
         from reportkit.sandbox import reports
 
-        return frozenset(reports.SUPPORTED)
+        return frozenset(reports.SUPPORTED) | connectreports.SUPPORTED
 
     def visible_types(self, livemode: bool) -> list[str]:
         """The served types a key of this mode sees, sorted (live-only ones need a live key)."""
@@ -293,17 +297,37 @@ class Backend:
             account=caller.account,
         )
         run.file_id = self.new_id("file_") if api == "v1" else None
-        if "payout" in catalog.report_spec(report_type).required:
+        if connectreports.is_connect(report_type):
+            self.check_connect(run, pname)
+        elif "payout" in catalog.report_spec(report_type).required:
             self.check_payout(run, pname)
         self.admit(caller, run)
         return run
 
-    def check_payout(self, run: Run, pname: Callable[[str], str]) -> None:
+    def check_connect(self, run: Run, pname: Callable[[str], str]) -> None:
+        """A Connect type's ``connected_account(s)`` must be the run's platform's accounts (404
+        otherwise); a ``by_id`` type's payout must be one of that account's."""
+        wire = "v1" if run.api == "v1" else "v2"
+        for name in ("connected_account", "connected_accounts"):
+            value = getattr(run.params, name)
+            for acct in (value,) if isinstance(value, str) else value or ():
+                self.connected.check_param(run.account, acct, pname(name), wire)
+        if "payout" in catalog.report_spec(run.report_type).required and run.params.connected_account:
+            self.check_payout(run, pname, self.connected.ledger(run.params.connected_account))
+
+    def ledger_for(self, account: str) -> Any:
+        """The ledger an account's reports read: a connected account's own, else the platform's."""
+        return self.connected.ledger(account) if self.connected.get(account) else self.ledger
+
+    def check_payout(self, run: Run, pname: Callable[[str], str], ledger: Any = None) -> None:
         """Ask ``reports.check`` about what only the ledger knows (an unknown or manual payout)."""
         from reportkit.sandbox import reports
 
         try:
-            reports.check(self.ledger, run.report_type, run.params)
+            if ledger is None:
+                reports.check(self.ledger_for(run.account), run.report_type, run.params)
+            else:  # a connected account's payout (connectreports checks the Connect type itself)
+                reports.check(ledger, connectreports.twin(run.report_type), run.params)
         except reports.ReportParameterError as e:
             code = "not_found" if run.api != "v1" and e.http_status == 404 else e.code
             wire = "v1" if run.api == "v1" else "v2"  # /v2/data answers in the v2 shape
@@ -376,7 +400,10 @@ class Backend:
         if run.discrepancies is not None:
             kwargs["discrepancies"] = run.discrepancies
         try:
-            return reports.render(self.ledger, run.report_type, run.params, **kwargs), None
+            if connectreports.is_connect(run.report_type):
+                chosen = self.connected.ledgers(run.account, run.params.accounts())
+                return connectreports.render(chosen, run.report_type, run.params), None
+            return reports.render(self.ledger_for(run.account), run.report_type, run.params, **kwargs), None
         except reports.ReportParameterError as e:
             return None, e.message
         except Exception:

@@ -100,6 +100,13 @@ class Config:
         "``query_run_rate_limit_exceeded``; ``None`` disables.",
     )
     query_time_limit: float = _opt(10.0, "seconds one /v2/data SQL query may run before it is stopped.")
+    connected_accounts: Any = _opt(
+        3,
+        "the platform's connected accounts (Stripe Connect): a count (the accounts its ledger transfers "
+        "to, one currency each first: usd, eur, jpy, ...) or a list of ids or specs ``{id, country, "
+        "default_currency, currencies, name, platform, type, scale}``. Each has its own seeded ledger; "
+        "a platform key acts as one with the ``Stripe-Account`` header (connected.py).",
+    )
 
     def __post_init__(self) -> None:
         if self.now is not None and (not isinstance(self.now, datetime) or self.now.tzinfo is None):
@@ -127,6 +134,10 @@ class Config:
         object.__setattr__(self, "data_end_step", step)
         object.__setattr__(self, "keys", _keys(self.keys))
         object.__setattr__(self, "report_ids", _report_ids(self.report_ids))
+        from reportkit.sandbox.connected import normalise as connected
+
+        accounts = connected(self.connected_accounts, seed=self.seed, ledger_start=self.ledger_start)
+        object.__setattr__(self, "connected_accounts", accounts)
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:

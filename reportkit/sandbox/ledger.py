@@ -66,6 +66,8 @@ __all__ = [
     "REFUND",
     "REFUND_REASONS",
     "Ledger",
+    "accounts_table",
+    "seeded_stream",
 ]
 
 # Expected rows per unit of scale per day per charge/day of profile volume (charges + refunds + disputes ...)
@@ -84,6 +86,17 @@ def _epoch(value: object, name: str) -> int:
     if isinstance(value, dt.date):
         return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
     raise TypeError(f"{name} must be a date, 'YYYY-MM-DD' or an aware datetime, not {type(value).__name__}")
+
+
+def seeded_stream(seed: int, *salt: object) -> np.random.Generator:
+    """A random stream from ``seed`` and ``salt`` (every part of a ledger draws from its own)."""
+    return np.random.default_rng([int(seed), *(zlib.crc32(str(s).encode()) for s in salt)])
+
+
+def accounts_table(seed: int) -> dict[str, pa.Array]:
+    """The connected accounts the ledger of ``seed`` transfers to (id, name, country), without
+    building the ledger: the sandbox's platform lists them as its connected accounts."""
+    return synth.accounts_table(seeded_stream(seed, "shared"))
 
 
 class Ledger:
@@ -125,11 +138,10 @@ class Ledger:
     # -- generation -----------------------------------------------------------------------------
     def stream(self, *salt: object) -> np.random.Generator:
         """A random stream from the seed and ``salt``: each part of the ledger draws independently."""
-        return np.random.default_rng([self.seed, *(zlib.crc32(str(s).encode()) for s in salt)])
+        return seeded_stream(self.seed, *salt)
 
     def _build(self) -> None:
-        rng = self.stream("shared")
-        self.accounts = synth.accounts_table(rng)
+        self.accounts = accounts_table(self.seed)
         parts, payout_parts, charges, customers = Parts.empty(), [], [], []
         n_charges = n_customers = n_payouts = 0
         for ci, cur in enumerate(self.currencies):

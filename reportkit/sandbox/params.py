@@ -7,7 +7,9 @@ the backend stores it on the run, and reports.py renders from it. It holds only 
 - ``timezone``: an IANA name (default ``Etc/UTC``);
 - ``columns``: the columns asked for, in order, or ``None`` (the type's defaults);
 - ``currency`` (lowercase), ``reporting_category``, ``payout``: filters, or ``None``;
-- ``decimal_separator``: ``"."`` or ``","``, or ``None`` (``"."``).
+- ``decimal_separator``: ``"."`` or ``","``, or ``None`` (``"."``);
+- ``connected_account`` / ``connected_accounts`` (the ``connected_account_*`` types): the one
+  connected account, or the ones, a report covers, or ``None`` (all of the platform's).
 
 Tests and callers write ``RunParams(interval_start=..., currency="usd")`` and get the defaults for the
 rest; :meth:`RunParams.of` also accepts a mapping of those fields (the older dict form).
@@ -34,12 +36,16 @@ class RunParams:
     reporting_category: str | None = None
     payout: str | None = None
     decimal_separator: str | None = None
+    connected_account: str | None = None
+    connected_accounts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.columns is not None and not isinstance(self.columns, tuple):
-            if isinstance(self.columns, str):
-                raise TypeError("columns must be a sequence of column names, not a string")
-            object.__setattr__(self, "columns", tuple(self.columns))
+        for name in ("columns", "connected_accounts"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                if isinstance(value, str):
+                    raise TypeError(f"{name} must be a sequence of names, not a string")
+                object.__setattr__(self, name, tuple(value))
         if self.timezone is None:
             object.__setattr__(self, "timezone", "Etc/UTC")
 
@@ -69,6 +75,13 @@ class RunParams:
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (``columns`` as a list), e.g. for fault predicates."""
         out = asdict(self)
-        if out["columns"] is not None:
-            out["columns"] = list(out["columns"])
+        for name in ("columns", "connected_accounts"):
+            if out[name] is not None:
+                out[name] = list(out[name])
         return out
+
+    def accounts(self) -> tuple[str, ...] | None:
+        """The connected accounts a ``connected_account_*`` report covers (None: all of them)."""
+        if self.connected_account is not None:
+            return (self.connected_account,)
+        return self.connected_accounts

@@ -26,17 +26,29 @@ from reportkit.sandbox.params import RunParams
 
 __all__ = [
     "PAYOUTS_SIGN",
+    "PLAIN_KINDS",
     "SUMMARY_ROWS",
     "SUPPORTED",
+    "BalanceRow",
     "ReportParameterError",
     "RunParams",
+    "SummaryRow",
+    "balance_summary_csv",
+    "balance_summary_rows",
     "check",
+    "columns_of",
     "render",
     "select",
+    "summary_csv",
+    "summary_rows",
 ]
 
 #: What the functions below take: normalised parameters, or a mapping of RunParams fields.
 Params = RunParams | Mapping[str, Any]
+#: A summary row: (currency, reporting_category, count, gross, fee, net), integers in minor units.
+SummaryRow = tuple[str, str, int, int, int, int]
+#: A balance summary row: (currency, category, description, net_amount in minor units, has transactions).
+BalanceRow = tuple[str, str, str, int, bool]
 
 _FAMILIES = (
     "balance.",
@@ -53,7 +65,7 @@ _FAR = 2**62
 #: balance's side (the balance summary's payouts rows are negative).
 PAYOUTS_SIGN = -1
 # column kinds whose text never holds a quote, comma or line break (money only with a "." separator)
-_PLAIN = frozenset(
+PLAIN_KINDS = frozenset(
     {"count", "timestamp_utc", "timestamp_local", "date", "bool", "id", "currency", "category"}
 )
 
@@ -138,7 +150,8 @@ def select(ledger: lg.Ledger, report_type: str, params: Params) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def _columns(spec: catalog.ReportSpec, params: RunParams) -> list[str]:
+def columns_of(spec: catalog.ReportSpec, params: RunParams) -> list[str]:
+    """The columns a run writes: those asked for, else the type's defaults (all when it has none)."""
     cols = params.columns or spec.default_columns or spec.column_names
     for col in cols:
         if spec.kind(col) is None:
@@ -146,9 +159,10 @@ def _columns(spec: catalog.ReportSpec, params: RunParams) -> list[str]:
     return list(cols)
 
 
-def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str, sign: int = 1) -> bytes:
-    """One row per (currency, reporting_category): count and exact sums of gross, fee and net
-    (gross and net times ``sign``: -1 in the payouts reports, where a payout is positive)."""
+def summary_rows(ledger: lg.Ledger, idx: np.ndarray, sign: int = 1) -> list[SummaryRow]:
+    """One row per (currency, reporting_category) of the selected rows, sorted by those two texts:
+    ``(currency, category, count, gross, fee, net)``, exact integer sums in minor units (gross and net
+    times ``sign``: -1 in the payouts reports, where a payout is positive)."""
     bt = ledger.bt
     key = bt["cur"][idx] * 64 + bt["cat"][idx]
     order = np.argsort(key, kind="stable")
@@ -162,16 +176,43 @@ def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str, sign
         v = bt[field][idx][order] * (sign if field != "fee" else 1)
         return (np.add.reduceat(v, starts) if len(v) else np.zeros(0, np.int64))[names]
 
+    gross, fee, net = total("amount"), total("fee"), total("net")
+    return [
+        (
+            ledger.currencies[cur[i]],
+            lg.CATEGORIES[cat[i]],
+            int(counts[i]),
+            int(gross[i]),
+            int(fee[i]),
+            int(net[i]),
+        )
+        for i in range(len(cur))
+    ]
+
+
+def summary_csv(rows: list[SummaryRow], cols: list[str], sep: str) -> bytes:
+    """The CSV of :func:`summary_rows` (or of several ledgers' rows merged), in the columns asked."""
+    currencies = tuple(sorted({r[0] for r in rows}))
+    cur = np.array([currencies.index(r[0]) for r in rows], np.int64)
+
+    def ints(i: int) -> np.ndarray:
+        return np.array([r[i] for r in rows], np.int64)
+
     values = {
-        "reporting_category": pa.array([lg.CATEGORIES[c] for c in cat], pa.string()),
-        "currency": pa.array([ledger.currencies[c] for c in cur], pa.string()),
-        "count": pa.array(counts.astype(np.int64)).cast(pa.string()),
+        "reporting_category": pa.array([r[1] for r in rows], pa.string()),
+        "currency": pa.array([r[0] for r in rows], pa.string()),
+        "count": pa.array(ints(2)).cast(pa.string()),
         **{
-            f: money(total(f2), cur, ledger.currencies, decimal_separator=sep)
-            for f, f2 in (("gross", "amount"), ("fee", "fee"), ("net", "net"))
+            f: money(ints(i), cur, currencies, decimal_separator=sep)
+            for f, i in (("gross", 3), ("fee", 4), ("net", 5))
         },
     }
     return csv_bytes(cols, [values[c] for c in cols])
+
+
+def _summary(ledger: lg.Ledger, idx: np.ndarray, cols: list[str], sep: str, sign: int = 1) -> bytes:
+    """One row per (currency, reporting_category): count and exact sums of gross, fee and net."""
+    return summary_csv(summary_rows(ledger, idx, sign), cols, sep)
 
 
 def _day(ts: int, tz: str) -> str:
@@ -193,8 +234,9 @@ SUMMARY_ROWS = (
 )
 
 
-def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> bytes:
-    """Eight rows per currency, as real summaries (FINDINGS.md §4, §8):
+def balance_summary_rows(ledger: lg.Ledger, params: RunParams) -> list[BalanceRow]:
+    """Eight rows per currency, as real summaries (FINDINGS.md §4, §8), as
+    ``(currency, category, description, minor units, has transactions)``:
 
     - ``activity_gross`` = Σ gross of the activity rows that are not Stripe ``fee`` rows;
       ``activity_fee`` = Σ gross of the ``fee`` rows - Σ fee (negative when fees were charged);
@@ -216,7 +258,7 @@ def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> b
     cat, cur = bt["cat"][lo:hi], bt["cur"][lo:hi]
     amount, fee, net = bt["amount"][lo:hi], bt["fee"][lo:hi], bt["net"][lo:hi]
     labels = {"start": _day(s, tz), "last": _day(max(s, e - 1), tz)}
-    rows = []
+    rows: list[BalanceRow] = []
     for ci, c in sorted(enumerate(ledger.currencies), key=lambda x: x[1]):
         if params.currency not in (None, c) or not np.any(bt["cur"][:hi] == ci):
             continue
@@ -234,20 +276,28 @@ def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> b
             "payouts": (int(net[pay].sum()), bool(pay.any())),
             "ending_balance": (ledger.balance(c, e), True),
         }
-        rows += [(ci, name, text.format(**labels), *values[name]) for name, text in SUMMARY_ROWS]
-    curs = np.array([r[0] for r in rows], np.int64)
+        rows += [(c, name, text.format(**labels), *values[name]) for name, text in SUMMARY_ROWS]
+    return rows
+
+
+def balance_summary_csv(rows: list[BalanceRow], cols: list[str], sep: str) -> bytes:
+    """The CSV of :func:`balance_summary_rows` (or of several ledgers' rows merged)."""
+    currencies = tuple(sorted({r[0] for r in rows}))
+    curs = np.array([currencies.index(r[0]) for r in rows], np.int64)
     values = {
         "category": pa.array([r[1] for r in rows], pa.string()),
         "description": pa.array([r[2] for r in rows], pa.string()),
         "net_amount": money(
-            np.array([r[3] for r in rows], np.int64),
-            curs,
-            ledger.currencies,
-            decimal_separator=params.decimal_separator or ".",
+            np.array([r[3] for r in rows], np.int64), curs, currencies, decimal_separator=sep
         ),
-        "currency": pa.array([ledger.currencies[r[0]] if r[4] else None for r in rows], pa.string()),
+        "currency": pa.array([r[0] if r[4] else None for r in rows], pa.string()),
     }
     return csv_bytes(cols, [values[c] for c in cols])
+
+
+def _balance_summary(ledger: lg.Ledger, params: RunParams, cols: list[str]) -> bytes:
+    """The balance summary of one ledger (:func:`balance_summary_rows`)."""
+    return balance_summary_csv(balance_summary_rows(ledger, params), cols, params.decimal_separator or ".")
 
 
 def render(
@@ -260,7 +310,7 @@ def render(
     params = RunParams.of(params)
     check(ledger, report_type, params)
     spec = catalog.report_spec(report_type)
-    cols = _columns(spec, params)
+    cols = columns_of(spec, params)
     sep = params.decimal_separator or "."
     if report_type.startswith("balance.summary"):
         return _balance_summary(ledger, params, cols)
@@ -274,7 +324,7 @@ def render(
         return _summary(ledger, idx, cols, sep, sign)
     rows = Rows(ledger, idx, params.timezone or "Etc/UTC", sep, delta, sign)
     kinds = [spec.kind(c) for c in cols]
-    plain = [k in _PLAIN or (k == "money" and sep == ".") for k in kinds]
+    plain = [k in PLAIN_KINDS or (k == "money" and sep == ".") for k in kinds]
     return csv_bytes(
         cols, [rows.column(c, k == "timestamp_local") for c, k in zip(cols, kinds, strict=True)], plain
     )

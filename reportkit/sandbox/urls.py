@@ -1,7 +1,7 @@
 """The sandbox's routing: one werkzeug ``Map`` per host, each rule's endpoint a handler function.
 
-- ``api``: ``/v1/reporting/*`` and ``GET /v1/files/{id}`` (v1.py), ``/v2/reporting/*`` (v2.py),
-  ``/v2/data/*`` (data.py);
+- ``api``: ``/v1/reporting/*``, ``GET /v1/files/{id}`` and ``GET /v1/accounts`` (v1.py),
+  ``/v2/reporting/*`` (v2.py), ``/v2/data/*`` (data.py);
 - ``files``: ``GET /v1/files/{id}/contents`` (downloads.py), the v1 CSV;
 - ``downloads``: ``GET /files/{run}/{name}`` (downloads.py), the v2 pre-signed URL, and
   ``GET /query-files/{run}/{name}`` (data.py), a /v2/data query run's.
@@ -30,6 +30,7 @@ MAPS: dict[str, Map] = {
             Rule("/v1/reporting/report_runs", endpoint=v1.create_run, methods=["POST"]),
             Rule("/v1/reporting/report_runs/<run_id>", endpoint=v1.get_run, methods=["GET"]),
             Rule("/v1/files/<file_id>", endpoint=v1.get_file, methods=["GET"]),
+            Rule("/v1/accounts", endpoint=v1.list_accounts, methods=["GET"]),
             Rule("/v2/reporting/report_runs", endpoint=v2.create_run, methods=["POST"]),
             Rule("/v2/reporting/report_runs/<run_id>", endpoint=v2.get_run, methods=["GET"]),
             Rule("/v2/reporting/reports/<report_id>", endpoint=v2.get_report, methods=["GET"]),

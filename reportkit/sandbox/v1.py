@@ -1,4 +1,5 @@
-"""The v1 handlers on the API host: report types, report runs (create, retrieve, list) and files.
+"""The v1 handlers on the API host: report types, report runs (create, retrieve, list), files, and the
+platform's connected accounts (``GET /v1/accounts``).
 
 Each handler is ``handler(backend, request, caller, **route_args) -> Response`` and talks to the
 backend only (backend.py holds the runs and the rules). This module owns the v1 wire side: requests
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
+from reportkit.sandbox.connected import account_json
 from reportkit.sandbox.limits import check_string, parse_int
 from reportkit.sandbox.responses import json_response
 from reportkit.sandbox.wire import ApiError, decode_form
@@ -28,6 +30,7 @@ __all__ = [
     "get_file",
     "get_run",
     "get_type",
+    "list_accounts",
     "list_runs",
     "list_types",
     "run_json",
@@ -52,6 +55,16 @@ TYPE_NAMES = {
     "ending_balance_reconciliation.itemized": "Itemized ending balance reconciliation",
     "ending_balance_reconciliation.summary": "Ending balance reconciliation summary",
 }
+
+
+#: The Connect twins: "Connected account " and the platform name (the docs' headings, e.g. "Connected
+#: account itemized balance change from activity", docs.stripe.com/reports/report-types/connect).
+TYPE_NAMES.update(
+    {
+        f"connected_account_{base}": f"Connected account {name[0].lower()}{name[1:]}"
+        for base, name in TYPE_NAMES.items()
+    }
+)
 
 
 def type_name(report_type: str) -> str:
@@ -187,7 +200,9 @@ def get_file(backend: Backend, request: Request, caller: Caller, file_id: str) -
     return json_response(file_json(backend, backend.file_run(file_id, caller)))
 
 
-def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
+def _list_query(request: Request) -> tuple[dict[str, Any], int, dict[str, int]]:
+    """A list endpoint's query: unknown names refused, ``limit`` (1-100, default 10), one cursor at
+    most, and the ``created`` filter; returns (query, limit, created ops)."""
     q = decode_form(request.query_string)
     for name in q:
         if name not in ("limit", "starting_after", "ending_before", "created", "expand"):
@@ -195,9 +210,7 @@ def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
     limit = parse_int(q.get("limit", "10"), "limit")
     if not 1 <= limit <= 100:
         bound = "greater than or equal to 1" if limit < 1 else "less than or equal to 100"
-        raise ApiError(
-            400, f"This value must be {bound}.", param="limit", code="parameter_invalid_integer"
-        )
+        raise ApiError(400, f"This value must be {bound}.", param="limit", code="parameter_invalid_integer")
     for name in ("starting_after", "ending_before"):
         if name in q:
             check_string(q[name], name)
@@ -207,33 +220,56 @@ def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
             "You may only specify one of these parameters: ending_before, starting_after.",
             param="ending_before",
         )
-    ops = _created_filter(q["created"]) if "created" in q else {}
-    runs = [r for r in backend.listing("v1", caller) if _created_ok(int(r.created), ops)]
-    ids = [r.id for r in runs]
+    return q, limit, _created_filter(q["created"]) if "created" in q else {}
+
+
+def _page(items: list[Any], ids: list[str], q: dict[str, Any], limit: int, noun: str) -> tuple[list, bool]:
+    """One page of a newest-first list by Stripe's cursors (an unknown cursor is the noun's 404)."""
     if q.get("starting_after"):
         cursor = q["starting_after"]
         if cursor not in ids:
             raise ApiError(
-                404, f"No such report run: '{cursor}'", code="resource_missing", param="starting_after"
+                404, f"No such {noun}: '{cursor}'", code="resource_missing", param="starting_after"
             )
-        rest = runs[ids.index(cursor) + 1 :]
-        page, has_more = rest[:limit], len(rest) > limit
-    elif q.get("ending_before"):
+        rest = items[ids.index(cursor) + 1 :]
+        return rest[:limit], len(rest) > limit
+    if q.get("ending_before"):
         cursor = q["ending_before"]
         if cursor not in ids:
-            raise ApiError(
-                404, f"No such report run: '{cursor}'", code="resource_missing", param="ending_before"
-            )
-        before = runs[: ids.index(cursor)]
-        page, has_more = before[-limit:], len(before) > limit
-    else:
-        page, has_more = runs[:limit], len(runs) > limit
+            raise ApiError(404, f"No such {noun}: '{cursor}'", code="resource_missing", param="ending_before")
+        before = items[: ids.index(cursor)]
+        return before[-limit:], len(before) > limit
+    return items[:limit], len(items) > limit
+
+
+def list_runs(backend: Backend, request: Request, caller: Caller) -> Response:
+    q, limit, ops = _list_query(request)
+    runs = [r for r in backend.listing("v1", caller) if _created_ok(int(r.created), ops)]
+    page, has_more = _page(runs, [r.id for r in runs], q, limit, "report run")
     return json_response(
         {
             "object": "list",
             "data": [run_json(backend, r) for r in page],
             "has_more": has_more,
             "url": "/v1/reporting/report_runs",
+        }
+    )
+
+
+def list_accounts(backend: Backend, request: Request, caller: Caller) -> Response:
+    """``GET /v1/accounts``: the connected accounts of the caller's platform, newest first (empty for
+    an account that is no platform, as Stripe's spec says); a connected account has none to list."""
+    if backend.connected.get(caller.account) is not None:
+        raise ApiError(400, "You cannot access the connected accounts of your platform's connected accounts.")
+    q, limit, ops = _list_query(request)
+    accounts = [a for a in backend.connected.of(caller.account) if _created_ok(a.created, ops)]
+    page, has_more = _page(accounts, [a.id for a in accounts], q, limit, "account")
+    return json_response(
+        {
+            "object": "list",
+            "data": [account_json(a) for a in page],
+            "has_more": has_more,
+            "url": "/v1/accounts",
         }
     )
 
@@ -257,6 +293,11 @@ def _created_filter(spec: Any) -> dict[str, int]:
 
 
 def _created_ok(created: int, ops: dict[str, int]) -> bool:
-    tests = {"eq": created.__eq__, "gt": created.__gt__, "gte": created.__ge__, "lt": created.__lt__,
-             "lte": created.__le__}
+    tests = {
+        "eq": created.__eq__,
+        "gt": created.__gt__,
+        "gte": created.__ge__,
+        "lt": created.__lt__,
+        "lte": created.__le__,
+    }
     return all(tests[op](value) for op, value in ops.items())

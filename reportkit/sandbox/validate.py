@@ -4,7 +4,7 @@
 data-availability window, and returns the :class:`~reportkit.sandbox.params.RunParams`
 ``reports.render`` takes (``interval_start``/``interval_end`` int epoch or None, ``timezone``
 (default ``Etc/UTC``), ``columns`` or None, ``currency`` lowercase or None, ``reporting_category``,
-``payout`` and ``decimal_separator`` or None). Any problem raises
+``payout``, ``decimal_separator``, ``connected_account(s)`` or None). Any problem raises
 :class:`~reportkit.sandbox.wire.ApiError` with Stripe's code, message and param. v1 names params
 ``parameters[x]``; v2 names them ``report_parameters.x``. The backend calls it with its data window.
 """
@@ -112,6 +112,17 @@ def normalise(
         out["columns"] = _columns(spec, raw["columns"], pname("columns"))
     if "payout" in raw:
         out["payout"] = check_string(raw["payout"], pname("payout"))
+    if "connected_account" in raw:
+        out["connected_account"] = check_string(raw["connected_account"], pname("connected_account"))
+    if "connected_accounts" in raw:
+        value = raw["connected_accounts"]
+        if isinstance(value, str) or not isinstance(value, list) or not value:
+            raise ApiError(
+                400,
+                f"Invalid array: {pname('connected_accounts')} must be a non-empty list of account ids.",
+                param=pname("connected_accounts"),
+            )
+        out["connected_accounts"] = [check_string(v, pname("connected_accounts")) for v in value]
     if "decimal_separator" in raw:
         if raw["decimal_separator"] not in (".", ","):
             raise ApiError(

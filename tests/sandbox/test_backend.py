@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from reportkit import catalog
-from reportkit.sandbox import Sandbox, reports
+from reportkit.sandbox import Sandbox, connectreports, reports
 from reportkit.sandbox.backend import Backend
 from reportkit.sandbox.config import Config
 from reportkit.sandbox.params import RunParams
@@ -306,7 +306,7 @@ def test_report_types_per_mode_and_v2_ids() -> None:
     b = make()
     live_only = "balance_change_from_activity.itemized.3"
     assert live_only in b.visible_types(True) and live_only not in b.visible_types(False)
-    assert b.visible_types(True) == sorted(reports.SUPPORTED)
+    assert b.visible_types(True) == sorted(reports.SUPPORTED | connectreports.SUPPORTED)
     with pytest.raises(ApiError) as e:
         b.report_spec(live_only, False, param="report_type")
     assert (e.value.status, e.value.code) == (400, "livemode_mismatch")

@@ -9,7 +9,7 @@ import requests
 import stripe
 from sbhttp import FEB, JAN
 
-from reportkit.sandbox import reports
+from reportkit.sandbox import connectreports, reports
 
 
 def _client(sb, key=None, **kw):
@@ -28,7 +28,8 @@ def _wait(client, run_id):
 def test_sdk_types_runs_and_documented_download(sandbox):
     client = _client(sandbox)
     types = client.v1.reporting.report_types.list()
-    assert {t.id for t in types.data} == set(reports.SUPPORTED) - {"balance_change_from_activity.itemized.3"}
+    served = reports.SUPPORTED | connectreports.SUPPORTED
+    assert {t.id for t in types.data} == served - {"balance_change_from_activity.itemized.3"}
     t = client.v1.reporting.report_types.retrieve("balance.summary.1")
     assert isinstance(t, stripe.reporting.ReportType) and t.default_columns == [
         "category",

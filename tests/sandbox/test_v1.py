@@ -10,7 +10,7 @@ import requests
 from sbhttp import FEB, JAN, MAR, V1, error_of
 
 from reportkit import catalog
-from reportkit.sandbox import reports
+from reportkit.sandbox import connectreports, reports
 
 
 def test_report_types_list_is_full_and_mode_aware(sandbox, v1):
@@ -22,7 +22,7 @@ def test_report_types_list_is_full_and_mode_aware(sandbox, v1):
     )
     ids = {t["id"] for t in body["data"]}
     # test mode: every supported type except the live-only one
-    assert ids == set(reports.SUPPORTED) - {"balance_change_from_activity.itemized.3"}
+    assert ids == (reports.SUPPORTED | connectreports.SUPPORTED) - {"balance_change_from_activity.itemized.3"}
     for fam in (
         "balance.summary.1",
         "payout_reconciliation.by_id.itemized.4",
@@ -32,7 +32,7 @@ def test_report_types_list_is_full_and_mode_aware(sandbox, v1):
     ):
         assert fam in ids
     live = V1(sandbox, sandbox.live_api_key).get("/v1/reporting/report_types").json()
-    assert {t["id"] for t in live["data"]} == set(reports.SUPPORTED)
+    assert {t["id"] for t in live["data"]} == reports.SUPPORTED | connectreports.SUPPORTED
     assert all(t["livemode"] for t in live["data"]) and not any(t["livemode"] for t in body["data"])
 
 
