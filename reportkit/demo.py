@@ -43,6 +43,7 @@ DEMO_NOTEBOOKS = (
     "03_balance_over_time.ipynb",
     "04_reconciliation.ipynb",
     "05_payout_reconciliation.ipynb",
+    "06_data_api.ipynb",
     "07_quarter_end_close.ipynb",
 )
 PARALLEL = 4

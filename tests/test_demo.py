@@ -23,6 +23,20 @@ CHARTS = {"balance_rollforward_usd.png", "activity_by_category_usd.png", "reconc
           "payouts_usd.png", "quarter_close_balance_usd.png"}
 
 
+#: What notebook 06 prints when v1, v2 and /v2/data agree and the SQL query reproduces the report.
+DATA_API_CHECKS = (
+    "v1 == v2 == /v2/data (inline and file): True",
+    "balance.summary equal in v1, v2 and /v2/data: True",
+    "query totals == report totals: True",
+)
+
+
+def _printed(nb) -> str:
+    """The text the notebook's cells printed."""
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")  # fmt: skip
+
+
 def _errors(nb) -> list[str]:
     return [o.get("ename", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
             if o.get("output_type") == "error"]
@@ -47,6 +61,12 @@ def test_demo_command_writes_notebooks_html_charts_and_prints_the_summary(tmp_pa
         html = (out / f"{stem}.html").read_text()
         assert "<html" in html and len(html) > 50_000
     assert "data:image/png;base64" in (out / "04_reconciliation.html").read_text()
+    # notebook 06 checks its own agreement (asserts, then the printed lines): v1, v2, /v2/data and SQL
+    printed = _printed(nbformat.read(out / "06_data_api.ipynb", as_version=4))
+    for line in DATA_API_CHECKS:
+        assert line in printed, printed
+    assert re.search(r"^3 intervals, \d+ rows, equal: True$", printed, re.M), printed
+    assert ": False" not in printed
     assert {p.name for p in out.glob("*.png")} == CHARTS
     for name in CHARTS:
         img = mpimg.imread(out / name)
