@@ -30,6 +30,7 @@ from reportkit.intervals import Interval
 from reportkit.objects import ReportRun, ReportType
 from reportkit.progress import Observer, Progress, observer_for
 from reportkit.runs import Runner
+from reportkit.sync import sync as sync_dataset
 
 __all__ = ["Client"]
 
@@ -188,6 +189,13 @@ class Client:
         return fanout.run_batch(self._runner, reqs, ivs, report=report, api=options.get("api", "v1"),
                                 max_concurrent=max_concurrent, timeout=timeout, executor=executor,
                                 cancel=cancel, observer=obs)  # fmt: skip
+
+    def sync(self, path: Any, report: str, *, start: Any, freq: str = "month", end: Any = None,
+             **options: Any) -> pd.DataFrame:  # fmt: skip
+        """Keep a hive-partitioned Parquet dataset at ``path`` (any fsspec URL) up to date for ``report``:
+        fetch only missing or non-final intervals, locked, atomic (:func:`reportkit.sync.sync`, options
+        there: ``wait``, ``executor``, ``max_concurrent``, ``timeout``, the report's parameters...)."""
+        return sync_dataset(self, path, report, start=start, freq=freq, end=end, **options)
 
     def create_run(self, report: str, start: Any = None, end: Any = None, *,
                    idempotency_key: str | None = None, **options: Any) -> ReportRun:  # fmt: skip
