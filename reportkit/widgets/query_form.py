@@ -73,7 +73,7 @@ class QueryForm(FormRun):
 
     def _build(self, sql: str) -> None:
         self.account = c.account_banner(self.client)
-        self.hint = w.HTML(f"<div style='color:#555;max-width:640px'>{_HINT}</div>")
+        self.hint = w.HTML(f"<div style='color:#555;max-width:640px;line-height:1.4'>{_HINT}</div>")
         self.sql = w.Textarea(value=sql, placeholder="select ... from balance_transactions ...", rows=8,
                               layout=w.Layout(width="640px"))  # fmt: skip (monospace: _common.FORM_CSS)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
