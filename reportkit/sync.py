@@ -124,7 +124,7 @@ def sync(
     spec = {"api": api, "freq": freq, "parameters": _jsonable(parameters)}
 
     sync_id = f"sync_{uuid.uuid4().hex[:16]}"
-    with _Lock(ds, sync_id, timeout=lock_timeout, stale_after=stale_after, cancel=cancel):
+    with _Lock(ds, sync_id, timeout=lock_timeout, stale_after=stale_after, cancel=cancel) as held:
         manifest = ds.read_manifest()
         section = manifest["reports"].setdefault(report, {"spec": spec, "partitions": {}})
         _check_spec(ds, report, section["spec"], spec)
@@ -161,7 +161,9 @@ def sync(
         ds.write_manifest(manifest)
     if failure is not None:
         raise failure
-    return _result(rows, tz, sync_id=sync_id, path=ds.url, report=report, data_end=data_end)
+    out = _result(rows, tz, sync_id=sync_id, path=ds.url, report=report, data_end=data_end)
+    out.attrs["reportkit"]["lock_waited"] = round(held.waited, 3)
+    return out
 
 
 # -- planning -----------------------------------------------------------------------------------------
@@ -364,6 +366,7 @@ class _Lock:
         self.cancel, self.clock = cancel, clock
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self.waited = 0.0  # seconds spent waiting for another sync's lock
 
     def __enter__(self) -> _Lock:
         begin = self.clock()
@@ -383,6 +386,7 @@ class _Lock:
                 raise ConfigurationError(f"cancelled while waiting for the lock of {self.ds.url}")
             if self.cancel is None:
                 time.sleep(pause)
+        self.waited = self.clock() - begin
         self._beat = threading.Thread(target=self._beating, name="rk-sync-lock", daemon=True)
         self._beat.start()
         return self
