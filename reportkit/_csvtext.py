@@ -25,7 +25,7 @@ import io
 import logging
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +38,7 @@ import pyarrow.csv as pacsv
 
 from reportkit.errors import ConfigurationError, ResultParseError
 
-__all__ = ["EMPTY", "PART_BYTES", "read_text"]
+__all__ = ["EMPTY", "PART_BYTES", "read_table", "read_text"]
 
 logger = logging.getLogger("reportkit")
 
@@ -90,17 +90,79 @@ def read_text(data: bytes | str | os.PathLike, content_type: str = "csv") -> pa.
     Raises :class:`ConfigurationError` for an unreadable path or a wrong ``data`` type, and
     :class:`ResultParseError` for an empty file, a damaged ZIP or text that is not a UTF-8 CSV.
     """
+    return _read(_open(data, content_type))
+
+
+def read_table(
+    data: bytes | str | os.PathLike,
+    content_type: str = "csv",
+    types: Callable[[list[str]], Mapping[int, pa.DataType]] | None = None,
+) -> tuple[list[str], pa.Table, bool]:
+    """The header and the data rows of a result file: ``(header, table, typed)``, the table's columns
+    named ``f0, f1, ...`` in the header's order.
+
+    ``types(header)`` (called once, before the rows are read; it may raise to refuse the header) maps
+    column indices to Arrow types that pyarrow's reader converts during the read (timestamps: the text
+    is never materialised), every other column is text (``string``, empty fields null). When that
+    typed read fails for any reason, the whole file is read as text instead and ``typed`` is False,
+    so the caller's own checks find and name the bad value, its column and its row. Raises as
+    :func:`read_text`.
+    """
     source = _open(data, content_type)
+    if types is not None:
+        header = _header(source)
+        if header is not None:
+            wanted = {f"f{i}": t for i, t in types(header).items()}
+            if wanted:
+                table = _read(source, names=len(header), typed=wanted)
+                if table is not None:
+                    return header, table, True
+    table = _read(source)
+    if table.num_rows == 0:
+        raise ResultParseError(EMPTY)
+    header = [str(v) if v is not None else "" for v in table.slice(0, 1).to_pylist()[0].values()]
+    if types is not None:
+        types(header)  # the same header checks as the typed read would have made
+    return header, table.slice(1), False
+
+
+def _read(source: _Source, names: int | None = None, typed: Mapping[str, pa.DataType] | None = None) -> Any:
+    """The whole file, in parts on all cores when it is large. ``names``/``typed``: the header row is
+    skipped and the ``typed`` columns converted; then None (not an error) when anything fails."""
     size = source.size
     if size is not None and size >= 2 * PART_BYTES:
         cuts = _cuts(source, size, min(max(os.cpu_count() or 1, 2), size // PART_BYTES))
         if len(cuts) > 2:
-            table, why = _read_parts(source, cuts)
+            table, why = _read_parts(source, cuts, names=names, typed=typed)
             if table is not None:
                 logger.debug("result file read in %d parts (%d bytes)", len(cuts) - 1, size)
                 return table
             logger.debug("result file read whole: %s", why)
-    return _read_whole(source)
+    if typed is None:
+        return _read_whole(source)
+    try:
+        return _read_whole(source, names=names, typed=typed)
+    except ResultParseError:
+        return None
+
+
+def _header(source: _Source) -> list[str] | None:
+    """The header row, read from the first 64 KiB (None when it is not there: an empty file, or a
+    header that long; the caller then reads the file as text, which says what is wrong)."""
+    try:
+        with source.stream() as src:
+            reader = pacsv.open_csv(
+                src,
+                read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=_WINDOW),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=_all_text(),
+            )
+            batch = reader.read_next_batch()
+    except (pa.ArrowInvalid, StopIteration):
+        return None
+    if batch.num_rows == 0:
+        return None
+    return [str(v) if v is not None else "" for v in batch.slice(0, 1).to_pylist()[0].values()]
 
 
 def _open(data: bytes | str | os.PathLike, content_type: str) -> _Source:
@@ -163,13 +225,21 @@ def _cuts(source: _Source, size: int, parts: int) -> list[int]:
     return [*cuts, size]
 
 
-def _read_parts(source: _Source, cuts: list[int]) -> tuple[pa.Table | None, str]:
+def _read_parts(
+    source: _Source,
+    cuts: list[int],
+    *,
+    names: int | None = None,
+    typed: Mapping[str, pa.DataType] | None = None,
+) -> tuple[pa.Table | None, str]:
     """The parts ``[cuts[i], cuts[i+1])`` read on one thread each, or (None, why) when a cut is
-    not a row end (see the module docstring) or any part fails."""
+    not a row end (see the module docstring) or any part fails. ``names``: the number of columns, the
+    header row skipped (first part) and the ``typed`` columns converted (see :func:`read_table`)."""
 
     def read(i: int) -> pa.Table:
         with source.stream(cuts[i], cuts[i + 1] - cuts[i]) as src:
-            return _read_csv(src, newlines=True, threads=False)
+            skip = names is not None and i == 0
+            return _read_csv(src, newlines=True, threads=False, names=names, skip=skip, typed=typed)
 
     try:
         with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
@@ -180,19 +250,23 @@ def _read_parts(source: _Source, cuts: list[int]) -> tuple[pa.Table | None, str]
         return None, "the parts have different numbers of columns"
     for i, table in enumerate(tables[:-1]):
         last = table.column(table.num_columns - 1)[-1].as_py() if table.num_rows else None
-        if last is not None and last.endswith(("\n", "\r")):
+        if isinstance(last, str) and last.endswith(("\n", "\r")):  # a typed last column fails instead
             return None, f"the cut at byte {cuts[i + 1]} may lie inside a quoted value"
     return pa.concat_tables(tables), ""
 
 
-def _read_whole(source: _Source) -> pa.Table:
+def _read_whole(
+    source: _Source, *, names: int | None = None, typed: Mapping[str, pa.DataType] | None = None
+) -> pa.Table:
     """The whole file by pyarrow's threaded reader: fast block splitting first unless the first MiB
-    has a quoted line break; quote-aware again if pyarrow fails (a quoted line break further on)."""
+    has a quoted line break; quote-aware again if pyarrow fails (a quoted line break further on).
+    ``names``/``typed``: as :func:`_read_parts`."""
     error: pa.ArrowInvalid | None = None
     for newlines in (True,) if _quoted_newline(source.read_at(0, 1 << 20)) else (False, True):
         try:
             with source.stream() as src:
-                return _read_csv(src, newlines=newlines, threads=True)
+                return _read_csv(src, newlines=newlines, threads=True, names=names, skip=names is not None,
+                                 typed=typed)
         except pa.ArrowInvalid as e:
             if "Empty CSV file" in str(e):
                 raise ResultParseError(EMPTY) from None
@@ -200,12 +274,38 @@ def _read_whole(source: _Source) -> pa.Table:
     raise ResultParseError(f"result file is not a valid UTF-8 CSV: {error}") from None
 
 
-def _read_csv(src: Any, *, newlines: bool, threads: bool) -> pa.Table:
+def _read_csv(
+    src: Any,
+    *,
+    newlines: bool,
+    threads: bool,
+    names: int | None = None,
+    skip: bool = False,
+    typed: Mapping[str, pa.DataType] | None = None,
+) -> pa.Table:
+    if names is None:
+        read_options = pacsv.ReadOptions(autogenerate_column_names=True, use_threads=threads)
+    else:  # the header row is skipped by the parser (quote-aware), not as a line
+        read_options = pacsv.ReadOptions(
+            column_names=[f"f{i}" for i in range(names)], skip_rows_after_names=int(skip), use_threads=threads
+        )
     return pacsv.read_csv(
         src,
-        read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=threads),
+        read_options=read_options,
         parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
-        convert_options=_all_text(),
+        convert_options=_typed(tuple(typed.items())) if typed else _all_text(),
+    )
+
+
+@cache
+def _typed(types: tuple[tuple[str, pa.DataType], ...]) -> pacsv.ConvertOptions:
+    """Text everywhere but the ``types`` columns (converted by pyarrow's reader); empty fields null."""
+    base = _all_text()
+    return pacsv.ConvertOptions(
+        column_types={**base.column_types, **dict(types)},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
     )
 
 

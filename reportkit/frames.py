@@ -61,7 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportkit import catalog
-from reportkit._csvtext import EMPTY, read_text
+from reportkit._csvtext import read_table
 from reportkit._schema import (
     CURRENCY_COLUMNS,
     STRING_DTYPE,
@@ -119,21 +119,43 @@ def parse(
     if content_type not in ("csv", "zip"):
         raise ConfigurationError(f"content_type must be 'csv' or 'zip', not {content_type!r}")
     spec = report_spec(report, api)
-    table = read_text(data, content_type)
-    if table.num_rows == 0:
-        raise ResultParseError(EMPTY)
-    header = [str(v) if v is not None else "" for v in table.slice(0, 1).to_pylist()[0].values()]
-    _check_header(header, columns, spec, report)
-    if expected is not None and set(header) != set(expected):
-        missing = [c for c in expected if c not in header]
-        extra = [h for h in header if h not in expected]
-        raise ResultParseError(
-            f"the result's columns are not the report's defaults: missing {missing}, unexpected {extra}"
-        )
-    nrows = table.num_rows - 1
-    text = dict(zip(header, table.slice(1).columns, strict=True))
+
+    def typed_columns(header: list[str]) -> dict[int, pa.DataType]:
+        """Check the header before any row is read; the columns pyarrow's reader converts itself."""
+        _check_header(header, columns, spec, report)
+        if expected is not None and set(header) != set(expected):
+            missing = [c for c in expected if c not in header]
+            extra = [h for h in header if h not in expected]
+            raise ResultParseError(
+                f"the result's columns are not the report's defaults: missing {missing}, unexpected {extra}"
+            )
+        kinds = declared_kinds(declared, spec, header) if declared else column_kinds(spec, header)
+        return {i: _READ_TYPES[kinds[h]] for i, h in enumerate(header) if kinds[h] in _READ_TYPES}
+
+    header, table, typed = read_table(data, content_type, typed_columns)
+    text, nrows = _columns(header, table), table.num_rows
     del table  # each column's text is dropped once converted, to keep the peak memory down
+    try:
+        return _frame(text, header, nrows, spec, timezone, columns, declared)
+    except ResultParseError:
+        if not typed:
+            raise
+    # A value the typed read took was refused later (a local time that is not its _utc twin's): read the
+    # file again as text, so the message quotes the value as the file writes it.
+    header, table, _ = read_table(data, content_type, lambda header: {})
+    text, nrows = _columns(header, table), table.num_rows
+    del table
     return _frame(text, header, nrows, spec, timezone, columns, declared)
+
+
+#: Kinds that pyarrow's CSV reader converts during the read (its ISO-8601 parser is the one the text
+#: path casts with, so both accept the same text); a value it refuses sends the file to the text path.
+_READ_TYPES = {"timestamp_utc": pa.timestamp("ns"), "timestamp_local": pa.timestamp("ns")}
+
+
+def _columns(header: list[str], table: pa.Table) -> dict[str, pa.ChunkedArray]:
+    """Each column by its header name (the table is dropped by the caller once converted)."""
+    return dict(zip(header, table.columns, strict=True))
 
 
 def parse_rows(
@@ -271,6 +293,8 @@ def _timestamps(col: pa.ChunkedArray, name: str, fmt: str = "%Y-%m-%d %H:%M:%S")
     """Naive timestamp[ns] from ISO-8601 text (no offset)."""
     if fmt == "%Y-%m-%d":
         return _dates(col, name)
+    if pa.types.is_timestamp(col.type):  # converted by the reader already (_READ_TYPES)
+        return col
 
     def convert(c: pa.ChunkedArray) -> pa.ChunkedArray:
         return c.cast(pa.timestamp("ns"))
