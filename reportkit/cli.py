@@ -47,6 +47,7 @@ examples:
   reportkit run balance_change_from_activity.summary --api v2 --start 2025-01-01 --end 2025-04-01 \\
       --tz Europe/Berlin -o q1.parquet
   reportkit run payouts.itemized.3 --start 2025-06-01 --end 2025-07-01 --currency usd > payouts.csv
+  reportkit sync data/balance balance.summary.1 --start 2025-01-01 --freq month
   reportkit sandbox --port 12111 --seed 7
   reportkit demo --out out/
 
@@ -128,6 +129,32 @@ def _parser() -> argparse.ArgumentParser:
                    help="data: /v2/data/query_runs (default); reporting: /v2/data/reporting/query_runs")
     q.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run (default 600)")
     q.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+
+    y = sub.add_parser(
+        "sync",
+        help="keep a Parquet dataset of a report up to date (only missing or not-final intervals)",
+        description="Bring the hive-partitioned Parquet dataset at PATH (a folder or an fsspec URL: "
+        "file://, memory://, s3://...) up to date for REPORT from --start: one partition per --freq "
+        "interval, fetching only intervals that are missing or were not final. Safe to run twice at "
+        "once (a lock) and after a kill (a re-run repairs). Prints what it did as CSV on stdout. "
+        "See docs/sync.md.",
+    )
+    y.add_argument("path", help="dataset folder or fsspec URL, e.g. data/balance or s3://bucket/stripe")
+    y.add_argument("report", help="v1 report type (balance.summary.1) or, with --api v2, a v2 name or id")
+    y.add_argument("--start", required=True, help="first interval's start, e.g. 2025-01-01")
+    y.add_argument("--end", help="end (exclusive); default: the report's data_available_end")
+    y.add_argument("--freq", default="month", help="partition size: day, week, month (default), quarter...")
+    y.add_argument("--tz", default="Etc/UTC", help="IANA timezone of the dates and local columns (Etc/UTC)")
+    y.add_argument("--columns", help="comma-separated columns (default: the report's default set)")
+    y.add_argument("--currency", help="only this currency (e.g. usd)")
+    y.add_argument("--api", choices=("v1", "v2", "data"), default="v1", help="Reporting API (default v1)")
+    y.add_argument("--wait", action="store_true", help="first wait until the data covers --end")
+    y.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds --wait may take (3600)")
+    y.add_argument("--timeout", type=float, default=3600.0, help="seconds for the runs (default 3600)")
+    y.add_argument("--max-concurrent", type=int, help="runs at once (default 5, Stripe's cap)")
+    y.add_argument("--dask", metavar="SCHEDULER", help="download and parse on a Dask cluster: its "
+                   "scheduler address (tcp://host:8786), or 'local' for a LocalCluster in this process")
+    y.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
     sub.add_parser(
         "sandbox",
@@ -416,6 +443,60 @@ def _sheet(df: Any) -> str:
     return str(get(df).get("report") or "report")
 
 
+def _cmd_sync(args: argparse.Namespace) -> int:
+    _check_tz(args.tz)
+    _check_date(args.start, "--start", args.tz)
+    _check_date(args.end, "--end", args.tz)
+    _check_timeout(args.timeout)
+    _check_timeout(args.wait_timeout, "--wait-timeout")
+    if args.wait and args.end is None:
+        raise UsageError("--wait waits until the data covers --end: pass --end as well")
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise UsageError(f"--max-concurrent {args.max_concurrent} must be 1 or more")
+    params: dict[str, Any] = {"timezone": args.tz, "api": args.api}
+    if args.columns is not None:
+        params["columns"] = _check_columns(args.columns)
+    if args.currency:
+        params["currency"] = args.currency.lower()
+    with _dask_executor(args.dask) as executor:
+        client = _client()
+        live = sys.stderr.isatty() and not args.no_progress
+        lines = None if live or args.no_progress else LineProgress(f"sync {args.report}")
+        got = client.sync(args.path, args.report, start=args.start, end=args.end, freq=args.freq,
+                          wait=args.wait, wait_timeout=args.wait_timeout, timeout=args.timeout,
+                          max_concurrent=args.max_concurrent, executor=executor, progress=live,
+                          observer=lines, **params)  # fmt: skip
+    write_csv(got, sys.stdout)
+    counts = got.attrs["reportkit"]["counts"]
+    print(f"reportkit: synced {args.report} into {args.path}: " + ", ".join(f"{n} {a}" for a, n in
+          counts.items()), file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _dask_executor(scheduler: str | None) -> Iterator[Any]:
+    """``--dask``: a ``concurrent.futures`` executor of a Dask distributed client (None without)."""
+    if scheduler is None:
+        yield None
+        return
+    try:
+        from distributed import Client as DaskClient
+        from distributed import LocalCluster
+    except ImportError:
+        raise UsageError("--dask needs dask's distributed package: pip install 'reportkit[dask]'") from None
+    with contextlib.ExitStack() as stack:
+        if scheduler == "local":
+            cluster = stack.enter_context(LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                                       dashboard_address=None))  # fmt: skip
+            dask = stack.enter_context(DaskClient(cluster))
+        else:
+            try:
+                dask = stack.enter_context(DaskClient(scheduler, timeout=30))
+            except (OSError, ValueError, TimeoutError) as exc:
+                raise UsageError(f"--dask {scheduler!r}: cannot reach the scheduler ({exc})") from None
+        yield dask.get_executor()
+
+
 def _cmd_sandbox(args: argparse.Namespace, argv: list[str]) -> int:
     from reportkit.sandbox.__main__ import main as sandbox_main
 
@@ -466,7 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _warnings_as_lines():
             if args.command == "sandbox":
                 return _cmd_sandbox(args, argv[argv.index("sandbox") + 1:])
-            commands = {"types": _cmd_types, "run": _cmd_run, "query": _cmd_query, "demo": _cmd_demo}
+            commands = {"types": _cmd_types, "run": _cmd_run, "query": _cmd_query, "demo": _cmd_demo,
+                        "sync": _cmd_sync}
             return commands[args.command](args)
     except errors.ConfigurationError as exc:
         print(f"reportkit: error: {cli_words(str(exc))}", file=sys.stderr)

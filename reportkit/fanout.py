@@ -15,8 +15,10 @@ a backoff when none of ours is running, then tries again (the 429 created nothin
 never loses the others: every finished interval is returned (and cached), and
 :class:`~reportkit.errors.BatchError` names the intervals that failed.
 
-Downloads and parsing can be handed to any ``concurrent.futures.Executor`` (``executor=``), for
-example a Dask distributed client's ``get_executor()``, when results are large. Progress goes to one
+Parsing can be handed to any ``concurrent.futures.Executor`` (``executor=``), for example a Dask
+distributed client's ``get_executor()`` or a process pool, when results are large: it gets
+:func:`reportkit.frames.parse` with the downloaded bytes (picklable; the key never leaves this
+process), while the batch's own threads download. Progress goes to one
 :class:`~reportkit.progress.Observer`; ``cancel`` (an Event) stops creating and waiting at once.
 """
 
@@ -195,6 +197,8 @@ def run_batch(
                 with stats.lock:
                     stats.running -= 1
                     stats.slot_freed.notify_all()
+        if executor is not None:  # the caller's executor parses (picklable work, no key); we download
+            return runner.download(run, request=req, parse_on=executor)
         assert download_pool is not None
         return download_pool.submit(runner.download, run, request=req).result()
 

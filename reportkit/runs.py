@@ -369,8 +369,12 @@ class Runner:
         request: RunRequest | None = None,
         deadline: float | None = None,
         inline: bool | None = None,
+        parse_on: Any = None,
     ) -> pd.DataFrame:
         """The typed frame of a succeeded run, with provenance; cached under its request's key.
+        ``parse_on``: a ``concurrent.futures.Executor`` (a Dask cluster's ``get_executor()``, a process
+        pool) that parses the downloaded bytes; the call it gets is :func:`reportkit.frames.parse` with
+        the bytes and picklable options (no key, no connection), while the download stays here.
 
         The header must hold exactly the requested columns (or the report type's default columns),
         else :class:`ResultParseError` and nothing is cached. ``deadline`` (``time.monotonic()``)
@@ -398,17 +402,20 @@ class Runner:
                 raise exc.with_context(
                     f"; report run {run.id} is done: download it again later with client.download({run.id!r})"
                 ) from exc
+            options = dict(
+                report=name,
+                api=run.api,
+                timezone=run.parameters.get("timezone") or "Etc/UTC",
+                columns=list(columns) if columns else None,
+                expected=expected,
+                content_type=run.result.content_type if run.result and run.api == "v2" else "csv",
+                declared=run.result.columns if run.result else None,
+            )
             try:
-                df = frames.parse(
-                    path,
-                    report=name,
-                    api=run.api,
-                    timezone=run.parameters.get("timezone") or "Etc/UTC",
-                    columns=list(columns) if columns else None,
-                    expected=expected,
-                    content_type=run.result.content_type if run.result and run.api == "v2" else "csv",
-                    declared=run.result.columns if run.result else None,
-                )
+                if parse_on is None:
+                    df = frames.parse(path, **options)
+                else:
+                    df = parse_on.submit(frames.parse, path.read_bytes(), **options).result()
             except ResultParseError as exc:  # name the run; advise a download again only if it can help
                 whole = bool(run.result and run.result.size == size) and not exc.damaged
                 again = f"if it was damaged on the way, download it again with client.download({run.id!r})"

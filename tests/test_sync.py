@@ -244,3 +244,21 @@ def test_the_result_and_files_carry_provenance_without_keys(sb, tmp_path):
     assert meta["dataset"]["sync_id"] == got.attrs["reportkit"]["sync_id"]
     assert meta["attrs"]["reportkit"]["run_id"] in set(got["run_id"])
     assert sb.api_key not in f.read_bytes().decode("latin-1")
+
+
+def test_cli_sync_refuses_bad_options_before_any_request(sb, tmp_path, monkeypatch, capsys):
+    from reportkit import cli
+
+    monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+    monkeypatch.setenv("REPORTKIT_API_BASE", sb.url)
+    monkeypatch.setenv("REPORTKIT_FILES_BASE", sb.files_url)
+    before = len(sb.requests)
+    base = ["sync", str(tmp_path / "ds"), "balance.summary.1", "--start", "2025-05-01"]
+    for extra, words in ((["--wait"], "--end"), (["--max-concurrent", "0"], "--max-concurrent"),
+                         (["--timeout", "nan"], "--timeout"), (["--tz", "Mars/Base"], "Mars")):  # fmt: skip
+        assert cli.main(base + extra) == 2
+        assert words in capsys.readouterr().err
+    assert len(sb.requests) == before
+    assert cli.main(base + ["--freq", "month", "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("report,interval_start") and len(out) == 3  # May and the part of June
