@@ -68,10 +68,16 @@ def of_run(
 
 
 def of_batch(
-    parts: Sequence[pd.DataFrame], *, report: str, api: str, intervals: int, counts: Mapping[str, int]
+    parts: Sequence[pd.DataFrame | Mapping[str, Any]],
+    *,
+    report: str,
+    api: str,
+    intervals: int,
+    counts: Mapping[str, int],
 ) -> dict[str, Any]:
-    """The provenance of a batch's long frame, from its parts' frames (in interval order)."""
-    each = [dict(get(p)) for p in parts]
+    """The provenance of a batch's long frame, from its parts' frames or their provenance (in
+    interval order)."""
+    each = [dict(p) if isinstance(p, Mapping) else dict(get(p)) for p in parts]
     return {
         "report": report,
         "api": api,

@@ -272,6 +272,36 @@ class Runner:
         req = self.check(req)
         return req, (self.cached(req) if req.clamp else None)
 
+    def read_cached(self, reqs: Sequence[RunRequest]) -> Any | None:
+        """What the cache holds of ``reqs``, read at once (``cache.read_many``: a pack of them is one
+        read), when it can answer them all without the window check (none asks to clamp); else None."""
+        read = getattr(self.cache, "read_many", None)
+        if read is None or not reqs or any(r.clamp for r in reqs):
+            return None
+        return read([self.cache_key(r) for r in reqs])
+
+    def lookup_many(
+        self, reqs: Sequence[RunRequest], found: Any | None = None
+    ) -> list[tuple[RunRequest, pd.DataFrame | None]]:
+        """:meth:`lookup` of each request; with ``found`` (:meth:`read_cached`'s answer) the hits come
+        from it and only the misses are checked against the data window (nothing is read twice)."""
+        if found is None:
+            return [self.lookup(r) for r in reqs]
+        hits = found.frames()
+        return [(req, hit) if hit is not None else (self.check(req), None)
+                for req, hit in zip(reqs, hits, strict=True)]  # fmt: skip
+
+    def consolidate(self, reqs: Sequence[RunRequest]) -> None:
+        """Have the cache pack the cached results of ``reqs`` into fewer files (``cache.consolidate``),
+        so that reading them all again is one read; a failure to do so only costs speed later."""
+        pack = getattr(self.cache, "consolidate", None)
+        if pack is None:
+            return
+        try:
+            pack([self.cache_key(r) for r in reqs])
+        except (OSError, ValueError, TypeError) as exc:
+            logger.debug("the cache could not pack %d results: %s", len(reqs), exc)
+
     def request_for(self, run: ReportRun) -> RunRequest | None:
         """The request a run of this runner was created from (None for runs made elsewhere)."""
         with self._lock:

@@ -276,3 +276,185 @@ def test_live_writers_temp_files_are_kept(tmp_path) -> None:
     theirs.write_bytes(b"partial")
     Cache(tmp_path)
     assert mine.exists() and not theirs.exists()
+
+
+# -- packs: many entries in one file (issue 19) ----------------------------------------------------
+def _months(n: int, report: str = "balance.summary.1", api_key: str = KEY) -> list[dict]:
+    return [key_of(report, iv.start, iv.end, timezone="Etc/UTC", api_key=api_key)
+            for iv in intervals("2025-01-01", "2026-01-01", freq="month")[:n]]
+
+
+def _entry(i: int) -> pd.DataFrame:
+    """Frames of one schema (every dtype, the same scales) with 1 to 3 copies of the rows."""
+    base = _every_dtype()
+    df = pd.concat([base] * (1 + i % 3), ignore_index=True)
+    df.attrs = {"reportkit": {**base.attrs["reportkit"], "run_id": f"frr_{i}"}}
+    return df
+
+
+PARSED = (b"balance_transaction_id,created_utc,created,currency,gross,fee,net,reporting_category,is_link\n"
+          b"txn_1,2025-03-09 06:59:59,2025-03-09 01:59:59,usd,12.34,0.66,11.68,charge,true\n"
+          b"txn_2,2025-03-09 07:00:00,2025-03-09 03:00:00,jpy,1500,45,1455,charge,\n")
+
+
+def test_consolidate_packs_entries_into_one_file_exactly(tmp_path, monkeypatch) -> None:
+    from reportkit import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_GROUP_ROWS", 3)  # several row groups, entries across them
+    cache = Cache(tmp_path)
+    keys = _months(7)
+    frames = [_entry(i) for i in range(7)]
+    for key, df in zip(keys, frames, strict=True):
+        cache.put(key, df, final=True)
+    assert len(list(tmp_path.glob("*.parquet"))) == 7
+    packs = cache.consolidate(keys)
+    assert len(packs) == 1 and [p.name for p in tmp_path.iterdir()] == [packs[0].name]
+    assert packs[0].name.startswith("balance.summary.1.") and packs[0].name.endswith(".pack.parquet")
+    assert cache.consolidate(keys) == []  # already one pack: nothing written
+    fresh = Cache(tmp_path)  # the index is read from the pack's footer
+    for key, df in zip(keys, frames, strict=True):
+        back = fresh.get(key)
+        pd.testing.assert_frame_equal(back, df)
+        assert isinstance(back.index, pd.RangeIndex) and back.index.start == 0
+        assert back.attrs["reportkit"]["cache_hit"] is True
+        assert back.attrs["reportkit"]["run_id"] == df.attrs["reportkit"]["run_id"]
+        assert key in fresh
+    many = fresh.get_many(list(reversed(keys)) + [key_of(end="2025-03-03")])
+    assert many[-1] is None
+    for back, df in zip(many[:-1], reversed(frames), strict=True):
+        pd.testing.assert_frame_equal(back, df)
+    found = fresh.read_many(keys)
+    assert found.complete and found.packed
+    body, counts, provs = found.combined()
+    assert counts == [len(f) for f in frames]
+    pd.testing.assert_frame_equal(body, pd.concat(frames, ignore_index=True))
+    assert [p["run_id"] for p in provs] == [f"frr_{i}" for i in range(7)]
+    assert all(p["cache_hit"] for p in provs)
+    listed = fresh.list()
+    assert len(listed) == len(fresh) == 7
+    assert sorted(listed["rows"].tolist()) == sorted(len(f) for f in frames)
+    assert (listed["bytes"] > 0).all()
+    assert KEY not in packs[0].read_bytes().decode("latin-1")
+    assert fresh.clear("payouts.summary.1") == 0 and fresh.clear("balance.summary.1") == 7
+    assert list(tmp_path.iterdir()) == [] and fresh.get(keys[0]) is None
+
+
+def test_consolidate_keeps_schemas_apart_and_replaces_only_wholly_held_packs(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    keys = _months(6)
+    for key in keys[:3]:
+        cache.put(key, _entry(1), final=True)
+    (first,) = cache.consolidate(keys[:3])
+    other = _entry(1)
+    other["gross"] = pd.Series([Decimal("1.005")] + [None] * (len(other) - 1), dtype=object)  # another scale
+    cache.put(keys[3], other, final=True)
+    for key in keys[4:]:
+        cache.put(key, _entry(2), final=True)
+    (second,) = cache.consolidate(keys)  # the five of one schema; the odd one stays an entry file
+    assert not first.exists()  # wholly held by the new pack
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([second.name, cache.path(keys[3]).name])
+    pd.testing.assert_frame_equal(cache.get(keys[3]), other)
+    for key in keys[:3]:
+        pd.testing.assert_frame_equal(cache.get(key), _entry(1))
+    # a pack only partly held by a newer one stays; every entry is listed once
+    cache.put(keys[0], _entry(2), final=True)  # a newer write of one entry wins over the pack
+    pd.testing.assert_frame_equal(cache.get(keys[0]), _entry(2))
+    (third,) = cache.consolidate(keys[:2])
+    assert second.exists() and third.exists()
+    assert len(cache.list()) == len(cache) == 6
+    assert cache.clear() == 6 and list(tmp_path.iterdir()) == []
+
+
+def test_empty_results_join_a_pack_and_other_scales_get_their_own(tmp_path) -> None:
+    report = "balance_change_from_activity.itemized.3"
+    header = PARSED.split(b"\n")[0] + b"\n"
+    jpy_only = header + PARSED.split(b"\n")[2] + b"\n"  # money at scale 0, not 2
+    texts = [header, PARSED, PARSED, jpy_only, header, jpy_only, PARSED]
+    keys = _months(len(texts), report, KEY.replace("_test_", "_live_"))  # a live-only report type
+    cache = Cache(tmp_path)
+    frames_in = []
+    for key, text in zip(keys, texts, strict=True):
+        df = frames.parse(text, report=report, timezone="America/New_York")
+        frames_in.append(df)
+        cache.put(key, df, final=True)
+    packs = cache.consolidate(keys)
+    assert len(packs) == 2 and len(list(tmp_path.iterdir())) == 2  # scale 2 (+ the empty ones), scale 0
+    fresh = Cache(tmp_path)
+    for key, df in zip(keys, fresh.get_many(keys), strict=True):
+        pd.testing.assert_frame_equal(df, frames_in[keys.index(key)])
+    jpy = fresh.get(keys[3])
+    assert [str(v) for v in jpy["gross"]] == ["1500"] and [str(v) for v in fresh.get(keys[1])["gross"]] == [
+        "12.34", "1500"]  # per-row currency decimals, as parsed
+    found = fresh.read_many(keys)
+    assert found.complete and not found.packed
+    body, counts, _ = found.combined()
+    pd.testing.assert_frame_equal(body, pd.concat(frames_in, ignore_index=True))
+    assert counts == [0, 2, 2, 1, 0, 1, 2]
+
+
+def test_a_damaged_pack_is_a_miss_and_removed(tmp_path) -> None:
+    cache = Cache(tmp_path)
+    keys = _months(3)
+    for key in keys:
+        cache.put(key, _entry(1), final=True)
+    (pack,) = cache.consolidate(keys)
+    pack.write_bytes(pack.read_bytes()[: pack.stat().st_size // 2])
+    fresh = Cache(tmp_path)
+    assert fresh.get_many(keys) == [None, None, None]
+    assert not pack.exists() and len(fresh) == 0
+
+
+PACKER = textwrap.dedent("""
+    import sys
+    import numpy as np, pandas as pd, pyarrow as pa
+    from reportkit.cache import Cache
+    from reportkit.frames import to_decimal_array
+
+    def frame(seed):
+        n = 400_000
+        rng = np.random.default_rng(seed)
+        cents = pa.array(rng.integers(-10**5, 10**5, n)).cast(pa.decimal128(38, 0))
+        return pd.DataFrame({
+            "net": to_decimal_array(cents.view(pa.decimal128(38, 2))),
+            "id": pd.Series(rng.integers(0, 2**62, n).astype(str), dtype="string[pyarrow]"),
+        })
+
+    cache = Cache(sys.argv[1])
+    keys = sys.argv[2:]
+    if sys.argv[1].endswith("expected"):
+        sys.exit(0)
+    for i, key in enumerate(keys):
+        cache.put(key, frame(i), final=True)
+    print("ready", flush=True)
+    cache.consolidate(keys)
+    print("done", flush=True)
+""")
+
+
+def test_a_packer_killed_mid_write_loses_no_entry(tmp_path) -> None:
+    keys = [Cache(tmp_path).path(k).stem for k in _months(3, "balance_change_from_activity.itemized.2")]
+    child = subprocess.Popen([sys.executable, "-c", PACKER, str(tmp_path), *keys],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 120
+        temps: list = []
+        while not temps and time.monotonic() < deadline and child.poll() is None:
+            temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.stat().st_size > 0]
+            time.sleep(0.002)
+        assert temps, "the packer finished before it could be killed mid-write"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    assert not list(tmp_path.glob("*.pack.parquet"))
+    cache = Cache(tmp_path)  # opening cleans the dead packer's temp file; every entry is still there
+    assert not list(tmp_path.glob(".*.tmp"))
+    got = cache.get_many(keys)
+    assert all(df is not None and len(df) == 400_000 for df in got)
+    assert cache.consolidate(keys) and len(list(tmp_path.iterdir())) == 1
+    again = Cache(tmp_path).get_many(keys)
+    for a, b in zip(got, again, strict=True):
+        pd.testing.assert_frame_equal(a, b)
