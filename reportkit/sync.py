@@ -42,6 +42,7 @@ from reportkit import config
 from reportkit.dataset import MANIFEST, Dataset, check_name, iso, partition_key
 from reportkit.dtype import DecimalDtype
 from reportkit.errors import BatchError, ConfigurationError, DataNotAvailableError, ReportkitError
+from reportkit.fanout import DEFAULT_MAX_CONCURRENT
 from reportkit.intervals import Interval, bound, intervals
 from reportkit.progress import Observer, Progress, observer_for
 from reportkit.runs import poll_pause
@@ -53,6 +54,7 @@ ACTIONS = ("created", "refreshed", "kept")
 #: The columns of the frame :func:`sync` returns.
 RESULT_COLUMNS = ["report", "interval_start", "interval_end", "action", "rows", "run_id", "final"]
 FLUSH_EVERY = 100  # partitions written between two manifest writes
+CHUNK_ROUNDS = 10  # a batch is this many rounds of the run cap; the previous one is written meanwhile
 WRITERS = 4  # threads writing partitions
 KEEP_SYNCS = 50  # sync records kept in the manifest
 _SPAN = timedelta(days=800)  # far enough to find the natural end of any interval up to two years
@@ -136,17 +138,12 @@ def sync(
         written: dict[str, dict[str, Any]] = {}
         failure: BaseException | None = None
         if fetch:
-            try:
-                frame = client.reports(report, [tgt.iv for tgt in fetch], max_concurrent=max_concurrent,
-                                       timeout=timeout, executor=executor, cancel=cancel, observer=obs,
-                                       progress=False, **parameters)  # fmt: skip
-                done = fetch
-            except BatchError as exc:
-                frame, failure = exc.frames, exc
-                done = [tgt for tgt in fetch if tgt.iv not in exc.errors]
             meta = {"sync_id": sync_id, "data_available_end": iso(data_end), "report": report}
-            scales = _scales(ds, report, section, frame, keep={tgt.key for tgt in done})
-            written = _write(ds, report, frame, done, meta, manifest, entries, scales, obs)
+            writer = _Writer(ds, report, manifest, section, meta, obs)
+            failure = _fetch_and_write(client, report, fetch, writer, parameters, obs=obs,
+                                       timeout=timeout, max_concurrent=max_concurrent, executor=executor,
+                                       cancel=cancel)  # fmt: skip
+            written = writer.written
         record = {"sync_id": sync_id, "report": report, "at": iso(datetime.now(UTC)),
                   "data_available_end": iso(data_end), "created": 0, "refreshed": 0, "kept": 0}  # fmt: skip
         rows = []
@@ -253,60 +250,124 @@ def _repair(ds: Dataset, report: str, entries: dict[str, dict[str, Any]]) -> Non
 
 
 # -- writing ------------------------------------------------------------------------------------------
-def _write(
-    ds: Dataset,
-    report: str,
-    frame: pd.DataFrame,
-    done: list[_Target],
-    meta: dict[str, Any],
-    manifest: dict[str, Any],
-    entries: dict[str, dict[str, Any]],
-    scales: dict[str, int],
-    obs: Observer,
-) -> dict[str, dict[str, Any]]:
-    """Split the batch's long frame into one partition per interval and write them (a few threads);
-    the manifest every :data:`FLUSH_EVERY` partitions. Returns the entries written."""
-    parts = list((frame.attrs.get("reportkit") or {}).get("parts") or [])
-    if len(parts) != len(done):
-        raise ReportkitError(f"the batch returned {len(parts)} results for {len(done)} intervals")
-    rows_of = frame.groupby("interval_start", sort=False).indices if len(frame) else {}
-    empty = frame.iloc[0:0]
-    lock = threading.Lock()
-    written: dict[str, dict[str, Any]] = {}
-    state = Progress(label=f"{report}: writing partitions", total=len(done), phase="writing")
+def _fetch_and_write(client: Any, report: str, fetch: list[_Target], writer: _Writer,
+                     parameters: dict[str, Any], *, obs: Observer,
+                     **batch: Any) -> BaseException | None:  # fmt: skip
+    """Fetch ``fetch`` through ``client.reports`` in chunks of :data:`CHUNK_ROUNDS` rounds of the run
+    cap, writing each chunk's partitions (one writer thread) while the next chunk runs. A chunk whose
+    intervals partly failed (:class:`BatchError`) still writes the others; the first such error is
+    returned, after everything else was fetched and written."""
+    cap = batch["max_concurrent"] or DEFAULT_MAX_CONCURRENT
+    size = max(1, cap * CHUNK_ROUNDS)
+    progress = _Chunks(obs, len(fetch))
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-sync-chunks") as chunks:
+        pending = []
+        for i in range(0, len(fetch), size):
+            part = fetch[i:i + size]
+            try:
+                frame = client.reports(report, [tgt.iv for tgt in part], observer=progress, progress=False,
+                                       **batch, **parameters)  # fmt: skip
+                done = part
+            except BatchError as exc:
+                frame, failure = exc.frames, failure or exc
+                done = [tgt for tgt in part if tgt.iv not in exc.errors]
+            except BaseException:
+                for fut in pending:  # what was fetched is written before the error goes up
+                    fut.result()
+                raise
+            pending.append(chunks.submit(writer.write, frame, done))
+        for fut in pending:
+            fut.result()
+    return failure
 
-    def one(tgt: _Target, prov: dict[str, Any]) -> None:
+
+class _Chunks(Observer):
+    """The batches of one sync as one progress: counters added up over the chunks, one start and
+    one done."""
+
+    def __init__(self, inner: Observer, total: int) -> None:
+        self.inner, self.total = inner, total
+        self.base = {"done": 0, "failed": 0, "cached": 0, "throttled": 0}
+        self.started = False
+
+    def _whole(self, state: Progress) -> Progress:
+        return state.with_(total=self.total, **{k: v + getattr(state, k) for k, v in self.base.items()})
+
+    def start(self, state: Progress) -> None:
+        if not self.started:
+            self.started = True
+            self.inner.start(self._whole(state))
+        else:
+            self.inner.step(self._whole(state))
+
+    def step(self, state: Progress) -> None:
+        self.inner.step(self._whole(state))
+
+    def done(self, state: Progress) -> None:
+        whole = self._whole(state)
+        self.base = {k: getattr(whole, k) for k in self.base}
+        (self.inner.done if whole.done >= self.total else self.inner.step)(whole)
+
+    def failed(self, state: Progress, error: BaseException) -> None:
+        self.inner.failed(self._whole(state), error)
+
+
+class _Writer:
+    """Writes the partitions of one sync's batches (see :meth:`write`), the manifest every
+    :data:`FLUSH_EVERY` partitions; ``written`` holds the entries written so far."""
+
+    def __init__(self, ds: Dataset, report: str, manifest: dict[str, Any], section: dict[str, Any],
+                 meta: dict[str, Any], obs: Observer) -> None:  # fmt: skip
+        self.ds, self.report, self.manifest, self.section, self.meta, self.obs = (
+            ds, report, manifest, section, meta, obs)  # fmt: skip
+        self.entries: dict[str, dict[str, Any]] = section["partitions"]
+        self.written: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    def write(self, frame: pd.DataFrame, done: list[_Target]) -> None:
+        """Split one batch's long frame into a partition per interval and write them (a few threads)."""
+        if not done:
+            return
+        parts = list((frame.attrs.get("reportkit") or {}).get("parts") or [])
+        if len(parts) != len(done):
+            raise ReportkitError(f"the batch returned {len(parts)} results for {len(done)} intervals")
+        scales = _scales(self.ds, self.section, frame, keep={tgt.key for tgt in done})
+        rows_of = frame.groupby("interval_start", sort=False).indices if len(frame) else {}
+        empty = frame.iloc[0:0]
+        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="rk-sync-write") as pool:
+            futures = [pool.submit(self._one, frame, rows_of, empty, tgt, prov, scales)
+                       for tgt, prov in zip(done, parts, strict=True)]  # fmt: skip
+            for fut in futures:
+                fut.result()
+
+    def _one(self, frame: pd.DataFrame, rows_of: Any, empty: pd.DataFrame, tgt: _Target, prov: dict[str, Any],
+             scales: dict[str, int]) -> None:  # fmt: skip
         idx = rows_of.get(pd.Timestamp(tgt.iv.start))
-        part = frame.take(idx) if idx is not None else empty
-        part = part.reset_index(drop=True)
+        part = (frame.take(idx) if idx is not None else empty).reset_index(drop=True)
         part.attrs = {"reportkit": prov}
+        meta = self.meta
         extra = {**meta, "interval_start": tgt.iv.start.isoformat(), "interval_end": tgt.iv.end.isoformat(),
                  "final": tgt.final}  # fmt: skip
         rel: str | None = None
         size, sha = 0, None
         if len(part):  # an empty interval is a manifest entry without a file (no rows to read)
-            rel = ds.partition(report, tgt.key)
-            size, sha = ds.write_partition(_at_scales(part, scales), rel, {"dataset": extra})
+            rel = self.ds.partition(self.report, tgt.key)
+            size, sha = self.ds.write_partition(_at_scales(part, scales), rel, {"dataset": extra})
         entry = {"path": rel, **{k: extra[k] for k in ("interval_start", "interval_end", "final")},
                  "rows": len(part), "run_id": prov.get("run_id"), "size": size,
                  "sha256": sha, "data_available_end": meta["data_available_end"], "sync_id": meta["sync_id"],
                  "synced_at": iso(datetime.now(UTC))}  # fmt: skip
-        with lock:
-            entries[tgt.key] = entry
-            written[tgt.key] = entry
-            n = len(written)
+        with self.lock:
+            self.entries[tgt.key] = entry
+            self.written[tgt.key] = entry
+            n = len(self.written)
             if n % FLUSH_EVERY == 0:
-                ds.write_manifest(manifest)
-        obs.step(state.with_(done=n))
-
-    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="rk-sync-write") as pool:
-        for fut in [pool.submit(one, tgt, prov) for tgt, prov in zip(done, parts, strict=True)]:
-            fut.result()
-    return written
+                self.ds.write_manifest(self.manifest)
+        self.obs.step(Progress(label=f"{self.report}: writing partitions", done=n, phase="writing"))
 
 
-def _scales(ds: Dataset, report: str, section: dict[str, Any], frame: pd.DataFrame,
-            keep: set[str]) -> dict[str, int]:  # fmt: skip
+def _scales(ds: Dataset, section: dict[str, Any], frame: pd.DataFrame, keep: set[str]) -> dict[str, int]:
     """The decimal scale of each money column across the report's partitions: the largest seen. When
     this batch needs more than the files already written have, those are rewritten at the new scale
     (exactly; their rows do not change), so every file agrees and no reader has to merge schemas."""

@@ -1,0 +1,87 @@
+"""Sync figures (issue 18): a year of daily runs x 3 (1,095 runs) into a fresh dataset against the ideal,
+then an up-to-date re-sync of that dataset.
+
+Run: ``.venv/bin/python benchmarks/bench_sync.py [--runs 1095] [--cap 5] [--processing-time 0.2]``
+
+On a local sandbox whose runs take a fixed ``--processing-time`` (no jitter) with Stripe's default
+limits (concurrent-run cap 5, 25 requests/s on the API host, 20/s on the files host), it prints side
+by side:
+
+- the first sync's wall time against the ideal ``ceil(N/cap) x processing_time`` (goal <= 1.15x), and
+  the 429s the sandbox answered, by code (``rate_limit``: request rate, goal 0;
+  ``report_run_rate_limit_exceeded``: the run cap, absorbed by waiting);
+- a re-sync of the same, up-to-date dataset: seconds (goal < 1 s) and runs created (goal 0).
+
+The 1,095 runs are daily intervals of one account, 2022-01-01 .. 2024-12-30 (the sandbox's ledger
+starts in 2022 for this): the Connect ``accounts=`` fan-out (3 accounts x 365 days) is not used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from reportkit.sandbox import Sandbox
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=1095, help="daily intervals (runs) to sync")
+    ap.add_argument("--cap", type=int, default=5, help="concurrent-run cap (server and client)")
+    ap.add_argument("--processing-time", type=float, default=0.2, help="seconds each run takes")
+    ap.add_argument("--report", default="balance.summary.1")
+    args = ap.parse_args()
+
+    start = datetime(2022, 1, 1, tzinfo=UTC)
+    end = start + timedelta(days=args.runs)
+    now = end + timedelta(days=1, hours=13)  # the window ends at end's next midnight
+    rejected = {"rate_limit": 0}
+    lock = threading.Lock()
+    with Sandbox(seed=7, processing_time=args.processing_time, jitter=0.0, now=now,
+                 ledger_start="2022-01-01", concurrent_run_cap=args.cap, scale=0.2) as sb:  # fmt: skip
+        check = sb.backend.check_rate
+
+        def counted(*a, **kw):  # the sandbox's request-rate refusals, counted for the table
+            try:
+                return check(*a, **kw)
+            except Exception:
+                with lock:
+                    rejected["rate_limit"] += 1
+                raise
+
+        sb.backend.check_rate = counted
+        client = sb.client(progress=False, cache=False)
+        client.report_type(args.report)  # warm: the type, the connection pool
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            first = client.sync(tmp, args.report, start=start, end=end, freq="day", max_concurrent=args.cap)
+            cold = time.perf_counter() - t
+            runs = sb.runs_created
+            t = time.perf_counter()
+            again = client.sync(tmp, args.report, start=start, end=end, freq="day", max_concurrent=args.cap)
+            warm = time.perf_counter() - t
+            more = sb.runs_created - runs
+        ideal = math.ceil(args.runs / args.cap) * args.processing_time
+        calls = len(sb.requests)
+        cap_429 = sb.cap_rejections
+
+    print(f"sync: {args.report}, {args.runs} daily intervals, cap {args.cap}, processing_time "
+          f"{args.processing_time:g} s (one account; see the docstring)")  # fmt: skip
+    print(f"{'':34}{'measured':>12}{'ideal/goal':>14}{'ratio':>8}")
+    print(f"{'first sync (s)':34}{cold:12.1f}{ideal:14.1f}{cold / ideal:8.2f}   goal <= 1.15")
+    print(f"{'  runs created':34}{runs:12d}{args.runs:14d}")
+    print(f"{'  actions':34}{str(first.attrs['reportkit']['counts']):>40}")
+    print(f"{'  429 rate_limit (request rate)':34}{rejected['rate_limit']:12d}{0:14d}")
+    print(f"{'  429 report_run_rate_limit_exceeded':34}{cap_429:12d}{'(absorbed)':>14}")
+    print(f"{'  requests seen by the sandbox':34}{calls:12d}")
+    print(f"{'up-to-date re-sync (s)':34}{warm:12.2f}{1.0:14.1f}{'':8}   goal < 1 s")
+    print(f"{'  runs created':34}{more:12d}{0:14d}")
+    print(f"{'  actions':34}{str(again.attrs['reportkit']['counts']):>40}")
+
+
+if __name__ == "__main__":
+    main()
