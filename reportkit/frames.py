@@ -136,7 +136,7 @@ def parse(
     text, nrows = _columns(header, table), table.num_rows
     del table  # each column's text is dropped once converted, to keep the peak memory down
     try:
-        return _frame(text, header, nrows, spec, timezone, columns, declared)
+        return _released(_frame(text, header, nrows, spec, timezone, columns, declared), nrows)
     except ResultParseError:
         if not typed:
             raise
@@ -146,6 +146,18 @@ def parse(
     text, nrows = _columns(header, table), table.num_rows
     del table
     return _frame(text, header, nrows, spec, timezone, columns, declared)
+
+
+def _released(df: pd.DataFrame, nrows: int) -> pd.DataFrame:
+    """Hand the text columns' freed memory back to the system after a large file (1-3 ms): pyarrow's
+    allocator keeps it otherwise, and what comes next (the cache's Parquet write) would stack its own
+    peak on top (benchmarks/bench_memory.py: client.report() with the cache on 1.37x -> ~1.1x parse's)."""
+    if nrows >= _RELEASE_ROWS:
+        pa.default_memory_pool().release_unused()
+    return df
+
+
+_RELEASE_ROWS = 1 << 16
 
 
 #: Kinds that pyarrow's CSV reader converts during the read (its ISO-8601 parser is the one the text
