@@ -4,7 +4,9 @@ Each API generation is one group of methods with the same shape, so a further ge
 group, not another branch in every function:
 
 - :class:`V1` (``/v1/reporting``, form-encoded, Unix seconds): report types, runs (create, retrieve,
-  list) and the result file on the files host, fetched with the key;
+  list) and the result file on the files host, fetched with the key; ``GET /v1/accounts``; any of them
+  as a connected account (``account=``: the ``Stripe-Account`` header; :class:`RunAccounts` remembers
+  whose each run is, so retrieve and download act as that account again);
 - :class:`V2` (``/v2/reporting``, JSON, RFC 3339 times, a ``.preview`` version): reports, runs, and
   the pre-signed ``download_url`` fetched with no key at all;
 - :class:`DataV2` (``/v2/data``, JSON like v2): the reports list (names resolved there), report runs
@@ -20,6 +22,8 @@ of :mod:`reportkit.objects`.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -29,7 +33,7 @@ from reportkit._http import Download, Transport
 from reportkit.errors import APIConnectionError, ConfigurationError
 from reportkit.objects import ReportRun, ReportType
 
-__all__ = ["INLINE_PAGE", "LIST_PAGE", "V1", "V2", "Api", "DataV2", "rfc3339"]
+__all__ = ["INLINE_PAGE", "LIST_PAGE", "V1", "V2", "Api", "DataV2", "RunAccounts", "rfc3339"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_]+")
 _TIMES = ("interval_start", "interval_end")
@@ -44,21 +48,61 @@ def rfc3339(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+class RunAccounts:
+    """Which connected account each run belongs to (the ``Stripe-Account`` it was created or retrieved
+    with), so retrieving, polling and downloading it later acts as that account again without every
+    caller carrying it. Runs of the key's own account are not recorded. Bounded: the oldest are
+    forgotten first (a forgotten run needs ``account=`` again)."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._of: OrderedDict[str, str] = OrderedDict()
+
+    def remember(self, run_id: str, account: str | None) -> None:
+        if account is None:
+            return
+        with self._lock:
+            self._of[run_id] = account
+            self._of.move_to_end(run_id)
+            while len(self._of) > self.SIZE:
+                self._of.popitem(last=False)
+
+    def of(self, run_id: str) -> str | None:
+        with self._lock:
+            return self._of.get(run_id)
+
+
 class V1:
-    """``/v1/reporting``: report types, runs, and files on the files host (with the key)."""
+    """``/v1/reporting``: report types, runs, and files on the files host (with the key); and the
+    platform's connected accounts (``GET /v1/accounts``). ``account=`` acts as a connected account."""
 
     name = "v1"
     run_prefix = "frr_"
 
-    def __init__(self, http: Transport) -> None:
+    def __init__(self, http: Transport, accounts: RunAccounts | None = None) -> None:
         self.http = http
+        self.run_accounts = accounts if accounts is not None else RunAccounts()
 
-    def report_types(self) -> list[ReportType]:
-        data = self.http.request("GET", "/v1/reporting/report_types").get("data", [])
+    def report_types(self, *, account: str | None = None) -> list[ReportType]:
+        data = self.http.request("GET", "/v1/reporting/report_types", account=account).get("data", [])
         return [ReportType.from_v1(d) for d in data]
 
-    def report_type(self, type_id: str) -> ReportType:
-        return ReportType.from_v1(self.http.request("GET", f"/v1/reporting/report_types/{type_id}"))
+    def report_type(self, type_id: str, *, account: str | None = None) -> ReportType:
+        path = f"/v1/reporting/report_types/{type_id}"
+        return ReportType.from_v1(self.http.request("GET", path, account=account))
+
+    def accounts(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        """The platform's connected accounts (Stripe's ``account`` objects), newest first, every page."""
+        params: dict[str, Any] = {"limit": limit}
+        while True:
+            page = self.http.request("GET", "/v1/accounts", params=params)
+            data = page.get("data") or []
+            yield from data
+            if not page.get("has_more") or not data:
+                return
+            params = {"limit": limit, "starting_after": data[-1]["id"]}
 
     def create_run(
         self,
@@ -67,26 +111,40 @@ class V1:
         *,
         compress: bool = False,
         idempotency_key: str | None = None,
+        account: str | None = None,
     ) -> ReportRun:
         del compress  # v1 files are plain CSV (prepare() refuses compress=True for v1)
         # form-encoded by the transport: datetimes as Unix seconds, lists indexed (_http.encode_form)
         body = {"report_type": report, "parameters": dict(parameters)}
-        return ReportRun.from_v1(
+        run = ReportRun.from_v1(
             self.http.request(
-                "POST", "/v1/reporting/report_runs", params=body, idempotency_key=idempotency_key
+                "POST",
+                "/v1/reporting/report_runs",
+                params=body,
+                idempotency_key=idempotency_key,
+                account=account,
             )
         )
+        self.run_accounts.remember(run.id, account)
+        return run
 
-    def retrieve_run(self, run_id: str) -> ReportRun:
-        return ReportRun.from_v1(self.http.request("GET", f"/v1/reporting/report_runs/{run_id}"))
+    def retrieve_run(self, run_id: str, *, account: str | None = None) -> ReportRun:
+        """A run by id, as the connected account it belongs to (``account``, else the one it was seen as)."""
+        account = account or self.run_accounts.of(run_id)
+        path = f"/v1/reporting/report_runs/{run_id}"
+        run = ReportRun.from_v1(self.http.request("GET", path, account=account))
+        self.run_accounts.remember(run.id, account)
+        return run
 
-    def list_runs(self, params: Mapping[str, Any]) -> Iterator[ReportRun]:
-        """Runs newest first, paging (``starting_after``) as the caller iterates."""
+    def list_runs(self, params: Mapping[str, Any], *, account: str | None = None) -> Iterator[ReportRun]:
+        """Runs newest first, paging (``starting_after``) as the caller iterates (``account``: a
+        connected account's runs)."""
         params = dict(params)
         while True:
-            page = self.http.request("GET", "/v1/reporting/report_runs", params=params)
+            page = self.http.request("GET", "/v1/reporting/report_runs", params=params, account=account)
             data = page.get("data", [])
             for item in data:
+                self.run_accounts.remember(item["id"], account)
                 yield ReportRun.from_v1(item)
             if not page.get("has_more") or not data:
                 return
@@ -103,7 +161,8 @@ class V1:
         if not file.url:
             raise APIConnectionError(f"report run {run.id}: the result file has no download URL")
         label = f"/v1/files/{file.id}/contents"
-        return self.http.download(file.url, out, keyed=True, label=label, deadline=deadline)
+        account = self.run_accounts.of(run.id)  # a connected account's file is its own
+        return self.http.download(file.url, out, keyed=True, label=label, deadline=deadline, account=account)
 
 
 class V2:
@@ -125,7 +184,9 @@ class V2:
         *,
         compress: bool = False,
         idempotency_key: str | None = None,
+        account: str | None = None,
     ) -> ReportRun:
+        _v1_only(account)
         params = {k: (rfc3339(v) if k in _TIMES else v) for k, v in parameters.items()}
         body = {"report": report, "report_parameters": params, "result_options": {"compress_file": compress}}
         return ReportRun.from_json(
@@ -186,7 +247,9 @@ class DataV2:
         *,
         compress: bool = False,
         idempotency_key: str | None = None,
+        account: str | None = None,
     ) -> ReportRun:
+        _v1_only(account)
         params = {k: (rfc3339(v) if k in _TIMES else v) for k, v in parameters.items()}
         ref = {"id": report} if report.startswith("report_") else {"name": report}
         body = {
@@ -250,6 +313,11 @@ class DataV2:
         return self.http.download(file.download_url, out, keyed=False, label=label, deadline=deadline)
 
 
+def _v1_only(account: str | None) -> None:
+    if account is not None:
+        raise ConfigurationError("account= (a connected account, Stripe-Account) is for api='v1' only")
+
+
 def _same_origin(url: str) -> str:
     """A page URL as a path on the API host (a full URL's origin is dropped: the key goes nowhere else)."""
     parts = urlsplit(url)
@@ -267,7 +335,8 @@ class Api:
 
     def __init__(self, http: Transport) -> None:
         self.http = http
-        self.v1 = V1(http)
+        self.run_accounts = RunAccounts()
+        self.v1 = V1(http, self.run_accounts)
         self.v2 = V2(http)
         self.data = DataV2(http)
         self._groups: dict[str, V1 | V2 | DataV2] = {"v1": self.v1, "v2": self.v2, "data": self.data}
@@ -292,8 +361,13 @@ class Api:
         data = ", ".join(self.data.run_prefix)
         raise ConfigurationError(f"not a report run id: {run_id!r} ({hint}); /v2/data ids start {data}")
 
-    def retrieve_run(self, run_id: str) -> ReportRun:
-        return self.for_run(run_id).retrieve_run(run_id)
+    def retrieve_run(self, run_id: str, *, account: str | None = None) -> ReportRun:
+        """A run by id (``account``: a v1 run of that connected account; else the one it was seen with)."""
+        group = self.for_run(run_id)
+        if isinstance(group, V1):
+            return group.retrieve_run(run_id, account=account)
+        _v1_only(account)
+        return group.retrieve_run(run_id)
 
     def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
         return self[run.api].download(run, out, deadline=deadline)

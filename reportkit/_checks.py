@@ -5,6 +5,7 @@ sorting, ``to_parquet`` and every pandas habit keep working) with the fixed colu
 a one-line :meth:`Checks.summary`, :meth:`Checks.failures`, and an HTML repr that puts the failures first,
 highlighted, under the summary line. A subclass rather than an accessor because the repr must change
 without the user calling anything; ``Checks(df)`` re-wraps a plain frame (say, one read back from disk).
+Checks of several connected accounts carry an ``account`` column first (:meth:`Checks.per_account`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ class Checks(pd.DataFrame):
             df[col] = df[col].astype(object)
         df["ok"] = df["ok"].astype(bool)
         order = ["check", "currency", "interval_start", "key"]
+        if "account" in df.columns:  # Connect: one account's checks after another's
+            df["account"] = df["account"].astype("string")
+            df = df[["account", *[c for c in df.columns if c != "account"]]]
+            order = ["account", *order]
         df = df.sort_values(order, kind="stable", na_position="first")
         return cls(df.reset_index(drop=True))
 
@@ -84,17 +89,29 @@ class Checks(pd.DataFrame):
         return self[~self["ok"].astype(bool)]
 
     def summary(self) -> str:
-        """One line: how many checks ran and passed, and which failed (by check, with a first interval)."""
+        """One line: how many checks ran and passed, and which failed (by check, with a first interval;
+        with an ``account`` column, over how many accounts and the first failing account)."""
         n, failed = len(self), self.failures()
+        accounts = self["account"].nunique() if "account" in self.columns else 0
+        over = f" over {accounts} accounts" if accounts else ""
         if not len(failed):
-            return f"PASS: all {n:,} checks agree ({_checks_word(self)})"
+            return f"PASS: all {n:,} checks agree{over} ({_checks_word(self)})"
         parts = []
         for check, sub in failed.groupby("check", sort=True):
             first = sub.iloc[0]
             where = f"{first['currency']} {_day(first['interval_start'])}"
+            if accounts:
+                where = f"{first['account']} {where}"
             more = f" +{len(sub) - 1}" if len(sub) > 1 else ""
             parts.append(f"{check} ×{len(sub)} ({where}{more})")
-        return f"FAIL: {len(failed):,} of {n:,} checks failed: " + "; ".join(parts)
+        return f"FAIL: {len(failed):,} of {n:,} checks failed{over}: " + "; ".join(parts)
+
+    def per_account(self) -> dict[str, str]:
+        """Connect: each account's :meth:`summary` (``{}`` for checks without an ``account`` column)."""
+        if "account" not in self.columns:
+            return {}
+        return {str(acct): Checks(sub.drop(columns="account")).summary()
+                for acct, sub in self.groupby("account", sort=False)}  # fmt: skip
 
     def _repr_html_(self) -> str | None:
         """Summary line, a pass tally per check and currency, then the rows: failures first, highlighted,

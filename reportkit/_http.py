@@ -8,7 +8,8 @@ It owns how reportkit talks to Stripe (or the sandbox):
 - its own backoff for a request-rate 429 (the SDK has none); a 429 ``report_run_rate_limit_exceeded``
   (too many runs running at once) is raised at once as :class:`RateLimitError` with its code, for the
   caller to wait for a running run instead;
-- auth (``Authorization: Bearer``, added per request and only for the configured API and files hosts),
+- auth (``Authorization: Bearer``, added per request and only for the configured API and files hosts,
+  with ``Stripe-Account`` when a call acts as a connected account),
   ``Stripe-Version`` (pinned dated version on v1, a ``.preview`` version on v2), v1 form encoding with
   bracket nesting and indexed arrays, v2 JSON;
 - Stripe error bodies (v1 and v2 shapes) -> the exception tree of :mod:`reportkit.errors`;
@@ -264,11 +265,13 @@ class Transport:
         api: str = "v1",
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        account: str | None = None,
     ) -> dict:
-        """Call the API and return the decoded JSON body, or raise the mapped :class:`APIError`."""
+        """Call the API and return the decoded JSON body, or raise the mapped :class:`APIError`.
+        ``account``: act as that connected account (the ``Stripe-Account`` header, API host only)."""
         method = method.upper()
         url = self.api_base + path
-        headers = self._auth_headers(url)
+        headers = self._auth_headers(url, account)
         headers["Stripe-Version"] = self.v2_stripe_version if api == "v2" else self.stripe_version
         kwargs: dict[str, Any] = {}
         if method == "POST":
@@ -315,13 +318,18 @@ class Transport:
         if bucket is not None:
             bucket.acquire()
 
-    def _auth_headers(self, url: str) -> dict[str, str]:
+    def _auth_headers(self, url: str, account: str | None = None) -> dict[str, str]:
+        """The key (and the ``Stripe-Account`` of a connected account): only for the configured API
+        and files hosts, never a pre-signed host."""
         if origin(url) not in self._keyed_origins:
             raise ConfigurationError(
                 f"refusing to send the API key to {origin(url)}: only {sorted(self._keyed_origins)} get it "
                 "(check files_base / REPORTKIT_FILES_BASE)"
             )
-        return {"Authorization": f"Bearer {self._key}"}
+        headers = {"Authorization": f"Bearer {self._key}"}
+        if account is not None:
+            headers["Stripe-Account"] = account
+        return headers
 
     def _send(
         self, session: requests.Session, method: str, url: str, label: str, headers, *, deadline=None, **kw
@@ -355,9 +363,17 @@ class Transport:
 
     # -- files ----------------------------------------------------------------------------------
     def download(
-        self, url: str, out: IO[bytes], *, keyed: bool, label: str, deadline: float | None = None
+        self,
+        url: str,
+        out: IO[bytes],
+        *,
+        keyed: bool,
+        label: str,
+        deadline: float | None = None,
+        account: str | None = None,
     ) -> Download:
-        """Stream ``url`` into ``out``. ``keyed``: send the key (v1 files host only), else no auth at all.
+        """Stream ``url`` into ``out``. ``keyed``: send the key (v1 files host only; with ``account``, its
+        ``Stripe-Account`` too: the file is the connected account's), else no auth and no header at all.
 
         Raises the mapped :class:`APIError` for an error status, :class:`DownloadError` when the body
         breaks off, its length differs from Content-Length, or ``deadline`` (a ``time.monotonic()``
@@ -370,7 +386,7 @@ class Transport:
                     f"{origin(self.files_base)}; refusing to send the API key there "
                     "(set files_base / REPORTKIT_FILES_BASE to the files host you trust)"
                 )
-            headers = self._auth_headers(url)
+            headers = self._auth_headers(url, account)
             session = self._session
         else:
             headers, session = {}, self._anon

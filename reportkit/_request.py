@@ -36,6 +36,7 @@ __all__ = [
     "TIMES",
     "RunRequest",
     "apply_window",
+    "check_account",
     "iso_currencies",
     "prepare",
     "resolve",
@@ -70,7 +71,8 @@ def to_utc(value: Any, name: str, tz: str = "Etc/UTC") -> datetime:
 class RunRequest:
     """A checked request: ``report`` is what the user named (v1 type id, v2 report name or id);
     ``report_id`` the v2 id it was resolved to (:meth:`reportkit.runs.Runner.check`), which is sent.
-    ``inline`` (/v2/data): True reads inline pages, False the file, None decides by the row count."""
+    ``inline`` (/v2/data): True reads inline pages, False the file, None decides by the row count.
+    ``account``: the connected account (``acct_...``) the run acts as, or None (the key's own)."""
 
     api: str
     report: str
@@ -83,6 +85,7 @@ class RunRequest:
     clamped: bool = field(default=False, compare=False)
     inline: bool | None = field(default=None, compare=False)
     report_id: str | None = field(default=None, compare=False)
+    account: str | None = None  # a connected account (acct_...): run as it, with Stripe-Account
 
     @property
     def sent(self) -> str:
@@ -108,6 +111,8 @@ class RunRequest:
             "account": account,
             "api_base": api_base,
         }
+        if self.account is not None:  # a connected account's result is its own (absent: keys as before)
+            key["stripe_account"] = self.account
         key["digest"] = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
         return key
 
@@ -163,6 +168,7 @@ def prepare(
     compress: bool = False,
     clamp: bool = False,
     inline: bool | None = None,
+    account: str | None = None,
     **parameters: Any,
 ) -> RunRequest:
     """Check a request against the catalogue and normalise it. Raises :class:`ConfigurationError`.
@@ -173,7 +179,8 @@ def prepare(
     a list of column names (default: the report's); ``compress``: a ZIP result (v2 and data only);
     ``clamp``: trim the interval to the data window (with a warning) instead of refusing it;
     ``inline`` (``api="data"``): read the result's inline pages (True), its file (False), or decide
-    by its size (None); ``parameters``: the report's own (``currency``,
+    by its size (None); ``account``: a connected account (``acct_...``) the run acts as (the
+    ``Stripe-Account`` header; v1 only); ``parameters``: the report's own (``currency``,
     ``reporting_category``, ``payout``, ...).
     """
     for flag, value in (("compress", compress), ("clamp", clamp)):
@@ -185,6 +192,9 @@ def prepare(
         raise ConfigurationError("compress=True needs api='v2' or 'data' (v1 result files are plain CSV)")
     if inline is not None and (not isinstance(inline, bool) or api != "data"):
         raise ConfigurationError(f"inline= is True, False or None, and only for api='data'; got {inline!r}")
+    check_account(account)
+    if account is not None and api != "v1":
+        raise ConfigurationError(f"account= (a connected account, Stripe-Account) is v1 only; api={api!r}")
     sent, name, spec = resolve(report, api, livemode)
     if spec is not None and spec.livemode_only and not livemode:
         raise ConfigurationError(f"{name} is available in live mode only; use a live key (sk_live_...)")
@@ -271,6 +281,20 @@ def prepare(
         compress=bool(compress),
         clamp=bool(clamp),
         inline=inline,
+        account=account,
+    )
+
+
+_ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,255}")
+
+
+def check_account(account: Any) -> str | None:
+    """A connected account id (``acct_`` and letters and digits) or None; else ConfigurationError."""
+    if account is None or (isinstance(account, str) and _ACCOUNT_ID.fullmatch(account)):
+        return account
+    raise ConfigurationError(
+        f"account={account!r} is not a connected account id: Stripe's ids look like 'acct_1Nx...' "
+        "(client.accounts() lists the platform's)"
     )
 
 

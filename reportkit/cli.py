@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--api", choices=("v1", "v2", "data"), default="v1",
                    help="Reporting API: v1 (default), v2 (/v2/reporting) or data (/v2/data)")
     r.add_argument("--clamp", action="store_true", help="trim the interval to the report's data window")
+    who = r.add_mutually_exclusive_group()
+    who.add_argument("--account", metavar="ACCT", help="Connect: run as this connected account "
+                     "(acct_..., the Stripe-Account header; v1)")  # fmt: skip
+    who.add_argument("--accounts", metavar="all|A,B", help="Connect: run as each of these connected "
+                     "accounts ('all': the platform's) in one batch; an account column first")  # fmt: skip
     r.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the run (default 600)")
     r.add_argument("-o", "--output", help="write to this .csv, .parquet or .xlsx file (default: CSV on "
                    "stdout); missing folders are made")
@@ -384,14 +389,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
         hint = inclusive_end_hint(args.start, args.end, args.tz, names=("--start", "--end"))
         if hint:
             print(f"reportkit: warning: {hint}", file=sys.stderr)
+    accounts = _check_accounts(args)
     client = _client()
     live = sys.stderr.isatty() and not args.no_progress
     lines = None if live or args.no_progress else LineProgress(args.report)
-    df = client.report(
-        args.report, args.start, args.end, timezone=args.tz, columns=columns, api=args.api,
-        clamp=args.clamp, timeout=args.timeout, progress=live, observer=lines, **params,
-    )
+    options = dict(timezone=args.tz, columns=columns, api=args.api, clamp=args.clamp, progress=live,
+                   observer=lines, **params)  # fmt: skip
+    if accounts is None:
+        df = client.report(args.report, args.start, args.end, timeout=args.timeout, account=args.account,
+                           **options)  # fmt: skip
+    else:  # one interval [start, end) per account, in one batch within the run cap
+        if args.start is None or args.end is None:
+            raise UsageError("--accounts needs --start and --end (one interval per account)")
+        from reportkit.intervals import Interval, bound
+
+        iv = Interval(bound(args.start, "--start", args.tz), bound(args.end, "--end", args.tz))
+        df = client.reports(args.report, [iv], accounts=accounts, timeout=args.timeout, **options)
     return _emit(df, out, client)
+
+
+def _check_accounts(args: argparse.Namespace) -> list[str] | str | None:
+    """``--account`` / ``--accounts`` checked before any request: ids look like acct_..., v1 only."""
+    from reportkit._request import check_account
+
+    given = args.account or args.accounts
+    if given and args.api != "v1":
+        raise UsageError(f"--account/--accounts (Connect) are for --api v1, not --api {args.api}")
+    if args.account:
+        check_account(args.account)
+        return None
+    if not args.accounts or args.accounts == "all":
+        return args.accounts or None
+    ids = [a.strip() for a in args.accounts.split(",") if a.strip()]
+    for acct in ids:
+        check_account(acct)
+    return ids
 
 
 def _emit(df: Any, out: Path | None, client: Any) -> int:

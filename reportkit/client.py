@@ -20,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from reportkit import availability, config, fanout, queries
+from reportkit import availability, config, connected, fanout, queries
 from reportkit._api import Api
 from reportkit._http import Transport
 from reportkit._ratelimit import TokenBucket, rate_for
-from reportkit._request import RunRequest, prepare, resolve, to_utc
+from reportkit._request import RunRequest, check_account, prepare, resolve, to_utc
 from reportkit.errors import ConfigurationError
 from reportkit.intervals import Interval
 from reportkit.objects import ReportRun, ReportType
@@ -175,20 +175,33 @@ class Client:
     def reports(self, report: str, intervals: Iterable[Interval], *, max_concurrent: int | None = None,
                 timeout: float = 3600.0, executor: Any = None, cancel: threading.Event | None = None,
                 observer: Observer | None = None, on_progress: Any = None, progress: bool | None = None,
-                **options: Any) -> pd.DataFrame:  # fmt: skip
+                accounts: Iterable[str] | str | None = None, **options: Any) -> pd.DataFrame:  # fmt: skip
         """Many intervals at once within Stripe's limits (:func:`reportkit.fanout.run_batch`): one long
         frame with ``interval_start``/``interval_end`` first. ``executor`` takes downloads and parsing
         (any ``concurrent.futures.Executor``); ``cancel`` stops creating and waiting; ``on_progress``
-        receives the batch counters."""
+        receives the batch counters. ``accounts`` (Connect): connected account ids, or ``"all"`` (the
+        platform's, :meth:`accounts`): every account x interval in the one batch, as each account
+        (``Stripe-Account``), with an ``account`` column first."""
         ivs = fanout.check_intervals(intervals)
         fanout.check_cap(max_concurrent)
         config.check_deadline(timeout, "timeout=3600")
+        if accounts is not None and "account" in options:
+            raise ConfigurationError("pass account= (one connected account) or accounts= (several), not both")
+        api = options.get("api", "v1")
+        one = options.pop("account", None)
+        who = [one] if accounts is None else connected.resolve(accounts, self._api, report_api=api)
         options.setdefault("timezone", ivs[0].tz)  # local columns in the intervals' own timezone
-        reqs = [self.prepare(report, iv.start, iv.end, **options) for iv in ivs]
+        reqs = [self.prepare(report, iv.start, iv.end, account=a, **options) for a in who for iv in ivs]
         obs = observer_for(self._progress if progress is None else progress, observer, on_progress)
-        return fanout.run_batch(self._runner, reqs, ivs, report=report, api=options.get("api", "v1"),
+        per = None if accounts is None else [a for a in who for _ in ivs]
+        return fanout.run_batch(self._runner, reqs, ivs * len(who), report=report, api=api,
                                 max_concurrent=max_concurrent, timeout=timeout, executor=executor,
-                                cancel=cancel, observer=obs)  # fmt: skip
+                                cancel=cancel, observer=obs, accounts=per)  # fmt: skip
+
+    def accounts(self) -> pd.DataFrame:
+        """The platform's connected accounts (``GET /v1/accounts``, every page), newest first: ``id``,
+        ``country``, ``default_currency``, ``name``, ``email``, ``type``, ... (reportkit.connected)."""
+        return connected.accounts_frame(self._api)
 
     def sync(self, path: Any, report: str, *, start: Any, freq: str = "month", end: Any = None,
              **options: Any) -> pd.DataFrame:  # fmt: skip
@@ -204,12 +217,16 @@ class Client:
         req = self._runner.check(self.prepare(report, start, end, **options))
         return self._runner.create_once(req, idempotency_key=idempotency_key)
 
-    def retrieve_run(self, run_id: str | ReportRun) -> ReportRun:
-        """A run by id: ``frr_`` (v1), ``reprun_`` (v2), ``rrun_``/``qrun_``/``qryrun_`` (/v2/data)."""
-        return self._api.retrieve_run(run_id.id if isinstance(run_id, ReportRun) else run_id)
+    def retrieve_run(self, run_id: str | ReportRun, *, account: str | None = None) -> ReportRun:
+        """A run by id: ``frr_`` (v1), ``reprun_`` (v2), ``rrun_``/``qrun_``/``qryrun_`` (/v2/data);
+        ``account``: a connected account's v1 run (one this client made or saw is found without it)."""
+        return self._api.retrieve_run(run_id.id if isinstance(run_id, ReportRun) else run_id,
+                                      account=check_account(account))  # fmt: skip
 
-    def list_runs(self, *, limit: int = 100, created: Any = None, **filters: Any) -> Iterator[ReportRun]:
-        """v1 runs, newest first, paging as you iterate. ``created``: a datetime or {gt, gte, lt, lte}."""
+    def list_runs(self, *, limit: int = 100, created: Any = None, account: str | None = None,
+                  **filters: Any) -> Iterator[ReportRun]:  # fmt: skip
+        """v1 runs, newest first, paging as you iterate. ``created``: a datetime or {gt, gte, lt, lte};
+        ``account``: a connected account's runs."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ConfigurationError(f"limit is the page size, 1-100; got {limit!r}")
         params: dict[str, Any] = {"limit": limit, **filters}
@@ -219,7 +236,7 @@ class Client:
                 if isinstance(created, dict)
                 else _epoch(created, "created")
             )
-        return self._api.v1.list_runs(params)
+        return self._api.v1.list_runs(params, account=check_account(account))
 
     def wait(self, run: ReportRun | str, timeout: float = 600, progress: bool | None = None, *,
              cancel: threading.Event | None = None, observer: Observer | None = None,

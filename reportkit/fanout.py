@@ -35,6 +35,7 @@ import pandas as pd
 from reportkit import _provenance, config
 from reportkit._request import RunRequest
 from reportkit.errors import BatchError, ConfigurationError, ReportkitError, RunCancelledError
+from reportkit.frames import STRING_DTYPE
 from reportkit.intervals import Interval
 from reportkit.progress import Observer, Progress
 from reportkit.runs import Poller, Runner
@@ -125,6 +126,7 @@ def run_batch(
     cancel: threading.Event | None = None,
     observer: Observer | None = None,
     poll: str = "list",
+    accounts: Sequence[str | None] | None = None,
 ) -> pd.DataFrame:
     """Run one prepared request per interval and return one long DataFrame in interval order.
 
@@ -138,9 +140,16 @@ def run_batch(
 
     ``poll``: ``"list"`` (default) asks about all pending v1 runs with one list page
     (:class:`reportkit.runs.Poller`); ``"each"`` retrieves each run on its own.
+
+    ``accounts`` (Connect): the connected account of each request (``client.reports(accounts=...)``
+    builds one request per account and interval, all within the one cap). The frame then starts with
+    an ``account`` column, its provenance lists each part's account (``accounts``, aligned with
+    ``run_ids``), and :class:`BatchError` keys its errors by ``(account, interval)``.
     """
     if len(requests) != len(intervals):
         raise ConfigurationError("run_batch needs one request per interval")
+    if accounts is not None and len(accounts) != len(requests):
+        raise ConfigurationError("run_batch needs one account per request")
     cap = check_cap(max_concurrent)
     config.check_deadline(timeout, "timeout=3600")
     if poll not in POLLS:
@@ -158,7 +167,9 @@ def run_batch(
             runner.consolidate(requests)
         obs.done(stats.snapshot())
         order = list(range(len(intervals)))
-        return _assemble(intervals, order, body, counts, provs, report=report, api=api, stats=stats)
+        return _assemble(
+            intervals, order, body, counts, provs, report=report, api=api, stats=stats, accounts=accounts
+        )
     checked = runner.lookup_many(requests, found)  # every check before any run is created
     for i, (req, hit) in enumerate(checked):
         if hit is not None:
@@ -171,7 +182,7 @@ def run_batch(
     slots = threading.BoundedSemaphore(cap)
     poller = Poller(runner.api) if poll == "list" and todo else None
     wait = poller.wait if poller is not None else runner.wait
-    errors: dict[Interval, BaseException] = {}
+    errors: dict[Any, BaseException] = {}  # by interval, or by (account, interval)
     own_pool = executor is None and bool(todo)
     download_pool: Executor | None = executor or (
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="rk-dl") if todo else None
@@ -221,7 +232,7 @@ def run_batch(
             try:
                 results[i] = fut.result()
             except ReportkitError as exc:
-                errors[intervals[i]] = exc
+                errors[intervals[i] if accounts is None else (accounts[i], intervals[i])] = exc
                 with stats.lock:
                     stats.failed += 1
             with stats.lock:
@@ -237,9 +248,9 @@ def run_batch(
 
     if len(results) > 1:  # a cached re-run of these intervals is then one read
         runner.consolidate([req for req, _ in checked])
-    frames = _combine(intervals, results, report=report, api=api, stats=stats)
+    frames = _combine(intervals, results, report=report, api=api, stats=stats, accounts=accounts)
     if errors:
-        names = ", ".join(f"{iv.label} ({type(e).__name__}: {e})" for iv, e in errors.items())
+        names = ", ".join(f"{_label(key)} ({type(e).__name__}: {e})" for key, e in errors.items())
         raise BatchError(
             f"{len(errors)} of {len(intervals)} intervals of {report} failed: {names}. "
             f"The other {len(results)} are in .frames (and cached); re-running repeats only the failures.",
@@ -249,14 +260,26 @@ def run_batch(
     return frames
 
 
+def _label(key: Any) -> str:
+    """An interval's label, or ``acct_... 2025-01`` for an (account, interval) key."""
+    return f"{key[0]} {key[1].label}" if isinstance(key, tuple) else key.label
+
+
 def _combine(
-    ivs: Sequence[Interval], results: dict[int, pd.DataFrame], *, report: str, api: str, stats: BatchStats
+    ivs: Sequence[Interval],
+    results: dict[int, pd.DataFrame],
+    *,
+    report: str,
+    api: str,
+    stats: BatchStats,
+    accounts: Sequence[str | None] | None = None,
 ) -> pd.DataFrame:
     order = [i for i in range(len(ivs)) if i in results]
     parts = [results[i] for i in order]
     body = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     provs = [_provenance.get(p) for p in parts]
-    return _assemble(ivs, order, body, [len(p) for p in parts], provs, report=report, api=api, stats=stats)
+    counts = [len(p) for p in parts]
+    return _assemble(ivs, order, body, counts, provs, report=report, api=api, stats=stats, accounts=accounts)
 
 
 def _assemble(
@@ -269,20 +292,24 @@ def _assemble(
     report: str,
     api: str,
     stats: BatchStats,
+    accounts: Sequence[str | None] | None = None,
 ) -> pd.DataFrame:
     """The batch's long frame: ``body`` (the rows of the intervals ``order``, ``counts`` rows each)
-    after their ``interval_start``/``interval_end`` columns, with the batch's provenance."""
+    after their ``interval_start``/``interval_end`` columns (and, with ``accounts``, an ``account``
+    column first), with the batch's provenance."""
     if order:
         out = body
         dtype = pd.DatetimeTZDtype(unit="ns", tz=ivs[0].start.tzinfo)
         for name, attr in (("interval_end", "end"), ("interval_start", "start")):
             values = pd.DatetimeIndex([getattr(ivs[i], attr) for i in order]).tz_convert(dtype.tz)
             out.insert(0, name, pd.Series(values.repeat(counts), dtype=dtype))
+        if accounts is not None:  # Connect: whose rows they are, first
+            names = pd.array([accounts[i] for i in order], dtype=STRING_DTYPE)
+            out.insert(0, "account", pd.Series(names.repeat(counts), dtype=STRING_DTYPE))
     else:
         out = pd.DataFrame()
-    out.attrs = {
-        _provenance.KEY: _provenance.of_batch(
-            provs, report=report, api=api, intervals=len(ivs), counts=stats.as_dict()
-        )
-    }
+    prov = _provenance.of_batch(provs, report=report, api=api, intervals=len(ivs), counts=stats.as_dict())
+    if accounts is not None:
+        prov["accounts"] = [accounts[i] for i in order]  # aligned with run_ids and parts
+    out.attrs = {_provenance.KEY: prov}
     return out

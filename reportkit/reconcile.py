@@ -53,6 +53,7 @@ import pandas as pd
 
 from reportkit._checks import COLUMNS, Checks
 from reportkit._provenance import with_intervals
+from reportkit.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import threading
@@ -322,7 +323,8 @@ def payouts(payouts: pd.DataFrame, reconciliation: pd.DataFrame, *,
 def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
                  tolerance: Decimal | int = 0, max_concurrent: int | None = None,
                  cancel: threading.Event | None = None, observer: Observer | None = None,
-                 progress: bool | None = None, **parameters: Any) -> Checks:
+                 progress: bool | None = None, accounts: Iterable[str] | str | None = None,
+                 **parameters: Any) -> Checks:
     """Fetch what a period needs and run every check over it.
 
     ``start``/``end``/``freq`` split the period with :func:`reportkit.intervals` in the run timezone
@@ -331,34 +333,78 @@ def check_period(client: Client, start: Any, end: Any, freq: str = "month", *,
     comparisons from single ``client.report`` calls. ``max_concurrent`` goes to ``client.reports``
     (its default keeps within Stripe's concurrent-run cap). ``cancel``, ``observer`` and ``progress`` go
     to every call (a form passes its Cancel event and status observer).
+
+    ``accounts`` (Connect): connected account ids or ``"all"``: every report is fetched as each account
+    (one batch over accounts x intervals), the checks run on each account's own reports, and the
+    result has an ``account`` column first (``Checks.summary()`` then names the accounts).
     """
+    from reportkit.intervals import Interval
     from reportkit.intervals import intervals as split
 
     parts = split(start, end, freq=freq, tz=parameters.get("timezone", "Etc/UTC"))
     lo, hi = parts[0].start, parts[-1].end
     params = {k: v for k, v in parameters.items() if k != "columns"}
     calls = {"cancel": cancel, "observer": observer, "progress": progress}
+    ids = None if accounts is None else _account_ids(client, accounts)
+    if ids is not None:
+        params["accounts"] = ids
 
     def each(report: str, columns: list[str] | None = None) -> pd.DataFrame:
         return client.reports(report, parts, max_concurrent=max_concurrent, **calls, **params,
                               **({"columns": columns} if columns else {}))
 
     def once(report: str) -> pd.DataFrame:
-        return client.report(report, lo, hi, **calls, **params)
+        if ids is None:
+            return client.report(report, lo, hi, **calls, **params)
+        return client.reports(report, [Interval(lo, hi)], max_concurrent=max_concurrent, **calls, **params)
 
-    balance, activity = each(BALANCE), each(ACTIVITY_SUMMARY)
-    paid = each(PAYOUTS_SUMMARY)
-    payout_items = each(PAYOUTS_ITEMIZED, [*_ITEM_COLUMNS, "payout_id"])
-    reconciliation = each(RECONCILIATION_ITEMIZED, [*_ITEM_COLUMNS, "automatic_payout_id"])
+    frames = {
+        "balance": each(BALANCE),
+        "activity": each(ACTIVITY_SUMMARY),
+        "paid": each(PAYOUTS_SUMMARY),
+        "payout_items": each(PAYOUTS_ITEMIZED, [*_ITEM_COLUMNS, "payout_id"]),
+        "reconciliation": each(RECONCILIATION_ITEMIZED, [*_ITEM_COLUMNS, "automatic_payout_id"]),
+        "balance_whole": once(BALANCE),
+        "activity_items": each(ACTIVITY_ITEMIZED, _ITEM_COLUMNS),
+        "activity_whole": once(ACTIVITY_SUMMARY),
+        "paid_whole": once(PAYOUTS_SUMMARY),
+    }
     tol = _tolerance(tolerance)
+    if ids is None:
+        return _period_checks(frames, tol)
+    per = []
+    for acct in ids:  # each account reconciled on its own reports, and named
+        own = {k: _of_account(df, acct) for k, df in frames.items()}
+        checks = pd.DataFrame(_period_checks(own, tol))
+        checks.insert(0, "account", acct)
+        per.append(checks)
+    return Checks.concat(per)
+
+
+def _account_ids(client: Client, accounts: Iterable[str] | str) -> list[str]:
+    """``accounts=`` as ids, ``"all"`` listed once (``client.accounts()``); checked by client.reports."""
+    if isinstance(accounts, str) and accounts != "all":
+        raise ConfigurationError(f"accounts= is a list of connected account ids or 'all', got {accounts!r}")
+    return [str(i) for i in client.accounts()["id"]] if accounts == "all" else list(accounts)
+
+
+def _of_account(df: pd.DataFrame, account: str) -> pd.DataFrame:
+    """The rows of one connected account of a ``client.reports(accounts=...)`` frame, without the column."""
+    own = df[df["account"] == account].drop(columns="account").reset_index(drop=True)
+    own.attrs = dict(df.attrs)
+    return own
+
+
+def _period_checks(f: dict[str, pd.DataFrame], tol: Decimal) -> Checks:
+    """Every check of :func:`check_period` over its fetched frames."""
     return Checks.concat([
-        balance_rollforward(balance, tolerance=tol),
-        balance_vs_summary(balance, activity, row="activity", tolerance=tol),
-        balance_vs_summary(balance, paid, row="payouts", tolerance=tol),
-        parts_vs_whole(balance, once(BALANCE), name="balance", tolerance=tol),
-        summary_vs_itemized(activity, each(ACTIVITY_ITEMIZED, _ITEM_COLUMNS), name="activity", tolerance=tol),
-        parts_vs_whole(activity, once(ACTIVITY_SUMMARY), name="activity", tolerance=tol),
-        summary_vs_itemized(paid, payout_items, name="payouts", tolerance=tol),
-        parts_vs_whole(paid, once(PAYOUTS_SUMMARY), name="payouts", tolerance=tol),
-        payouts(payout_items, reconciliation, tolerance=tol),
-    ])
+        balance_rollforward(f["balance"], tolerance=tol),
+        balance_vs_summary(f["balance"], f["activity"], row="activity", tolerance=tol),
+        balance_vs_summary(f["balance"], f["paid"], row="payouts", tolerance=tol),
+        parts_vs_whole(f["balance"], f["balance_whole"], name="balance", tolerance=tol),
+        summary_vs_itemized(f["activity"], f["activity_items"], name="activity", tolerance=tol),
+        parts_vs_whole(f["activity"], f["activity_whole"], name="activity", tolerance=tol),
+        summary_vs_itemized(f["paid"], f["payout_items"], name="payouts", tolerance=tol),
+        parts_vs_whole(f["paid"], f["paid_whole"], name="payouts", tolerance=tol),
+        payouts(f["payout_items"], f["reconciliation"], tolerance=tol),
+    ])  # fmt: skip

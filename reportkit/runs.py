@@ -217,22 +217,28 @@ class Runner:
         self.account = account
         self.api_base = api_base
         self.names = Names(api, livemode=livemode)
-        self._types: dict[tuple[str, str], tuple[float, ReportType]] = {}
+        self._types: dict[tuple[str, str, str | None], tuple[float, ReportType]] = {}
         self._requests: OrderedDict[str, RunRequest] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- report types and the data window ------------------------------------------------------------
-    def report_type(self, api: str, ident: str, *, max_age: float = 0.0) -> ReportType:
-        """A report type (v1) or report (v2), fetched unless one younger than ``max_age`` s is known."""
+    def report_type(
+        self, api: str, ident: str, *, max_age: float = 0.0, account: str | None = None
+    ) -> ReportType:
+        """A report type (v1) or report (v2), fetched unless one younger than ``max_age`` s is known
+        (``account``: as that connected account sees it, v1)."""
         with self._lock:
-            hit = self._types.get((api, ident))
+            hit = self._types.get((api, ident, account))
         if hit is not None and time.monotonic() - hit[0] <= max_age:
             return hit[1]
-        return self.remember_type(api, self.api[api].report_type(ident))
+        fetched = (
+            self.api.v1.report_type(ident, account=account) if account else self.api[api].report_type(ident)
+        )
+        return self.remember_type(api, fetched, account=account)
 
-    def remember_type(self, api: str, t: ReportType) -> ReportType:
+    def remember_type(self, api: str, t: ReportType, *, account: str | None = None) -> ReportType:
         with self._lock:
-            self._types[(api, t.id)] = (time.monotonic(), t)
+            self._types[(api, t.id, account)] = (time.monotonic(), t)
         return t
 
     def check(self, req: RunRequest) -> RunRequest:
@@ -244,7 +250,7 @@ class Runner:
         if "interval_start" not in req.parameters and "interval_end" not in req.parameters:
             return req
         if req.api != "data":
-            t = self.report_type(req.api, req.sent, max_age=TYPE_TTL)
+            t = self.report_type(req.api, req.sent, max_age=TYPE_TTL, account=req.account)
         elif req.spec is None:
             return req
         else:
@@ -317,7 +323,11 @@ class Runner:
         fetched afresh, the interval trimmed to its window, and the run created once more."""
         try:
             run = self.api[req.api].create_run(
-                req.sent, req.parameters, compress=req.compress, idempotency_key=idempotency_key
+                req.sent,
+                req.parameters,
+                compress=req.compress,
+                idempotency_key=idempotency_key,
+                account=req.account,
             )
         except InvalidRequestError as exc:
             refused = window_refusal(exc, req)
@@ -325,10 +335,15 @@ class Runner:
                 raise
             if not req.clamp:
                 raise refused from exc
-            fresh = self.report_type(req.api, req.sent, max_age=0.0)  # the window moved since our check
+            # the window moved since our check
+            fresh = self.report_type(req.api, req.sent, max_age=0.0, account=req.account)
             req = apply_window(req, fresh.data_available_start, fresh.data_available_end)
             run = self.api[req.api].create_run(
-                req.sent, req.parameters, compress=req.compress, idempotency_key=idempotency_key
+                req.sent,
+                req.parameters,
+                compress=req.compress,
+                idempotency_key=idempotency_key,
+                account=req.account,
             )
         with self._lock:
             self._requests[run.id] = req
@@ -459,6 +474,8 @@ class Runner:
         df.attrs[_provenance.KEY] = _provenance.of_run(
             run, size=size, sha256=sha, name=request.name if request else None
         )
+        if request is not None and request.account is not None:  # whose data it is (never a key)
+            df.attrs[_provenance.KEY]["account"] = request.account
         return self._keep(request, run, df)
 
     def _keep(self, request: RunRequest | None, run: ReportRun, df: pd.DataFrame) -> pd.DataFrame:
