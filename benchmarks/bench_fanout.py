@@ -5,7 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_fanout.py [--n 12] [--cap 5] [--process
 Prints, side by side in one run, on a local sandbox whose runs take a known, fixed processing time:
 - ``client.reports`` wall time for N intervals against the ideal ``ceil(N/cap) x processing_time``
   (goal <= 1.15x) and against running them one by one with ``client.report``;
-- the same batch read back from the Parquet cache against the cold batch (goal >= 100x faster).
+- the same batch read back from the Parquet cache against the cold batch (goal >= 500x faster; the
+  batch packed its results into one file, so the re-run is one read and no request).
+benchmarks/bench_cache.py has the cache's figures with spreads (12 months, 365 days, packed or not).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def main() -> None:
     print(f"{'client.reports (cold)':28}{batch_s:10.2f}{batch_s / ideal:10.2f}x   goal <= 1.15x")
     print(f"{'one by one (client.report)':28}{serial_s:10.2f}{serial_s / ideal:10.2f}x")
     print(f"{'client.reports (cached)':28}{cached_s:10.4f}   {batch_s / cached_s:8.0f}x faster than cold"
-          "   goal >= 100x")
+          "   goal >= 500x")
     print(f"runs created by the batch: {runs_batch} (expected {args.n}); "
           f"429s absorbed: {batch.attrs['reportkit']['stats']['throttled']}")
 
