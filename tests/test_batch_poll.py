@@ -124,12 +124,15 @@ def test_runs_since_pages_by_created_and_cursor(sandbox_factory):
     """The sandbox's list as the client reads it: ``created[gte]``, ``limit=100``, ``starting_after``."""
     sb = sandbox_factory(processing_time=0.0, concurrent_run_cap=None, request_rate=None)
     start, end = int(YEAR[0].start.timestamp()), int(YEAR[1].start.timestamp())
+    older = [_raw_create(sb, start, end) for _ in range(3)]
+    sb.advance(10.0)  # the sandbox clock: the next runs are created 10 s later
     ids = [_raw_create(sb, start, end) for _ in range(105)]
     client = sb.client(cache=False)
     first = client.retrieve_run(ids[0])
+    assert client.retrieve_run(older[-1]).created < first.created
     mark = len(sb.requests)
     got = [r.id for r in client.runner.api.v1.runs_since(int(first.created.timestamp()))]
-    assert got == ids[::-1]  # newest first, every one exactly once, over two pages
+    assert got == ids[::-1]  # newest first, every one exactly once, over two pages, none older
     _, pages = _status_requests(sb, mark)
     assert len(pages) == 2 and "starting_after=" in pages[1].query
     later = int(first.created.timestamp()) + 3600

@@ -168,3 +168,32 @@ def test_client_cache_lists_and_clears(sandbox_factory, tmp_path):
     assert len(client.cache.list()) == 3
     assert client.cache.clear() == 3 and len(client.cache.list()) == 0
     assert sb.client(cache=False).cache is None
+
+
+def test_a_finished_batch_is_packed_and_its_re_run_is_one_read_with_no_request(sandbox_factory, tmp_path):
+    sb = sandbox_factory()
+    client = sb.client(cache=tmp_path)
+    first = client.reports("balance.summary.1", YEAR[:6], progress=False)
+    packs = list(tmp_path.glob("*.pack.parquet"))
+    assert len(packs) == 1 and list(tmp_path.glob("*.parquet")) == packs  # six results, one file
+    assert len(client.cache.list()) == 6
+    before = len(sb.requests)
+    seen: list[dict] = []
+    again = sb.client(cache=tmp_path).reports("balance.summary.1", YEAR[:6], on_progress=seen.append,
+                                             progress=False)  # fmt: skip
+    assert len(sb.requests) == before  # no request at all: not even the report type
+    pd.testing.assert_frame_equal(again, first)
+    prov = again.attrs["reportkit"]
+    assert prov["cache_hits"] == 6 and prov["run_ids"] == first.attrs["reportkit"]["run_ids"]
+    assert all(p["cache_hit"] for p in prov["parts"]) and not any(
+        p["cache_hit"] for p in first.attrs["reportkit"]["parts"]
+    )
+    assert seen[-1]["done"] == 6 and seen[-1]["cached"] == 6
+    # a longer batch reads the six from the pack, runs the rest, and packs all nine in one file
+    created = sb.runs_created
+    longer = client.reports("balance.summary.1", YEAR[:9], progress=False)
+    assert sb.runs_created == created + 3 and longer.attrs["reportkit"]["cache_hits"] == 6
+    assert len(list(tmp_path.glob("*.parquet"))) == 1 and not packs[0].exists()
+    pd.testing.assert_frame_equal(
+        longer[longer["interval_start"] < YEAR[6].start].reset_index(drop=True), first
+    )
