@@ -151,10 +151,11 @@ class V1:
             params = {**params, "starting_after": data[-1]["id"]}
             params.pop("ending_before", None)
 
-    def runs_since(self, created: int) -> Iterator[ReportRun]:
+    def runs_since(self, created: int, *, account: str | None = None) -> Iterator[ReportRun]:
         """The runs created at or after ``created`` (Unix seconds), newest first, :data:`LIST_PAGE` a
-        page (``created[gte]``; the next page only when the caller iterates that far)."""
-        return self.list_runs({"created": {"gte": int(created)}, "limit": LIST_PAGE})
+        page (``created[gte]``; the next page only when the caller iterates that far); ``account``: a
+        connected account's."""
+        return self.list_runs({"created": {"gte": int(created)}, "limit": LIST_PAGE}, account=account)
 
     def download(self, run: ReportRun, out: IO[bytes], *, deadline: float | None = None) -> Download:
         file = _result_file(run)

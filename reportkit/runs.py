@@ -730,8 +730,15 @@ class Poller:
                 self._cond.notify_all()
 
     def _listed(self, pending: list[_Watch]) -> list[_Watch]:
-        """The pending runs one list page answers (none when fewer than :data:`LIST_MIN`)."""
-        group = [w for w in pending if w.run.api == "v1" and w.run.created is not None]
+        """The pending runs one list page answers (none when fewer than :data:`LIST_MIN`). A list shows
+        one account's runs (Connect: a connected account's are listed as it), so the group is the
+        account with the most pending runs; the others' are retrieved or listed on later polls."""
+        of = self.api.run_accounts.of
+        by: dict[str | None, list[_Watch]] = {}
+        for w in pending:
+            if w.run.api == "v1" and w.run.created is not None:
+                by.setdefault(of(w.run.id), []).append(w)
+        group = max(by.values(), key=len, default=[])
         return group if len(group) >= LIST_MIN else []
 
     def _list(self, runs: list[ReportRun]) -> dict[str, ReportRun]:
@@ -741,7 +748,7 @@ class Poller:
         since = min(int(r.created.timestamp()) for r in runs if r.created is not None)
         found: dict[str, ReportRun] = {}
         try:
-            for item in self.api.v1.runs_since(since):
+            for item in self.api.v1.runs_since(since, account=self.api.run_accounts.of(runs[0].id)):
                 if item.id in want:
                     found[item.id] = item
                     if len(found) == len(want):

@@ -142,8 +142,12 @@ def test_reports_fan_out_accounts_x_intervals_in_one_long_frame(sb, client):
     ivs = rk.intervals(JAN, APR, freq="month")
     chosen = ids(sb)[:3]
     before = sb.runs_created
+    sb.requests.clear()
     df = client.reports("balance.summary.1", ivs, accounts=chosen, max_concurrent=3)
     assert sb.runs_created - before == len(chosen) * len(ivs)
+    # the batch poller lists each account's pending runs as that account (one page for many runs)
+    lists = [r for r in sb.requests if r.method == "GET" and r.path == "/v1/reporting/report_runs"]
+    assert {r.headers.get("Stripe-Account") for r in lists} & set(chosen)
     assert sb.cap_rejections == 0  # within the one cap (the sandbox's is 3 too)
     assert list(df.columns[:3]) == ["account", "interval_start", "interval_end"]
     assert str(df["account"].dtype) == str(frames.STRING_DTYPE)
