@@ -20,9 +20,11 @@ machine slows all alike:
                  money as float64 (inexact), times as text; for reference.
 * ``rowwise``    ``csv.reader`` + ``decimal.Decimal`` of the money columns only, row by row.
 
-Every exact reader's money sums must equal reportkit's (checked, else the run fails); pandas' float sums
-are shown as off or not. Goals: reportkit's median <= 1.0x the fastest exact reader's median (polars,
-DuckDB, pyarrow) on every file, and the row-by-row money-only reader >= 10x reportkit's median.
+Also printed: each reader's median CPU seconds (user + system, all threads), which a busy machine
+inflates far less than wall time, and its peak RSS. Every exact reader's money sums must equal
+reportkit's (checked, else the run fails); pandas' float sums are shown as off or not. Goals:
+reportkit's median <= 1.0x the fastest exact reader's median (polars, DuckDB, pyarrow) on every file,
+and the row-by-row money-only reader >= 10x reportkit's median.
 
 Run: ``.venv/bin/python benchmarks/bench_parse.py [--rows N] [--repeat R] [--only FILE] [--readers ...]``
 """
@@ -148,14 +150,19 @@ def _reader(method: str, path: str, report: str) -> tuple[int, dict[str, str]]:
 
 def _child(method: str, path: str, report: str, warm: str) -> None:
     """One measurement in this fresh process: a warm-up read of ``warm`` (untimed), then ``path``."""
+    import resource
+
     if method != "rowwise":
         _reader(method, warm, report)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     rows, sums = _reader(method, path, report)
     seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
     with open("/proc/self/status") as f:
         hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    print(json.dumps({"seconds": seconds, "rows": rows, "sums": sums, "peak_mib": hwm / 1024}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "sums": sums, "peak_mib": hwm / 1024}))
 
 
 def _run(method: str, path: str, report: str, warm: str) -> dict:
@@ -194,8 +201,8 @@ def report_table(name: str, runs: dict[str, list[dict]]) -> dict[str, bool]:
     med = {m: statistics.median(r["seconds"] for r in got) for m, got in runs.items()}
     base = runs.get("reportkit")
     ref = base[0]["sums"] if base else None
-    print(f"{'reader':<42}{'median s':>9}{'min-max s':>14}{'spread':>8}{'/reportkit':>11}{'peak MiB':>10}"
-          "  money")
+    print(f"{'reader':<42}{'median s':>9}{'min-max s':>14}{'spread':>8}{'/reportkit':>11}{'CPU s':>7}"
+          f"{'peak MiB':>9}  money")
     for m, got in runs.items():
         secs = [r["seconds"] for r in got]
         spread = (max(secs) - min(secs)) / med[m]
@@ -212,8 +219,9 @@ def report_table(name: str, runs: dict[str, list[dict]]) -> dict[str, bool]:
                 c: Decimal(v) for c, v in ref.items()}, (m, got[0]["sums"], ref)
             money = "exact"
         peak = max(r["peak_mib"] for r in got)
+        cpu = statistics.median(r["cpu"] for r in got)
         print(f"{LABELS[m]:<42}{med[m]:>9.3f}{min(secs):>7.3f}-{max(secs):<6.3f}{spread:>8.0%}{ratio:>11}"
-              f"{peak:>10.0f}  {money}")
+              f"{cpu:>7.2f}{peak:>9.0f}  {money}")
     goals: dict[str, bool] = {}
     if base is None:
         return goals
