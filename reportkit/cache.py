@@ -239,9 +239,10 @@ class Cache:
         the row groups that hold them and one pandas conversion."""
         return Found(self._read([_as_key(k) for k in keys]))
 
-    def _read(self, names: Sequence[str]) -> list[_Hit | None]:
+    def _read(self, names: Sequence[str], *, again: bool = True) -> list[_Hit | None]:
         out: list[_Hit | None] = [None] * len(names)
         files, packs = self._scan()
+        gone: list[int] = []  # in a pack another process replaced meanwhile: looked for once more
         rest: list[int] = []
         for i, name in enumerate(names):
             if f"{name}{_SUFFIX}" not in files:
@@ -273,7 +274,8 @@ class Cache:
             pack = packs[file_name]
             try:
                 found = _read_pack(pack, sorted({pos for _, pos in wanted}))
-            except FileNotFoundError:  # replaced by a newer pack meanwhile: a miss this time
+            except FileNotFoundError:  # replaced by a newer pack meanwhile
+                gone.extend(i for i, _ in wanted)
                 continue
             except _UNREADABLE as exc:
                 logger.debug("cache pack %s unreadable (%s): removed", file_name, exc)
@@ -283,6 +285,9 @@ class Cache:
             for i, pos in wanted:
                 if _valid(found[pos].meta, names[i]):
                     out[i] = found[pos]
+        if gone and again:
+            for i, hit in zip(gone, self._read([names[i] for i in gone], again=False), strict=True):
+                out[i] = hit
         return out
 
     def put(self, key: str | Mapping[str, Any], df: pd.DataFrame, *, final: bool) -> Path | None:
