@@ -189,6 +189,8 @@ def other_activity(led: Ledger, ci: int, cur: str, rng: np.random.Generator, par
     )
     # transfers to connected accounts, and occasional manual adjustments (either sign)
     for cat, per_day, size in ((TRANSFER, 0.02, 15.0), (ADJUSTMENT, 0.004, 0.8)):
+        if cat == TRANSFER and not led.transfers:
+            continue  # a connected account's own ledger: it has no connected accounts to pay
         t = poisson_times(led, rng, prof.charges_per_day * led.scale * per_day)
         k = len(t)
         amt = rounded(np.exp(rng.normal(np.log(ticket * size), 0.6, k)), prof.round_to_minor, unit)

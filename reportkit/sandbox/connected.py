@@ -297,6 +297,7 @@ class Connected:
             end=datetime.fromtimestamp(end, UTC),
             currencies=acct.currencies,
             scale=c.scale * acct.scale,
+            transfers=False,  # a connected account has no connected accounts of its own
         )
         with self._lock:
             self._ledgers[account_id] = (end, ledger)

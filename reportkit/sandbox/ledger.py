@@ -102,6 +102,7 @@ def accounts_table(seed: int) -> dict[str, pa.Array]:
 class Ledger:
     """A seeded synthetic account. ``scale`` multiplies volume (1 -> ~40k rows over 2024-01-01..2026-11);
     ``rows`` picks the scale that gives about that many balance transactions (``Ledger(rows=1_000_000)``).
+    ``transfers=False``: no transfers out to connected accounts (a connected account's own ledger).
 
     Arrays for the report code: ``bt`` (balance transactions by column, sorted by (created, id)) and
     ``payout_table`` (payouts by column; ``payout_index`` maps a payout id to its row)."""
@@ -115,8 +116,10 @@ class Ledger:
         currencies: tuple[str, ...] = ("usd", "eur", "jpy"),
         scale: float = 1.0,
         rows: int | None = None,
+        transfers: bool = True,
     ) -> None:
         self.seed = int(seed)
+        self.transfers = bool(transfers)  # transfers out to connected accounts (a platform's ledger)
         start_s = _epoch(start, "start") // DAY * DAY
         if end is None:
             end = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)

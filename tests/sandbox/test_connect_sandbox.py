@@ -142,6 +142,9 @@ def test_each_account_has_its_own_lazily_built_seeded_ledger():
     led = b.connected.ledger(first)
     assert b.connected.ledger(first) is led and list(b.connected._ledgers) == [first]
     assert led.currencies == ("usd",) and led.end_ts == b.horizon_end
+    # a connected account pays no connected accounts of its own; the platform does
+    assert "transfer" not in set(led.transactions["reporting_category"])
+    assert "transfer" in set(b.ledger.transactions["reporting_category"])
     assert led.seed == b.connected.get(first).seed(7) != b.connected.get(second).seed(7)
     again = Backend(Config(now=NOW)).connected.ledger(first)
     assert again.transactions.equals(led.transactions)  # same sandbox seed, same account: same ledger
