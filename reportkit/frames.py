@@ -115,6 +115,24 @@ def parse(
     Raises :class:`ConfigurationError` for bad arguments and :class:`ResultParseError` when the
     file is not such a CSV (the message names the column, the first bad value and its data row).
     """
+    return _parse(data, report=report, api=api, timezone=timezone, columns=columns,
+                  content_type=content_type, expected=expected, declared=declared)
+
+
+def _parse(
+    data: bytes | str | os.PathLike,
+    *,
+    report: str,
+    api: str,
+    timezone: str,
+    columns: list[str] | None,
+    content_type: str,
+    expected: list[str] | None,
+    declared: Sequence[tuple[str, str]] | None,
+    typed: bool = True,
+) -> pd.DataFrame:
+    """:func:`parse`; ``typed=False`` reads every column as text first (the path a failed typed read
+    takes; tests/test_parse_paths.py checks that both give the same frames and the same errors)."""
     zone(timezone, "timezone")
     if content_type not in ("csv", "zip"):
         raise ConfigurationError(f"content_type must be 'csv' or 'zip', not {content_type!r}")
@@ -129,20 +147,23 @@ def parse(
             raise ResultParseError(
                 f"the result's columns are not the report's defaults: missing {missing}, unexpected {extra}"
             )
+        if not typed:
+            return {}
         kinds = declared_kinds(declared, spec, header) if declared else column_kinds(spec, header)
         return {i: _READ_TYPES[kinds[h]] for i, h in enumerate(header) if kinds[h] in _READ_TYPES}
 
-    header, table, typed = read_table(data, content_type, typed_columns)
+    header, table, read_typed = read_table(data, content_type, typed_columns)
     text, nrows = _columns(header, table), table.num_rows
     del table  # each column's text is dropped once converted, to keep the peak memory down
     try:
         return _released(_frame(text, header, nrows, spec, timezone, columns, declared), nrows)
     except ResultParseError:
-        if not typed:
+        if not read_typed:
             raise
     # A value the typed read took was refused later (a local time that is not its _utc twin's): read the
     # file again as text, so the message quotes the value as the file writes it.
-    header, table, _ = read_table(data, content_type, lambda header: {})
+    typed = False
+    header, table, _ = read_table(data, content_type, typed_columns)
     text, nrows = _columns(header, table), table.num_rows
     del table
     return _frame(text, header, nrows, spec, timezone, columns, declared)
