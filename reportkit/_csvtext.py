@@ -2,7 +2,9 @@
 
 Owns how result files are read: fast, on all cores, and exactly as one sequential read would read
 them. :func:`read_text` returns the table with the header as row 0 and every column ``string``
-(empty fields null); :mod:`reportkit.frames` types it. No network, no pandas.
+(empty fields null); :func:`read_table` reads the header first (from the first 64 KiB) and lets the
+caller name columns that pyarrow's reader converts during the read (timestamps), falling back to the
+all-text read when that typed read fails; :mod:`reportkit.frames` types the rest. No network, no pandas.
 
 How a large file is read (a path or bytes of at least ``2 * PART_BYTES``): it is cut into one part
 per core at line breaks near equal offsets, and each part is read by pyarrow on its own thread,

@@ -40,9 +40,17 @@ Only ``.`` is a decimal point: reportkit never sends ``decimal_separator``, and 
 :class:`ResultParseError`: Stripe always writes the header, so an empty file is a truncated download.
 A header-only file gives zero rows with the right columns and dtypes.
 
-Speed: the file is read as text on all cores (:mod:`reportkit._csvtext`: a large file in one part per
-core, each read quote-aware), then the columns convert on a small thread pool; money stays as
-integers until a Decimal is asked for. ``benchmarks/bench_frames.py`` measures it.
+Speed: the header is read and checked first; then the file is read on all cores
+(:mod:`reportkit._csvtext`: a large file in one part per core, each read quote-aware), the timestamp
+columns converted by pyarrow's CSV reader during the read (the text is never materialised; pyarrow's
+reader and the text path's cast share one ISO-8601 parser, so both accept the same text), every other
+column as text. Then the columns convert on a small thread pool; money stays as integers until a
+Decimal is asked for. When the typed read fails (a value it refuses, a bad cut), or a value it took
+is refused later (a local time that is not its ``_utc`` twin's), the file is read again with every
+column as text, whose checks name the value as written, its column and its row: errors cost a second
+read, good files never do. After a large file the reader's freed memory is handed back to the system.
+``benchmarks/bench_parse.py`` measures it beside polars, DuckDB, pyarrow, pandas and a row-by-row
+reader (docs/performance.md); ``benchmarks/bench_memory.py`` the peak of ``client.report()``.
 
 Unknown report ids still parse: each column takes the kind the catalogue gives that column name
 elsewhere (unsuffixed timestamps are local when their ``_utc`` twin is present), else string.
