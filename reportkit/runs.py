@@ -721,7 +721,8 @@ class Poller:
                         w.error, w.settled = got, True
                     elif got is not None:
                         w.run, w.settled = got, got.is_done
-                now = self.clock()
+                # the next polls count from when these went out (so a slow answer does not slow the
+                # cadence; the rate still never exceeds one request per pause)
                 left = [now - w.begin for w in group if not w.settled]
                 for w in listed:
                     w.next_at = now + list_pause(left)
