@@ -47,6 +47,7 @@ from typing import Any
 import pandas as pd
 
 from reportkit import cache
+from reportkit._schema import STRING_DTYPE
 from reportkit.errors import ConfigurationError
 from reportkit.intervals import Interval
 
@@ -208,13 +209,21 @@ class Dataset:
             return cache.read_parquet(local)
 
     def read(self, report: str) -> pd.DataFrame:
-        """Every partition of ``report`` the manifest lists, in interval (and account) order, as one
-        exact frame (the same dtypes as ``client.reports``)."""
+        """Every partition of ``report`` the manifest lists, in (account and) interval order, as one
+        exact frame: the same rows, order and dtypes as ``client.reports`` (with ``accounts=``: an
+        ``account`` column first)."""
         entries = self.read_manifest()["reports"].get(report, {}).get("partitions", {})
         if not entries:
             raise ConfigurationError(f"{self.url} holds no partitions of {report!r}")
-        order = sorted(entries.values(), key=lambda e: (e["interval_start"], e.get("account") or ""))
-        parts = [self.read_partition(e["path"])[0] for e in order if e["path"] is not None]
+        order = sorted(entries.values(), key=lambda e: (e.get("account") or "", e["interval_start"]))
+        parts = []
+        for e in order:
+            if e["path"] is None:
+                continue
+            part = self.read_partition(e["path"])[0]
+            if e.get("account"):  # the hive key account=: the column client.reports(accounts=) puts first
+                part.insert(0, "account", pd.Series([e["account"]] * len(part), dtype=STRING_DTYPE))
+            parts.append(part)
         if not parts:
             raise ConfigurationError(f"every synced interval of {report!r} in {self.url} is empty")
         out = pd.concat(parts, ignore_index=True)

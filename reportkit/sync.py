@@ -39,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from reportkit import config
+from reportkit._request import check_account
 from reportkit.dataset import MANIFEST, Dataset, check_name, iso, partition_key
 from reportkit.dtype import DecimalDtype
 from reportkit.errors import BatchError, ConfigurationError, DataNotAvailableError, ReportkitError
@@ -64,7 +65,8 @@ _SPAN = timedelta(days=800)  # far enough to find the natural end of any interva
 class _Target:
     iv: Interval  # what is fetched (clamped to data_available_end)
     final: bool
-    key: str
+    key: str  # the manifest's key: the interval key, ``acct_.../<interval key>`` per account
+    account: str | None = None
 
 
 def sync(
@@ -86,6 +88,7 @@ def sync(
     cancel: threading.Event | None = None,
     observer: Observer | None = None,
     progress: bool | None = None,
+    accounts: Any = None,
     **parameters: Any,
 ) -> pd.DataFrame:
     """Bring the dataset at ``path`` up to date for ``report`` from ``start`` (see the module docstring).
@@ -96,7 +99,10 @@ def sync(
     ``executor``, ``cancel`` and ``parameters`` (``api``, ``timezone``, ``columns``, the report's own
     parameters) are those of ``client.reports``. ``lock_timeout``: how long to wait for another sync of
     the same dataset; ``stale_after``: seconds without a heartbeat after which its lock is broken.
-    Returns one row per interval: report, interval_start, interval_end, action, rows, run_id, final."""
+    ``accounts`` (Connect): connected account ids or ``"all"``: one partition per account and interval
+    (``report=<r>/account=<id>/interval=<key>``), fetched in one batch within the cap as each account.
+    Returns one row per interval (and account): [account,] report, interval_start, interval_end, action,
+    rows, run_id, final."""
     if not isinstance(report, str) or not report:
         raise ConfigurationError(f"report must be a report type id or name, got {report!r}")
     check_name(report, "report")
@@ -113,6 +119,7 @@ def sync(
         raise ConfigurationError(f"start {start!r} must be before end {end!r}")
     intervals(lo, lo + timedelta(days=1), freq, tz)  # freq and tz checked before anything is sent
     client.prepare(report, lo, lo + timedelta(days=1), **parameters)  # the report and its parameters
+    who = _accounts(accounts)
     ds = Dataset(path, storage_options=storage_options)
     obs = observer_for(client.progress if progress is None else progress, observer)
 
@@ -122,8 +129,13 @@ def sync(
     else:
         t = client.report_type(report, api=api)
     data_end = t.data_available_end
-    targets = _targets(report, lo, hi, freq, tz, data_end)
-    spec = {"api": api, "freq": freq, "parameters": _jsonable(parameters)}
+    if who == ["all"]:
+        who = [str(a) for a in client.accounts()["id"]]
+        if not who:
+            raise ConfigurationError("accounts='all': the key's account has no connected accounts")
+    grid = _targets(report, lo, hi, freq, tz, data_end)
+    targets = [tgt for a in who for tgt in _for_account(grid, a)]
+    spec = {"api": api, "freq": freq, "parameters": _jsonable(parameters), "accounts": who != [None]}
 
     sync_id = f"sync_{uuid.uuid4().hex[:16]}"
     with _Lock(ds, sync_id, timeout=lock_timeout, stale_after=stale_after, cancel=cancel) as held:
@@ -152,18 +164,45 @@ def sync(
                 continue  # failed in the batch: neither written nor recorded
             entry = entries[tgt.key]
             record[action] += 1
-            rows.append((report, tgt.iv.start, tgt.iv.end, action, entry["rows"], entry["run_id"], tgt.final))
+            rows.append((tgt.account, report, tgt.iv.start, tgt.iv.end, action, entry["rows"],
+                         entry["run_id"], tgt.final))  # fmt: skip
         manifest["syncs"] = [*manifest.get("syncs", []), record][-KEEP_SYNCS:]
         manifest["data_available_end"] = iso(data_end)
         ds.write_manifest(manifest)
     if failure is not None:
         raise failure
-    out = _result(rows, tz, sync_id=sync_id, path=ds.url, report=report, data_end=data_end)
+    out = _result(rows, tz, sync_id=sync_id, path=ds.url, report=report, data_end=data_end,
+                  accounts=who != [None])  # fmt: skip
     out.attrs["reportkit"]["lock_waited"] = round(held.waited, 3)
     return out
 
 
 # -- planning -----------------------------------------------------------------------------------------
+def _accounts(accounts: Any) -> list[str | None]:
+    """``accounts=`` as a list (``[None]``: the key's own account; ``["all"]``: listed later)."""
+    if accounts is None:
+        return [None]
+    if isinstance(accounts, str):
+        if accounts != "all":
+            raise ConfigurationError(
+                f"accounts= is a list of connected account ids or 'all', got {accounts!r}"
+            )
+        return ["all"]
+    ids = list(accounts)
+    for acct in ids:
+        check_account(acct)
+        check_name(acct, "account")
+    if not ids or len(set(ids)) != len(ids):
+        raise ConfigurationError(f"accounts= must name each connected account once, got {ids!r}")
+    return ids
+
+
+def _for_account(grid: list[_Target], account: str | None) -> list[_Target]:
+    if account is None:
+        return grid
+    return [_Target(t.iv, t.final, f"{account}/{t.key}", account) for t in grid]
+
+
 def _targets(
     report: str, lo: datetime, hi: datetime | None, freq: str, tz: str, data_end: datetime | None
 ) -> list[_Target]:
@@ -206,8 +245,8 @@ def _action(tgt: _Target, entry: dict[str, Any] | None, data_end: datetime | Non
 
 
 def _check_spec(ds: Dataset, report: str, have: dict[str, Any], want: dict[str, Any]) -> None:
-    for field in ("api", "parameters"):
-        if have.get(field) != want[field]:
+    for field in ("api", "parameters", "accounts"):
+        if have.get(field, False if field == "accounts" else None) != want[field]:
             raise ConfigurationError(
                 f"{ds.url} holds {report} synced with {field}={have.get(field)!r}; this sync asks for "
                 f"{want[field]!r}. One dataset holds one form of a report: sync into another path"
@@ -216,13 +255,14 @@ def _check_spec(ds: Dataset, report: str, have: dict[str, Any], want: dict[str, 
 
 def _check_overlaps(report: str, targets: list[_Target], entries: dict[str, dict[str, Any]]) -> None:
     """An interval may replace the partition with its own start, never overlap another one."""
-    spans = sorted(
-        (datetime.fromisoformat(e["interval_start"]), datetime.fromisoformat(e["interval_end"]), key)
-        for key, e in entries.items()
-    )
-    starts = [s for s, _, _ in spans]
+    by_account: dict[Any, list[tuple[datetime, datetime, str]]] = {}
+    for key, e in entries.items():
+        span = (datetime.fromisoformat(e["interval_start"]), datetime.fromisoformat(e["interval_end"]), key)
+        by_account.setdefault(e.get("account"), []).append(span)
+    starts = {a: sorted(v) for a, v in by_account.items()}
     for tgt in targets:
-        i = max(0, bisect.bisect_left(starts, tgt.iv.start) - 1)
+        spans = starts.get(tgt.account, [])
+        i = max(0, bisect.bisect_left(spans, (tgt.iv.start,)) - 1)
         while i < len(spans) and spans[i][0] < tgt.iv.end:
             s, e, key = spans[i]
             if key != tgt.key and tgt.iv.start < e:
@@ -258,20 +298,33 @@ def _fetch_and_write(client: Any, report: str, fetch: list[_Target], writer: _Wr
     intervals partly failed (:class:`BatchError`) still writes the others; the first such error is
     returned, after everything else was fetched and written."""
     cap = batch["max_concurrent"] or DEFAULT_MAX_CONCURRENT
-    size = max(1, cap * CHUNK_ROUNDS)
     progress = _Chunks(obs, len(fetch))
     failure: BaseException | None = None
+    groups: dict[tuple[Interval, ...], list[str | None]] = {}  # accounts that need the same intervals
+    per: dict[str | None, list[_Target]] = {}
+    for tgt in fetch:
+        per.setdefault(tgt.account, []).append(tgt)
+    for acct, tgts in per.items():
+        groups.setdefault(tuple(t.iv for t in tgts), []).append(acct)
+    batches = []  # (accounts, intervals, targets): chunks of CHUNK_ROUNDS rounds of the cap
+    for ivs, who in groups.items():
+        size = max(1, cap * CHUNK_ROUNDS // len(who))
+        for i in range(0, len(ivs), size):
+            some = list(ivs[i:i + size])
+            chosen = set(some)
+            batches.append((who, some, [tgt for a in who for tgt in per[a] if tgt.iv in chosen]))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-sync-chunks") as chunks:
         pending = []
-        for i in range(0, len(fetch), size):
-            part = fetch[i:i + size]
+        for who, some, part in batches:
+            extra = {} if who == [None] else {"accounts": who}
             try:
-                frame = client.reports(report, [tgt.iv for tgt in part], observer=progress, progress=False,
-                                       **batch, **parameters)  # fmt: skip
+                frame = client.reports(report, some, observer=progress, progress=False, **extra, **batch,
+                                       **parameters)  # fmt: skip
                 done = part
             except BatchError as exc:
                 frame, failure = exc.frames, failure or exc
-                done = [tgt for tgt in part if tgt.iv not in exc.errors]
+                done = [tgt for tgt in part if (tgt.iv if tgt.account is None else (tgt.account, tgt.iv))
+                        not in exc.errors]  # fmt: skip
             except BaseException:
                 for fut in pending:  # what was fetched is written before the error goes up
                     fut.result()
@@ -333,7 +386,8 @@ class _Writer:
         if len(parts) != len(done):
             raise ReportkitError(f"the batch returned {len(parts)} results for {len(done)} intervals")
         scales = _scales(self.ds, self.section, frame, keep={tgt.key for tgt in done})
-        rows_of = frame.groupby("interval_start", sort=False).indices if len(frame) else {}
+        by = ["account", "interval_start"] if "account" in frame.columns else "interval_start"
+        rows_of = frame.groupby(by, sort=False).indices if len(frame) else {}
         empty = frame.iloc[0:0]
         with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="rk-sync-write") as pool:
             futures = [pool.submit(self._one, frame, rows_of, empty, tgt, prov, scales)
@@ -343,18 +397,22 @@ class _Writer:
 
     def _one(self, frame: pd.DataFrame, rows_of: Any, empty: pd.DataFrame, tgt: _Target, prov: dict[str, Any],
              scales: dict[str, int]) -> None:  # fmt: skip
-        idx = rows_of.get(pd.Timestamp(tgt.iv.start))
+        at = pd.Timestamp(tgt.iv.start)
+        idx = rows_of.get(at if tgt.account is None else (tgt.account, at))
         part = (frame.take(idx) if idx is not None else empty).reset_index(drop=True)
+        if tgt.account is not None:  # the hive key account= says whose rows they are
+            part = part.drop(columns=["account"])
         part.attrs = {"reportkit": prov}
         meta = self.meta
         extra = {**meta, "interval_start": tgt.iv.start.isoformat(), "interval_end": tgt.iv.end.isoformat(),
-                 "final": tgt.final}  # fmt: skip
+                 "final": tgt.final, "account": tgt.account}  # fmt: skip
         rel: str | None = None
         size, sha = 0, None
         if len(part):  # an empty interval is a manifest entry without a file (no rows to read)
-            rel = self.ds.partition(self.report, tgt.key)
+            rel = self.ds.partition(self.report, tgt.key.rsplit("/", 1)[-1], tgt.account)
             size, sha = self.ds.write_partition(_at_scales(part, scales), rel, {"dataset": extra})
-        entry = {"path": rel, **{k: extra[k] for k in ("interval_start", "interval_end", "final")},
+        entry = {"path": rel, "account": tgt.account,
+                 **{k: extra[k] for k in ("interval_start", "interval_end", "final")},
                  "rows": len(part), "run_id": prov.get("run_id"), "size": size,
                  "sha256": sha, "data_available_end": meta["data_available_end"], "sync_id": meta["sync_id"],
                  "synced_at": iso(datetime.now(UTC))}  # fmt: skip
@@ -398,13 +456,15 @@ def _at_scales(part: pd.DataFrame, scales: dict[str, int]) -> pd.DataFrame:
 
 
 def _result(rows: list[tuple], tz: str, *, sync_id: str, path: str, report: str,
-            data_end: datetime | None) -> pd.DataFrame:  # fmt: skip
-    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    dtype = pd.DatetimeTZDtype(unit="ns", tz=rows[0][1].tzinfo if rows else UTC)
+            data_end: datetime | None, accounts: bool) -> pd.DataFrame:  # fmt: skip
+    df = pd.DataFrame([r[1:] for r in rows], columns=RESULT_COLUMNS)
+    dtype = pd.DatetimeTZDtype(unit="ns", tz=rows[0][2].tzinfo if rows else UTC)
     for col in ("interval_start", "interval_end"):
-        df[col] = pd.Series(pd.DatetimeIndex([r[RESULT_COLUMNS.index(col)] for r in rows]), dtype=dtype)
+        df[col] = pd.Series(pd.DatetimeIndex([r[1 + RESULT_COLUMNS.index(col)] for r in rows]), dtype=dtype)
     df = df.astype({"report": "string", "action": "string", "rows": "Int64", "run_id": "string",
                     "final": "boolean"})  # fmt: skip
+    if accounts:
+        df.insert(0, "account", pd.array([r[0] for r in rows], dtype="string"))
     df.attrs["reportkit"] = {"sync_id": sync_id, "path": path, "report": report, "manifest": MANIFEST,
                              "data_available_end": iso(data_end),
                              "counts": {a: int((df["action"] == a).sum()) for a in ACTIONS}}  # fmt: skip
