@@ -157,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--wait-timeout", type=float, default=3600.0, help="seconds --wait may take (3600)")
     y.add_argument("--timeout", type=float, default=3600.0, help="seconds for the runs (default 3600)")
     y.add_argument("--max-concurrent", type=int, help="runs at once (default 5, Stripe's cap)")
+    y.add_argument("--accounts", metavar="all|A,B", help="Connect: one partition per connected account "
+                   "and interval ('all': the platform's accounts)")
+    y.set_defaults(account=None)
     y.add_argument("--dask", metavar="SCHEDULER", help="download and parse on a Dask cluster: its "
                    "scheduler address (tcp://host:8786), or 'local' for a LocalCluster in this process")
     y.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -490,6 +493,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         params["columns"] = _check_columns(args.columns)
     if args.currency:
         params["currency"] = args.currency.lower()
+    accounts = _check_accounts(args)
+    if accounts is not None:
+        params["accounts"] = accounts
     with _dask_executor(args.dask) as executor:
         client = _client()
         live = sys.stderr.isatty() and not args.no_progress

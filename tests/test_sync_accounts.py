@@ -73,3 +73,16 @@ def test_a_dataset_is_per_account_or_not(sb, tmp_path):
         with pytest.raises(ConfigurationError):
             client.sync(tmp_path / "ds", "balance.summary.1", start="2025-05-01", accounts=bad)
     assert len(sb.requests) == before
+
+
+def test_cli_sync_accounts(sb, tmp_path, monkeypatch, capsys):
+    from reportkit import cli
+
+    monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+    monkeypatch.setenv("REPORTKIT_API_BASE", sb.url)
+    monkeypatch.setenv("REPORTKIT_FILES_BASE", sb.files_url)
+    base = ["sync", str(tmp_path / "ds"), "balance.summary.1", "--start", "2025-05-01", "--no-progress"]
+    assert cli.main(base + ["--accounts", "nope"]) == 2 and "acct_" in capsys.readouterr().err
+    assert cli.main(base + ["--accounts", "all"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("account,report,interval_start") and len(out) == 1 + 3 * 2
