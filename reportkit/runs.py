@@ -279,10 +279,11 @@ class Runner:
         return req, (self.cached(req) if req.clamp else None)
 
     def read_cached(self, reqs: Sequence[RunRequest]) -> Any | None:
-        """What the cache holds of ``reqs``, read at once (``cache.read_many``: a pack of them is one
-        read), when it can answer them all without the window check (none asks to clamp); else None."""
+        """What the cache holds of ``reqs`` as asked, read at once (``cache.read_many``: a pack of them
+        is one read); None without such a cache. A hit needs no window check, also with ``clamp``: only
+        final results are cached, so the interval was inside the window, which clamping leaves as is."""
         read = getattr(self.cache, "read_many", None)
-        if read is None or not reqs or any(r.clamp for r in reqs):
+        if read is None or not reqs:
             return None
         return read([self.cache_key(r) for r in reqs])
 
@@ -290,11 +291,12 @@ class Runner:
         self, reqs: Sequence[RunRequest], found: Any | None = None
     ) -> list[tuple[RunRequest, pd.DataFrame | None]]:
         """:meth:`lookup` of each request; with ``found`` (:meth:`read_cached`'s answer) the hits come
-        from it and only the misses are checked against the data window (nothing is read twice)."""
+        from it and only the misses are checked against the data window (a miss that asks to clamp is
+        looked up again as clamped)."""
         if found is None:
             return [self.lookup(r) for r in reqs]
         hits = found.frames()
-        return [(req, hit) if hit is not None else (self.check(req), None)
+        return [(req, hit) if hit is not None else self.lookup(req) if req.clamp else (self.check(req), None)
                 for req, hit in zip(reqs, hits, strict=True)]  # fmt: skip
 
     def consolidate(self, reqs: Sequence[RunRequest]) -> None:

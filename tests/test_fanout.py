@@ -197,3 +197,13 @@ def test_a_finished_batch_is_packed_and_its_re_run_is_one_read_with_no_request(s
     pd.testing.assert_frame_equal(
         longer[longer["interval_start"] < YEAR[6].start].reset_index(drop=True), first
     )
+
+
+def test_a_cached_clamp_batch_inside_the_window_makes_no_request(sandbox_factory, tmp_path):
+    sb = sandbox_factory()
+    first = sb.client(cache=tmp_path).reports("balance.summary.1", YEAR[:3], clamp=True, progress=False)
+    before = len(sb.requests)
+    again = sb.client(cache=tmp_path).reports("balance.summary.1", YEAR[:3], clamp=True, progress=False)
+    assert len(sb.requests) == before
+    pd.testing.assert_frame_equal(again, first)
+    assert again.attrs["reportkit"]["cache_hits"] == 3
