@@ -37,7 +37,11 @@ def code_for(req: dict[str, Any]) -> str:
         kwargs.append(f"api={lit(req['api'])}")
     if req.get("clamp"):
         kwargs.append("clamp=True")
+    accounts = req.get("accounts")
+    if accounts is not None:
+        kwargs.append(f"accounts={list(accounts)!r}")
     kwargs += [f"{k}={lit(v)}" for k, v in req["parameters"].items()]
+    head = _HEAD
     if req["split"] != "none":
         # the intervals are cut from the period that is run (trimmed to the data window when asked)
         start, end = req.get("run_start", req["start"]), req.get("run_end", req["end"])
@@ -46,11 +50,26 @@ def code_for(req: dict[str, Any]) -> str:
             f"rk.intervals({lit(start)}, {lit(end)}, freq={lit(req['split'])}, tz={lit(tz)})",
         ]
         call = "client.reports"
+    elif accounts is not None:  # several accounts over one period: client.reports with one interval
+        start, end = req.get("run_start", req["start"]), req.get("run_end", req["end"])
+        lo, hi = (f"datetime.fromisoformat({_iso(v, n, tz)!r}).astimezone(tz)" for v, n in
+                  ((start, "start"), (end, "end")))  # fmt: skip
+        head = (f"from datetime import datetime\nfrom zoneinfo import ZoneInfo\n\n{_HEAD}"
+                f"tz = ZoneInfo({lit(tz)})\nperiod = rk.Interval(\n    {lo},\n    {hi},\n)\n")  # fmt: skip
+        args = [lit(req["report"]), "[period]"]
+        if f"timezone={lit(tz)}" not in kwargs:  # the report's timezone, as the form runs it
+            kwargs.insert(0, f"timezone={lit(tz)}")
+        call = "client.reports"
     else:
         args = [lit(req["report"]), lit(req["start"]), lit(req["end"])]
         call = "client.report"
     body = "".join(f"    {a},\n" for a in args + kwargs)
-    return f"{_HEAD}df = {call}(\n{body})\n"
+    return f"{head}df = {call}(\n{body})\n"
+
+
+def _iso(value: date | datetime, name: str, tz: str) -> str:
+    """A period bound as the ISO instant (with its UTC offset in ``tz``) that rk.Interval takes."""
+    return instant(value, name, tz).isoformat()
 
 
 def query_code(sql: str) -> str:

@@ -6,7 +6,8 @@ from the catalogue (which parameters and columns each report takes). Run works
 off the kernel's main thread (see :mod:`reportkit.widgets._runner`); Cancel stops waiting and leaves
 the run at Stripe, where it finishes on its own. The period is checked against the data window in the
 chosen timezone with the dates as typed (:mod:`reportkit.widgets._period`); columns are picked in
-order (:mod:`reportkit.widgets._columns`); a result comes with exact totals per currency and CSV /
+order (:mod:`reportkit.widgets._columns`); a Connect platform picks connected accounts
+(:mod:`reportkit.widgets._accounts`); a result comes with exact totals per currency and CSV /
 Parquet downloads (:mod:`reportkit.widgets._result`). The "Code" tab shows the ``client.report(...)``
 call that does the same thing in a script (:mod:`reportkit.widgets._code`).
 """
@@ -23,10 +24,11 @@ import ipywidgets as w
 import pandas as pd
 
 from reportkit import catalog, errors
-from reportkit.intervals import iana_names, intervals
+from reportkit.intervals import Interval, iana_names, intervals
 from reportkit.progress import Observer
 from reportkit.widgets import _common as c
 from reportkit.widgets import _result
+from reportkit.widgets._accounts import AccountPicker
 from reportkit.widgets._code import code_for
 from reportkit.widgets._columns import ColumnPicker
 from reportkit.widgets._period import Period, PeriodFields, instant, local_days, local_text, typed
@@ -106,6 +108,8 @@ class ReportForm(FormRun):
         self.payout = w.Text(description="Payout", placeholder="po_...", style=style)
         self.connected_account = w.Text(description="Connected acct", placeholder="acct_...", style=style)
         self.split = w.ToggleButtons(options=list(SPLITS), value="none", style={"button_width": "70px"})
+        self.account_picker = AccountPicker(self.client, style)
+        self.accounts = self.account_picker.select  # shown when the key's account has connected accounts
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.status = w.Label("Ready.")
@@ -132,6 +136,7 @@ class ReportForm(FormRun):
                 self.dates_note,
                 self.picker.box,
                 self._filters_box,
+                self.account_picker.box,
                 self._split_row,
                 w.HBox([self.run_button, self.cancel_button, self.progress]),
                 self.status,
@@ -166,6 +171,7 @@ class ReportForm(FormRun):
         for wid in (self.start, self.end, self.timezone, self.clamp):
             wid.observe(self._refresh_dates, names="value")
         self.picker.on_change(self._refresh_code)
+        self.account_picker.on_change(self._refresh_code)
         self._init_run("reportkit-form")
         self._clear()
         self._on_api()
@@ -203,7 +209,7 @@ class ReportForm(FormRun):
             where = "/v2/data lists no reports" if self.api.value == "data" else "No report types available"
             self.window.value = f"<i class='rk-window'>{where}.</i>"
             for wid in (self.start, self.end, self.clamp, self.timezone, self.picker.box, self._filters_box,
-                        self._split_row):  # fmt: skip
+                        self._split_row, self.account_picker.box):  # fmt: skip
                 c.show(wid, False)
             self._refresh_code()
             return
@@ -223,6 +229,7 @@ class ReportForm(FormRun):
         c.show(self._split_row, "interval_start" in params)
         if "interval_start" not in params:
             self.split.value = "none"
+        c.show(self.account_picker.box, self._takes_accounts())
         names = [n for n in spec.column_names if "[key]" not in n]
         defaults = row.get("default_columns") or spec.default_columns or names
         self.picker.set_columns(names, defaults)
@@ -261,6 +268,12 @@ class ReportForm(FormRun):
         self.period.refresh_note(tz, use_start="interval_start" in params, use_end="interval_end" in params,
                                  what=spec.id)  # fmt: skip
 
+    def _takes_accounts(self) -> bool:
+        """Connect: connected accounts to pick, a v1 report (``accounts=`` is v1's) over a period."""
+        spec = self.spec()
+        return (self.account_picker.available and self.api.value == "v1" and spec is not None
+                and "interval_start" in spec.parameters)  # fmt: skip
+
     @property
     def picked_columns(self) -> list[str]:
         """The picked columns in the order they were picked (what Run asks for, the result's order)."""
@@ -286,8 +299,9 @@ class ReportForm(FormRun):
     def request(self, window: tuple[datetime | None, datetime | None] | None = None) -> dict[str, Any]:
         """What Run sends: ``report, api, start, end`` (as typed), ``run_start, run_end`` (what goes to
         ``client.prepare``: the typed dates, or the data window's edges when trimmed), ``timezone,
-        columns, clamp, trimmed, note, split, parameters``. ``window``: a (lo, hi) data window fresher
-        than the form's. Raises :class:`FormInputError` naming the dates as typed."""
+        columns, clamp, trimmed, note, split, parameters, accounts`` (``None``: the key's own account).
+        ``window``: a (lo, hi) data window fresher than the form's. Raises :class:`FormInputError`
+        naming the dates as typed."""
         spec = self.spec()
         if spec is None:
             raise c.FormInputError("pick a report type first")
@@ -323,6 +337,7 @@ class ReportForm(FormRun):
             "note": period.note,
             "split": self.split.value,
             "parameters": self.parameters(),
+            "accounts": self.account_picker.chosen() if self._takes_accounts() else None,
         }
 
     @property
@@ -362,10 +377,15 @@ class ReportForm(FormRun):
             options.update(req["parameters"])
             tz = req["timezone"]
             start, end = _bound_arg(req["run_start"], tz), _bound_arg(req["run_end"], tz)
-            if req["split"] == "none":
+            if req["split"] == "none" and req["accounts"] is None:
                 prepared = client.prepare(req["report"], start, end, **options)
                 return client.run(prepared, timeout=timeout, cancel=cancel, observer=observer, progress=False)
-            ivs = intervals(start, end, freq=req["split"], tz=tz)
+            if req["split"] == "none":  # several accounts over the one period: one interval
+                ivs = [Interval(instant(start, "start", tz), instant(end, "end", tz))]
+            else:
+                ivs = intervals(start, end, freq=req["split"], tz=tz)
+            if req["accounts"] is not None:
+                options["accounts"] = req["accounts"]
             return client.reports(req["report"], ivs, timeout=timeout, cancel=cancel, observer=observer,
                                   progress=False, **options)  # fmt: skip
 
@@ -445,6 +465,11 @@ def _fmt(dt: datetime | None) -> str:
 def _done_text(df: pd.DataFrame, t0: float) -> str:
     prov = df.attrs.get("reportkit", {})
     rows = f"{len(df):,} row{'s' if len(df) != 1 else ''}"
+    if "accounts" in prov:  # Connect: accounts x intervals in one batch
+        accounts = len(set(prov["accounts"]))
+        per = int(prov.get("intervals") or 0) // max(accounts, 1)
+        return (f"Done: {rows} from {accounts} account{'s' if accounts != 1 else ''} × {per} "
+                f"interval{'s' if per != 1 else ''} in {c.elapsed(t0)}.")  # fmt: skip
     if "run_ids" in prov:
         return f"Done: {rows} from {prov.get('intervals')} intervals in {c.elapsed(t0)}."
     src = "from the cache" if prov.get("cache_hit") else f"run {prov.get('run_id')}"
