@@ -33,3 +33,17 @@ def test_the_sync_notebooks_numbers_are_the_ledgers():
     assert "roll-forward identities that hold: 12 of 12" in table
     assert "months starting where the previous one ended: 11 of 11" in table
     assert "rows DuckDB reads: 288 | rows the manifest records: 288" in manifest
+
+
+def test_the_connected_accounts_year_ends_are_their_ledgers():
+    table = json.loads(Path(EXPECTED).read_text())[NAME]["c17"]
+    year_end = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    with _sandbox() as sb:
+        lines = [line.split() for line in table.splitlines() if line.startswith("acct_")]
+        assert len(lines) == 3
+        for account, currency, months, rolls, continues, balance in lines:
+            ledger = sb.backend.connected.ledger(account)
+            places = 0 if currency == "jpy" else 2
+            assert Decimal(balance) == Decimal(ledger.balance(currency, year_end)).scaleb(-places), account
+            assert (months, rolls, continues) == ("12", "12", "11")
+    assert "accounts: 3 | every identity and continuity holds: True" in table
