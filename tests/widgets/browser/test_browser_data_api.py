@@ -2,8 +2,8 @@
 list, a run, the table) and the SQL form (a query's table, then refused SQL shown as the server says it).
 
 The sandbox runs as its own process; the expected tables come from a client in this test process
-asking the same sandbox. Screenshots go to tests/artifacts/ (data_form.png, query_form.png,
-query_form_bad_sql.png).
+asking the same sandbox. Screenshots go to tests/artifacts/ (report_form_accounts.png, data_form.png,
+query_form.png, query_form_bad_sql.png).
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def test_data_api_and_sql_in_the_browser(sandbox_process, voila_app, page, artif
     form = page.locator(".rk-report-form")
     form.wait_for(timeout=180_000)
 
+    # Connect: the sandbox is a platform, so the v1 form offers its connected accounts (default: itself)
+    picker = form.locator(".rk-accounts select")
+    picker.wait_for(timeout=30_000)
+    accounts = client.accounts()
+    assert picker.locator("option").count() == len(accounts) + 1
+    checked = [t.replace("\xa0", " ") for t in picker.locator("option:checked").all_inner_texts()]
+    assert checked == ["This account (no connected account)"]  # ipywidgets renders spaces as nbsp
+    form.screenshot(path=str(artifacts / "report_form_accounts.png"))
+
     form.locator(".rk-api button", has_text="/v2/data").click()
     select = form.locator(".rk-report select")
     select.locator("option", has_text=rid).wait_for(state="attached", timeout=30_000)
@@ -57,6 +66,7 @@ def test_data_api_and_sql_in_the_browser(sandbox_process, voila_app, page, artif
     first = table.locator("tbody tr").nth(0).locator("td").all_inner_texts()
     assert first[headers.index("net")] == str(expected["net"].iloc[0])
     assert form.locator("a.rk-download-csv").count() == 1
+    assert not picker.is_visible()  # accounts= is for v1 requests
     form.screenshot(path=str(artifacts / "data_form.png"))
 
     qf = page.locator(".rk-query-form")
