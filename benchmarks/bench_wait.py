@@ -82,10 +82,12 @@ def once(sb: Sandbox, ivs: list[rk.Interval], *, cap: int, poll: str) -> dict[st
             first_file.setdefault(fid, r.time)
     lat = sorted(first_file[run.file_id] - run.succeeded_at() for run in runs.values())
     status = [r for r in seen if _endpoint(r) in ("list", "retrieve")]
+    # the request that told us: the last status request that could (a list page, or its retrieve)
+    # before its file was asked for (its log time can be a hair before succeeded_at: the run finished
+    # while that request was being answered)
     told = sorted(
-        min(r.time for r in status if r.time >= run.succeeded_at() and (r.path.endswith(run.id) or
-                                                                          _endpoint(r) == "list"))
-        - run.succeeded_at()
+        max(0.0, max(r.time for r in status if r.time <= first_file[run.file_id] and (
+            r.path.endswith(run.id) or _endpoint(r) == "list")) - run.succeeded_at())
         for run in runs.values()
     )
     counts = Counter(_endpoint(r) for r in seen)
