@@ -200,5 +200,12 @@ def section(title: str, *children: w.Widget) -> w.VBox:
     return w.VBox([w.HTML(f"<b>{html.escape(title)}</b>"), *children], layout=w.Layout(margin="4px 0"))
 
 
+def css_hooks(form: Any, names: tuple[str, ...] | list[str]) -> None:
+    """Give each named widget of ``form`` the class ``rk-<name>`` (underscores as dashes): stable hooks
+    for CSS and tests."""
+    for name in names:
+        getattr(form, name).add_class(f"rk-{name.replace('_', '-')}")
+
+
 def show(widget: w.Widget, visible: bool) -> None:
     widget.layout.display = None if visible else "none"

@@ -1,6 +1,8 @@
-"""The one lifecycle both forms share: worker thread, Run/Cancel, status, progress, on_result.
+"""The one lifecycle every form shares: worker thread, Run/Cancel, status, progress, on_result.
 
-A form subclasses :class:`FormRun` and supplies ``_job(cancel, observer)`` (the work, on the public
+A form subclasses :class:`FormRun` (or :class:`FrameForm`, a form whose result is one DataFrame shown
+in a Result and a Code tab), creates its controls with :meth:`FormRun.build_controls` and supplies
+``_job(cancel, observer)`` (the work, on the public
 ``client.prepare/run`` and ``client.reports(cancel=, observer=)``) and ``_show_result(result, t0)``.
 :class:`FormRun` does the rest: it refuses a second start while one runs, enables and disables the
 buttons, runs the job on a daemon thread, turns the progress events of
@@ -12,6 +14,7 @@ carry on at Stripe), failed (readable text, never a traceback).
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections.abc import Callable
@@ -23,8 +26,9 @@ import pandas as pd
 from reportkit import errors
 from reportkit.progress import Observer, Progress
 from reportkit.widgets import _common as c
+from reportkit.widgets import _result
 
-__all__ = ["FormObserver", "FormRun", "SeriesObserver", "batch_cancelled"]
+__all__ = ["FormObserver", "FormRun", "FrameForm", "SeriesObserver", "batch_cancelled"]
 
 #: A single run's progress bar: created, succeeded, downloaded.
 _SINGLE_STEPS = {"checking": 0, "creating": 0, "waiting": 1, "downloading": 2, "done": 3}
@@ -137,7 +141,8 @@ class FormRun:
     """Run/Cancel/status/progress for a form; see the module docstring.
 
     The subclass creates ``run_button``, ``cancel_button``, ``status``, ``error`` (and optionally
-    ``progress``, an ``IntProgress``) before calling :meth:`_init_run`.
+    ``progress``, an ``IntProgress``), usually with :meth:`build_controls`, and ``widget`` (what the
+    form displays) before calling :meth:`_init_run`.
     """
 
     run_button: w.Button
@@ -149,6 +154,21 @@ class FormRun:
     cap_noun = "concurrent-run cap"  # and the key's limit on runs at once
     run: Any = None
     error_message: str | None = None
+
+    widget: w.Widget
+
+    def build_controls(self, label: str = "Run", icon: str = "play") -> w.HBox:
+        """Create ``run_button`` (captioned ``label``), ``cancel_button``, ``progress``, ``status`` and
+        ``error``; return the row of the two buttons and the progress bar."""
+        self.run_button = w.Button(description=label, button_style="primary", icon=icon)
+        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.status = w.Label("Ready.")
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
+        self.error = w.HTML()
+        return w.HBox([self.run_button, self.cancel_button, self.progress])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
 
     def _init_run(self, name: str) -> None:
         self._name = name
@@ -262,6 +282,56 @@ class FormRun:
     def _show_error(self, text: str) -> None:
         self.error_message = text
         self.error.value = c.error_html(text)
+
+
+class FrameForm(FormRun):
+    """A form whose result is one DataFrame (``.df``) shown in a Result tab (preview, exact totals,
+    downloads) next to a Code tab (``code_text``, the Python that does what Run does).
+
+    The subclass calls :meth:`build_result_tabs` and supplies ``code_text``; :meth:`show_frame` fills
+    the Result tab."""
+
+    df: pd.DataFrame | None = None
+    preview_rows = 10
+    client: Any = None
+    preview: w.HTML
+    totals: w.HTML
+    downloads: w.HTML
+    code: w.HTML
+
+    @property
+    def code_text(self) -> str:
+        raise NotImplementedError
+
+    def build_result_tabs(self) -> w.Tab:
+        """Create ``preview``, ``totals``, ``downloads`` and ``code``; return the Result/Code tabs."""
+        self.preview, self.totals, self.downloads, self.code = w.HTML(), w.HTML(), w.HTML(), w.HTML()
+        tabs = w.Tab(children=[w.VBox([self.preview, self.totals, self.downloads]), self.code])
+        tabs.set_title(0, "Result")
+        tabs.set_title(1, "Code")
+        return tabs
+
+    def _refresh_code(self, *_: Any) -> None:
+        self.code.value = f"<pre class='rk-code-text'>{html.escape(self.code_text)}</pre>"
+
+    def _clear(self) -> None:
+        self.df = None
+        self.preview.value = (
+            "<i class='rk-no-result' style='color:#777'>No result yet: Run shows its rows here.</i>"
+        )
+        self.totals.value = self.downloads.value = ""
+
+    def show_frame(self, df: pd.DataFrame, report: str | None, stem: str, status: str | None = None) -> None:
+        """Show ``df``: preview, totals (``report``'s money columns, None for any), downloads named
+        ``stem``. Every part is built first (the files take a moment), then all are set with ``status``."""
+        parts = (
+            c.preview_html(df, self.preview_rows),
+            _result.totals_html(df, report),
+            _result.downloads_html(df, stem, self.client),
+        )
+        self.preview.value, self.totals.value, self.downloads.value = parts
+        if status is not None:
+            self.status.value = status
 
 
 def batch_cancelled(exc: BaseException) -> str | None:

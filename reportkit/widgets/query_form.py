@@ -4,15 +4,15 @@ The query goes to ``client.query(sql, cancel=, observer=)`` (``POST /v2/data/que
 analytical dataset, the Sigma tables; :mod:`reportkit.queries`), on the lifecycle every form shares
 (:mod:`reportkit.widgets._runner`: worker thread, Run/Cancel, status, progress). The result is the
 frame typed by the columns the run declares, shown with the same preview, totals and CSV / XLSX /
-Parquet downloads as the report form (:mod:`reportkit.widgets._result`). SQL the server refuses
-(``query_run_invalid_sql``) is shown as the server's message and the form stays usable. Cancel stops
+Parquet downloads as the report form (:mod:`reportkit.widgets._result`, through ``FrameForm``). SQL
+the server refuses (``query_run_invalid_sql``) is shown as the server's message and the form stays
+usable. Cancel stops
 creating (while the key waits at its cap of running queries) and waiting: Stripe's API has no call that
 cancels a query run, so one already created carries on at Stripe and is simply not downloaded.
 """
 
 from __future__ import annotations
 
-import html
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,9 +22,8 @@ import pandas as pd
 
 from reportkit.progress import Observer
 from reportkit.widgets import _common as c
-from reportkit.widgets import _result
 from reportkit.widgets._code import query_code
-from reportkit.widgets._runner import FormRun
+from reportkit.widgets._runner import FrameForm
 
 __all__ = ["EXAMPLE_SQL", "QueryForm"]
 
@@ -41,7 +40,7 @@ _HINT = (
 )
 
 
-class QueryForm(FormRun):
+class QueryForm(FrameForm):
     """A form that runs one SQL query and keeps the result in ``.df``.
 
     ``QueryForm(client)`` displays itself as the last expression of a cell. ``form.sql.value`` is the
@@ -76,24 +75,14 @@ class QueryForm(FormRun):
         self.hint = w.HTML(f"<div style='color:#555;max-width:640px;line-height:1.4'>{_HINT}</div>")
         self.sql = w.Textarea(value=sql, placeholder="select ... from balance_transactions ...", rows=8,
                               layout=w.Layout(width="640px"))  # fmt: skip (monospace: _common.FORM_CSS)
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
-        self.status = w.Label("Ready.")
-        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
-        self.error = w.HTML()
-        self.preview = w.HTML()
-        self.totals = w.HTML()
-        self.downloads = w.HTML()
-        self.code = w.HTML()
-        tabs = w.Tab(children=[w.VBox([self.preview, self.totals, self.downloads]), self.code])
-        tabs.set_title(0, "Result")
-        tabs.set_title(1, "Code")
+        buttons = self.build_controls()
+        tabs = self.build_result_tabs()
         self.widget = w.VBox(
             [
                 self.account,
                 self.hint,
                 self.sql,
-                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                buttons,
                 self.status,
                 self.error,
                 tabs,
@@ -101,16 +90,12 @@ class QueryForm(FormRun):
             layout=w.Layout(padding="6px"),
         )
         self.widget.add_class("rk-query-form")
-        for name in ("sql", "run_button", "cancel_button", "status", "progress", "error", "preview", "totals",
-                     "downloads", "code"):  # fmt: skip
-            getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # stable hooks for CSS and tests
+        c.css_hooks(self, ("sql", "run_button", "cancel_button", "status", "progress", "error", "preview",
+                           "totals", "downloads", "code"))  # fmt: skip
         self.sql.observe(self._refresh_code, names="value")
         self._init_run("reportkit-query-form")
         self._clear()
         self._refresh_code()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
 
     @property
     def code_text(self) -> str:
@@ -120,17 +105,7 @@ class QueryForm(FormRun):
             text = text.replace("client.query(sql)", f"client.query(sql, api={self.query_api!r})")
         return text
 
-    def _refresh_code(self, *_: Any) -> None:
-        self.code.value = f"<pre class='rk-code-text'>{html.escape(self.code_text)}</pre>"
-
-    # ---------------------------------------------------------------- running (widgets._runner.FormRun)
-    def _clear(self) -> None:
-        self.df = None
-        self.preview.value = (
-            "<i class='rk-no-result' style='color:#777'>No result yet: Run shows its rows here.</i>"
-        )
-        self.totals.value = self.downloads.value = ""
-
+    # ---------------------------------------------------------------- running (widgets._runner.FrameForm)
     def _prepare_job(self) -> Callable[[threading.Event, Observer], pd.DataFrame]:
         sql = (self.sql.value or "").strip()
         if not sql:
@@ -146,11 +121,5 @@ class QueryForm(FormRun):
     def _show_result(self, df: pd.DataFrame, t0: float) -> None:
         self.df = df
         run_id = df.attrs.get("reportkit", {}).get("run_id") or "query"
-        parts = (
-            c.preview_html(df, self.preview_rows),
-            _result.totals_html(df, None),
-            _result.downloads_html(df, run_id, self.client),
-        )
-        self.preview.value, self.totals.value, self.downloads.value = parts
         rows = f"{len(df):,} row{'s' if len(df) != 1 else ''}"
-        self.status.value = f"Done: {rows} (query run {run_id}) in {c.elapsed(t0)}."
+        self.show_frame(df, None, run_id, f"Done: {rows} (query run {run_id}) in {c.elapsed(t0)}.")

@@ -67,12 +67,8 @@ class ReconcileForm(FormRun):
             layout=w.Layout(width="420px"),
         )
         self.currency = w.Text(description="Currency", placeholder="all, or e.g. usd", style=style)
-        self.run_button = w.Button(description="Check", button_style="primary", icon="check")
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
-        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
-        self.status = w.Label("Ready.")
+        buttons = self.build_controls("Check", icon="check")
         self.counts = w.HTML()
-        self.error = w.HTML()
         self.summary = w.HTML()
         self.table = w.HTML()
         self.chart_currency = w.Dropdown(description="Chart currency", style=style)
@@ -89,7 +85,7 @@ class ReconcileForm(FormRun):
             self.timezone,
             self.dates_note,
             self.currency,
-            w.HBox([self.run_button, self.cancel_button, self.progress]),
+            buttons,
             self.status,
             self.counts,
             self.error,
@@ -100,7 +96,7 @@ class ReconcileForm(FormRun):
             self.table,
         ], layout=w.Layout(padding="6px"))  # fmt: skip
         self.widget.add_class("rk-reconcile-form")
-        for name in (
+        c.css_hooks(self, (
             "freq",
             "timezone",
             "currency",
@@ -115,17 +111,13 @@ class ReconcileForm(FormRun):
             "chart_currency",
             "differences_chart",
             "balance_chart",
-        ):
-            getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # fmt: skip
+        ))  # fmt: skip
         self._init_run("reportkit-reconcile")
         self.chart_currency.observe(lambda _: self._draw_balance(), names="value")
         for wid in (self.start, self.end, self.timezone, self.clamp):
             wid.observe(self._refresh_dates, names="value")
         self._clear()
         self._set_window()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
 
     def _tz(self) -> str:
         return (self.timezone.value or "").strip() or "Etc/UTC"

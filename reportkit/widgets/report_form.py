@@ -27,13 +27,12 @@ from reportkit import catalog, errors
 from reportkit.intervals import Interval, iana_names, intervals
 from reportkit.progress import Observer
 from reportkit.widgets import _common as c
-from reportkit.widgets import _result
 from reportkit.widgets._accounts import AccountPicker
 from reportkit.widgets._code import code_for
 from reportkit.widgets._columns import ColumnPicker
 from reportkit.widgets._period import Period, PeriodFields, instant, local_days, local_text, typed
 from reportkit.widgets._reports import APIS, ReportChoices, utc
-from reportkit.widgets._runner import FormRun
+from reportkit.widgets._runner import FrameForm
 
 __all__ = ["ReportForm"]
 
@@ -42,7 +41,7 @@ SPLITS = ("none", "day", "week", "month")
 _NONE = "(any)"
 
 
-class ReportForm(FormRun):
+class ReportForm(FrameForm):
     """A form that runs one report (or one report per day/week/month) and keeps the result in ``.df``.
 
     ``ReportForm(client)`` displays itself as the last expression of a cell. After a run, ``.df`` is
@@ -110,18 +109,8 @@ class ReportForm(FormRun):
         self.split = w.ToggleButtons(options=list(SPLITS), value="none", style={"button_width": "70px"})
         self.account_picker = AccountPicker(self.client, style)
         self.accounts = self.account_picker.select  # shown when the key's account has connected accounts
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
-        self.status = w.Label("Ready.")
-        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="300px"))
-        self.error = w.HTML()
-        self.preview = w.HTML()
-        self.totals = w.HTML()
-        self.downloads = w.HTML()
-        self.code = w.HTML()
-        tabs = w.Tab(children=[w.VBox([self.preview, self.totals, self.downloads]), self.code])
-        tabs.set_title(0, "Result")
-        tabs.set_title(1, "Code")
+        buttons = self.build_controls()
+        tabs = self.build_result_tabs()
         self._filters = {name: getattr(self, name) for name in FILTERS}
         self._split_row = _labelled("Split by", self.split)
         self._filters_box = c.section("Filters", *self._filters.values())
@@ -138,7 +127,7 @@ class ReportForm(FormRun):
                 self._filters_box,
                 self.account_picker.box,
                 self._split_row,
-                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                buttons,
                 self.status,
                 self.error,
                 tabs,
@@ -146,7 +135,7 @@ class ReportForm(FormRun):
             layout=w.Layout(padding="6px"),
         )
         self.widget.add_class("rk-report-form")
-        for name in (
+        c.css_hooks(self, (
             "api",
             "report",
             "timezone",
@@ -162,8 +151,7 @@ class ReportForm(FormRun):
             "totals",
             "downloads",
             "code",
-        ):
-            getattr(self, name).add_class(f"rk-{name.replace('_', '-')}")  # stable hooks for CSS and tests
+        ))  # fmt: skip
         self.api.observe(self._on_api, names="value")
         self.report.observe(self._on_report, names="value")
         for wid in (self.start, self.end, self.timezone, self.clamp, self.split, *self._filters.values()):
@@ -175,9 +163,6 @@ class ReportForm(FormRun):
         self._init_run("reportkit-form")
         self._clear()
         self._on_api()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
 
     # ---------------------------------------------------------------- report choices (widgets._reports)
     def spec(self) -> catalog.ReportSpec | None:
@@ -348,17 +333,7 @@ class ReportForm(FormRun):
         except errors.ConfigurationError as exc:
             return f"# {exc}"
 
-    def _refresh_code(self, *_: Any) -> None:
-        self.code.value = f"<pre class='rk-code-text'>{html.escape(self.code_text)}</pre>"
-
-    # ---------------------------------------------------------------- running (widgets._runner.FormRun)
-    def _clear(self) -> None:
-        self.df = None
-        self.preview.value = (
-            "<i class='rk-no-result' style='color:#777'>No result yet: Run shows its rows here.</i>"
-        )
-        self.totals.value = self.downloads.value = ""
-
+    # ---------------------------------------------------------------- running (widgets._runner.FrameForm)
     def _prepare_job(self) -> Callable[[threading.Event, Observer], pd.DataFrame]:
         self.request()  # refuse bad input at once, nothing sent; the worker checks the window afresh
         client, timeout, spec = self.client, self.timeout, self.spec()
@@ -397,16 +372,8 @@ class ReportForm(FormRun):
         self._show_frame(df, _done_text(df, t0) + (f" {_trimmed(req)}" if req.get("trimmed") else ""))
 
     def _show_frame(self, df: pd.DataFrame, status: str | None = None) -> None:
-        """Build every part first (the files take a moment), then set them together with the status."""
         spec = self.spec()
-        parts = (
-            c.preview_html(df, self.preview_rows),
-            _result.totals_html(df, spec.id if spec else None),
-            _result.downloads_html(df, self._file_stem(), self.client),
-        )
-        self.preview.value, self.totals.value, self.downloads.value = parts
-        if status is not None:
-            self.status.value = status
+        self.show_frame(df, spec.id if spec else None, self._file_stem(), status)
 
     def _file_stem(self) -> str:
         req = self._last_request

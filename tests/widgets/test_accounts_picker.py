@@ -23,15 +23,6 @@ START, END = date(2025, 1, 1), date(2025, 2, 1)
 REPORT = "balance.summary.1"
 
 
-def click_run(form: ReportForm, timeout: float = 60) -> None:
-    form.run_button.click()
-    assert form.wait(timeout), "the form's worker did not finish"
-
-
-def visible(widget) -> bool:
-    return widget.layout.display != "none"
-
-
 def headed(sb, since: int) -> list:
     """Requests since ``since`` that acted as a connected account (Stripe-Account header)."""
     return [q for q in list(sb.requests)[since:] if any(k.lower() == "stripe-account" for k in q.headers)]
@@ -42,18 +33,15 @@ def balance_at(ledger, currency: str, at: date) -> Decimal:
     return Decimal(ledger.balance(currency, epoch)).scaleb(-catalog.currency_exponent(currency))
 
 
-@pytest.fixture
-def client(sandbox):
-    return sandbox.client(cache=False, progress=False)
-
-
 def form_for(client, start: date = START, end: date = END) -> ReportForm:
     form = ReportForm(client, report=REPORT)
     form.start.value, form.end.value = start, end
     return form
 
 
-def test_the_picker_lists_the_connected_accounts_and_defaults_to_this_account(client, sandbox):
+def test_the_picker_lists_the_connected_accounts_and_defaults_to_this_account(
+    client, sandbox, click_run, visible
+):
     listed = client.accounts()
     form = form_for(client)
     assert visible(form.account_picker.box)
@@ -69,7 +57,7 @@ def test_the_picker_lists_the_connected_accounts_and_defaults_to_this_account(cl
     assert "accounts=" not in form.code_text and "client.report(\n" in form.code_text
 
 
-def test_picked_accounts_run_as_each_account_in_one_batch(client, sandbox, monkeypatch):
+def test_picked_accounts_run_as_each_account_in_one_batch(client, sandbox, click_run, run_code):
     ids = list(client.accounts()["id"])[:2]
     form = form_for(client)
     form.account_picker.pick(ids)
@@ -95,15 +83,11 @@ def test_picked_accounts_run_as_each_account_in_one_batch(client, sandbox, monke
 
     code = form.code_text
     assert f"accounts={ids!r}" in code and "client.reports(" in code and "rk.Interval(" in code
-    for name, value in (("STRIPE_API_KEY", sandbox.api_key), ("REPORTKIT_API_BASE", sandbox.url),
-                        ("REPORTKIT_FILES_BASE", sandbox.files_url)):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    namespace: dict = {}
-    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    namespace = run_code(code, sandbox)
     pd.testing.assert_frame_equal(namespace["df"], df, check_exact=True)
 
 
-def test_accounts_with_a_split_are_accounts_times_intervals(client):
+def test_accounts_with_a_split_are_accounts_times_intervals(client, click_run):
     ids = list(client.accounts()["id"])
     form = form_for(client, date(2025, 1, 1), date(2025, 3, 1))
     form.account_picker.pick(ids)
@@ -121,7 +105,7 @@ BOTH = "pick either this account or connected accounts: the platform's own repor
 
 @pytest.mark.parametrize(("picked", "says"), [((), "pick an account: this account, or one or more"),
                                               (("", "first"), BOTH)])  # fmt: skip
-def test_a_pick_that_cannot_run_is_refused_before_anything_is_sent(client, sandbox, picked, says):
+def test_a_pick_that_cannot_run_is_refused_before_anything_is_sent(client, sandbox, picked, says, click_run):
     form = form_for(client)
     first = form.account_picker.ids[0]
     form.accounts.value = tuple(first if p == "first" else p for p in picked)
@@ -132,7 +116,7 @@ def test_a_pick_that_cannot_run_is_refused_before_anything_is_sent(client, sandb
     assert form.code_text.startswith(f"# {says}")  # the code tab says why there is no code
 
 
-def test_the_picker_is_shown_only_where_accounts_apply(client, sandbox_factory):
+def test_the_picker_is_shown_only_where_accounts_apply(client, sandbox_factory, visible):
     form = form_for(client)
     assert visible(form.account_picker.box)
     form.account_picker.pick(form.account_picker.ids[:1])

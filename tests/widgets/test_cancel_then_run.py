@@ -8,20 +8,12 @@ so the form's next run must succeed, not fail with "Too many requests".
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 from reportkit.widgets import ReportForm
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return predicate()
-
-
-def test_a_run_right_after_a_cancel_waits_for_the_run_cap_and_succeeds(sandbox_factory):
+def test_a_run_right_after_a_cancel_waits_for_the_run_cap_and_succeeds(sandbox_factory, wait_for):
     sb = sandbox_factory(concurrent_run_cap=1, processing_time=3)
     client = sb.client(cache=False, progress=False)
     form = ReportForm(client, report="balance.summary.1")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from datetime import date
 
 import pandas as pd
@@ -21,18 +20,6 @@ from reportkit.widgets import ReportForm
 START, END = date(2025, 1, 1), date(2025, 2, 1)
 IDS = {"balance.summary": "report_test_widgetsBalance01", "payouts.summary": "report_test_widgetsPayouts2"}
 ACTIVITY = "balance_change_from_activity.summary"
-
-
-def click_run(form: ReportForm, timeout: float = 60) -> None:
-    form.run_button.click()
-    assert form.wait(timeout), "the form's worker did not finish"
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture
@@ -68,7 +55,9 @@ def test_the_dropdown_lists_the_servers_reports_by_their_ids(client):
     assert "'balance.summary'" in form.code_text and "api='data'" in form.code_text
 
 
-def test_a_data_run_gives_client_reports_frame_exactly_in_the_same_result_area(client, sb, monkeypatch):
+def test_a_data_run_gives_client_reports_frame_exactly_in_the_same_result_area(
+    client, sb, click_run, run_code
+):
     form = data_form(client)
     form.report.value = next(v for label, v in form.report.options if label.startswith(f"{ACTIVITY} — "))
     form.currency.value = "usd"
@@ -92,15 +81,11 @@ def test_a_data_run_gives_client_reports_frame_exactly_in_the_same_result_area(c
     code = form.code_text  # the code tab names the report as the catalogue does, not by the account's id
     assert f"client.report(\n    '{ACTIVITY}',\n    '2025-01-01',\n    '2025-02-01'," in code
     assert "api='data'" in code and "currency='usd'" in code
-    for name, value in (("STRIPE_API_KEY", sb.api_key), ("REPORTKIT_API_BASE", sb.url),
-                        ("REPORTKIT_FILES_BASE", sb.files_url)):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    namespace: dict = {}
-    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    namespace = run_code(code, sb)
     pd.testing.assert_frame_equal(namespace["df"], form.df, check_exact=True)
 
 
-def test_a_split_data_run_equals_client_reports(client):
+def test_a_split_data_run_equals_client_reports(client, click_run):
     form = data_form(client, start=date(2025, 1, 1), end=date(2025, 3, 1))
     form.split.value = "month"
     click_run(form)
@@ -125,7 +110,7 @@ def test_switching_api_keeps_the_report_through_v1_v2_and_data(client):
     assert form.report.value == catalog.v2_report("payouts.summary").v1
 
 
-def test_a_period_outside_the_window_is_refused_before_anything_is_sent(client, sb):
+def test_a_period_outside_the_window_is_refused_before_anything_is_sent(client, sb, click_run):
     form = data_form(client, start=date(2025, 6, 1), end=date(2025, 7, 1))
     assert "is after the data ends" in form.dates_note.value  # the window of the v1 type behind it
     created = sb.runs_created
@@ -134,7 +119,7 @@ def test_a_period_outside_the_window_is_refused_before_anything_is_sent(client, 
     assert sb.runs_created == created
 
 
-def test_a_listing_the_server_refuses_is_shown_and_tried_again(sb, client):
+def test_a_listing_the_server_refuses_is_shown_and_tried_again(sb, client, click_run):
     form = ReportForm(client)
     sb.faults.revoke_key(sb.api_key)
     form.api.value = "data"
@@ -150,7 +135,7 @@ def test_a_listing_the_server_refuses_is_shown_and_tried_again(sb, client):
     assert form.error_message is None and IDS["balance.summary"] in [v for _, v in form.report.options]
 
 
-def test_a_failed_and_a_canceled_data_run_say_why(sb, client):
+def test_a_failed_and_a_canceled_data_run_say_why(sb, client, click_run):
     form = data_form(client)
     sb.faults.fail_runs(1)
     click_run(form)
@@ -164,7 +149,7 @@ def test_a_failed_and_a_canceled_data_run_say_why(sb, client):
     assert form.error_message is None and form.df is not None
 
 
-def test_cancel_stops_waiting_for_a_data_run(sandbox_factory):
+def test_cancel_stops_waiting_for_a_data_run(sandbox_factory, wait_for):
     sb = sandbox_factory(processing_time=60)
     client = sb.client(cache=False, progress=False)
     form = data_form(client)

@@ -17,11 +17,6 @@ from reportkit.widgets._period import DateField, local_days
 REPORT = "balance.summary.1"
 
 
-@pytest.fixture
-def client(sandbox):
-    return sandbox.client(cache=False, progress=False)
-
-
 def form_for(client, start: date, end: date, tz: str = "Etc/UTC") -> ReportForm:
     form = ReportForm(client, report=REPORT)
     form.timezone.value = tz
@@ -89,7 +84,7 @@ def test_errors_name_the_typed_dates_in_the_timezone_not_utc_instants(client):
     assert note(form) == ""
 
 
-def test_trim_to_available_data_runs_the_overlap_and_says_so(client, sandbox, monkeypatch):
+def test_trim_to_available_data_runs_the_overlap_and_says_so(client, sandbox, run_code):
     form = form_for(client, date(2025, 5, 1), date(2025, 7, 1))
     form.clamp.value = True
     assert "data-kind='trim'" in note(form)
@@ -108,13 +103,9 @@ def test_trim_to_available_data_runs_the_overlap_and_says_so(client, sandbox, mo
     pd.testing.assert_frame_equal(form.df.reset_index(drop=True), expected.reset_index(drop=True))
     assert "clamp=True" in form.code_text and "'2025-07-01'" in form.code_text
 
-    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("REPORTKIT_API_BASE", sandbox.url)
-    monkeypatch.setenv("REPORTKIT_FILES_BASE", sandbox.files_url)
-    namespace: dict = {}
     with warnings.catch_warnings(record=True) as seen:  # the client trims the same way, with a warning
         warnings.simplefilter("always")
-        exec(form.code_text.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+        namespace = run_code(form.code_text, sandbox)
     assert any("clamped" in str(w.message) for w in seen)
     pd.testing.assert_frame_equal(namespace["df"], form.df)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 
 import pandas as pd
 import pytest
@@ -22,28 +21,13 @@ SQL = "select currency, count(*) as n, sum(net) as net from balance_transactions
 BAD = "select nope from balance_transactions"
 
 
-def click_run(form: QueryForm, timeout: float = 60) -> None:
-    form.run_button.click()
-    assert form.wait(timeout), "the form's worker did not finish"
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return predicate()
-
-
 def query_posts(sb) -> int:
     return sum(1 for q in sb.requests if q.method == "POST" and q.path.endswith("/query_runs"))
 
 
-@pytest.fixture
-def client(sandbox):
-    return sandbox.client(cache=False, progress=False)
-
-
-def test_a_query_gives_client_query_frame_with_downloads_and_code(client, sandbox, monkeypatch, tmp_path):
+def test_a_query_gives_client_query_frame_with_downloads_and_code(
+    client, sandbox, tmp_path, click_run, run_code
+):
     form = QueryForm(client, sql=SQL)
     assert "No result yet" in form.preview.value and form.downloads.value == ""
     click_run(form)
@@ -74,15 +58,11 @@ def test_a_query_gives_client_query_frame_with_downloads_and_code(client, sandbo
 
     code = form.code_text
     assert f'sql = """\n{SQL}\n"""\ndf = client.query(sql)' in code
-    for name, value in (("STRIPE_API_KEY", sandbox.api_key), ("REPORTKIT_API_BASE", sandbox.url),
-                        ("REPORTKIT_FILES_BASE", sandbox.files_url)):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    namespace: dict = {}
-    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    namespace = run_code(code, sandbox)
     pd.testing.assert_frame_equal(namespace["df"], form.df, check_exact=True)
 
 
-def test_the_example_query_runs(client):
+def test_the_example_query_runs(client, click_run):
     form = QueryForm(client)
     assert form.sql.value == EXAMPLE_SQL
     click_run(form)
@@ -91,7 +71,7 @@ def test_the_example_query_runs(client):
 
 
 @pytest.mark.parametrize("api", ["data", "reporting"])
-def test_bad_sql_shows_the_servers_message_and_the_form_stays_usable(client, api):
+def test_bad_sql_shows_the_servers_message_and_the_form_stays_usable(client, api, click_run):
     form = QueryForm(client, sql=BAD, api=api)
     click_run(form)
     assert form.df is None
@@ -109,7 +89,7 @@ def test_bad_sql_shows_the_servers_message_and_the_form_stays_usable(client, api
     pd.testing.assert_frame_equal(form.df, client.query(SQL, api=api), check_exact=True)
 
 
-def test_an_empty_query_is_refused_and_nothing_is_sent(client, sandbox):
+def test_an_empty_query_is_refused_and_nothing_is_sent(client, sandbox, click_run):
     form = QueryForm(client, sql="  \n ")
     before = query_posts(sandbox)
     click_run(form)
@@ -117,7 +97,7 @@ def test_an_empty_query_is_refused_and_nothing_is_sent(client, sandbox):
     assert form.status.value == "Not started." and query_posts(sandbox) == before
 
 
-def test_cancel_stops_waiting_and_the_query_run_carries_on(sandbox_factory):
+def test_cancel_stops_waiting_and_the_query_run_carries_on(sandbox_factory, wait_for):
     sb = sandbox_factory(processing_time=60)
     client = sb.client(cache=False, progress=False)
     form = QueryForm(client, sql=SQL)
@@ -134,7 +114,7 @@ def test_cancel_stops_waiting_and_the_query_run_carries_on(sandbox_factory):
     assert not form.run_button.disabled and form.cancel_button.disabled
 
 
-def test_cancel_while_waiting_at_the_query_cap_creates_nothing(sandbox_factory):
+def test_cancel_while_waiting_at_the_query_cap_creates_nothing(sandbox_factory, wait_for):
     sb = sandbox_factory(processing_time=60, concurrent_query_cap=1)
     client = sb.client(cache=False, progress=False)
     first = QueryForm(client, sql=SQL)

@@ -20,15 +20,6 @@ from reportkit.widgets import ReportForm
 START, END = date(2025, 1, 1), date(2025, 2, 1)
 
 
-def click_run(form: ReportForm, timeout: float = 60) -> None:
-    form.run_button.click()
-    assert form.wait(timeout), "the form's worker did not finish"
-
-
-def visible(widget) -> bool:
-    return widget.layout.display != "none"
-
-
 def epoch(d: date, tz: str = "Etc/UTC") -> int:
     from zoneinfo import ZoneInfo
 
@@ -40,18 +31,13 @@ def ledger_balance(sb, currency: str, at: date, tz: str = "Etc/UTC") -> Decimal:
     return Decimal(minor).scaleb(-catalog.currency_exponent(currency))
 
 
-@pytest.fixture
-def client(sandbox):
-    return sandbox.client(cache=False, progress=False)
-
-
 def balance_form(client, start: date = START, end: date = END) -> ReportForm:
     form = ReportForm(client, report="balance.summary.1")
     form.start.value, form.end.value = start, end
     return form
 
 
-def test_the_form_follows_the_account_and_the_catalogue(client):
+def test_the_form_follows_the_account_and_the_catalogue(client, visible):
     types = client.report_types()
     form = ReportForm(client)
     assert sorted(v for _, v in form.report.options) == sorted(types["id"])
@@ -78,7 +64,7 @@ def test_the_form_follows_the_account_and_the_catalogue(client):
     assert set(form.columns.options) == {n for n in spec.column_names if "[key]" not in n}
 
 
-def test_run_gives_the_ledgers_balances_status_preview_and_run(client, sandbox):
+def test_run_gives_the_ledgers_balances_status_preview_and_run(client, sandbox, click_run):
     form = balance_form(client)
     created = sandbox.runs_created
     click_run(form)
@@ -99,7 +85,7 @@ def test_run_gives_the_ledgers_balances_status_preview_and_run(client, sandbox):
     assert not form.run_button.disabled and form.cancel_button.disabled
 
 
-def test_code_view_reproduces_the_result(client, sandbox, monkeypatch):
+def test_code_view_reproduces_the_result(client, sandbox, click_run, run_code):
     form = balance_form(client)
     form.timezone.value = "America/New_York"
     form.pick_columns(["category", "currency", "net_amount"])
@@ -113,11 +99,7 @@ def test_code_view_reproduces_the_result(client, sandbox, monkeypatch):
     assert "api=" not in code  # v1 is the default
     assert form.code.value.startswith("<pre") and "America/New_York" in form.code.value
 
-    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("REPORTKIT_API_BASE", sandbox.url)
-    monkeypatch.setenv("REPORTKIT_FILES_BASE", sandbox.files_url)
-    namespace: dict = {}
-    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    namespace = run_code(code, sandbox)
     pd.testing.assert_frame_equal(namespace["df"], form.df)
     assert list(form.df.columns) == ["category", "currency", "net_amount"]
     assert set(form.df["currency"]) == {"eur"}
@@ -142,7 +124,7 @@ def test_default_columns_are_left_out_of_the_code(client):
          "Not found: No such payout: 'po_doesnotexist'"),
     ],
 )  # fmt: skip
-def test_bad_input_is_a_readable_message_in_the_form(client, sandbox, setup, expected):
+def test_bad_input_is_a_readable_message_in_the_form(client, sandbox, setup, expected, click_run):
     form = balance_form(client)
     for name, value in setup.items():
         getattr(form, name).value = value
@@ -157,7 +139,7 @@ def test_bad_input_is_a_readable_message_in_the_form(client, sandbox, setup, exp
     assert not form.run_button.disabled
 
 
-def test_a_failed_run_says_why(sandbox_factory):
+def test_a_failed_run_says_why(sandbox_factory, click_run):
     sb = sandbox_factory()
     sb.faults.fail_runs(1)
     form = balance_form(sb.client(cache=False, progress=False))
@@ -168,7 +150,7 @@ def test_a_failed_run_says_why(sandbox_factory):
     assert form.status.value.startswith("Failed after") and form.progress.bar_style == "danger"
 
 
-def test_a_refused_key_is_reported_without_the_key(sandbox_factory):
+def test_a_refused_key_is_reported_without_the_key(sandbox_factory, click_run):
     sb = sandbox_factory()
     sb.faults.revoke_key(sb.api_key)
     form = ReportForm(sb.client(cache=False, progress=False))
@@ -198,7 +180,7 @@ def test_cancel_stops_waiting_and_leaves_the_run_at_stripe(sandbox_factory):
     assert not form.run_button.disabled and form.cancel_button.disabled
 
 
-def test_on_result_runs_off_the_main_thread_and_its_errors_are_shown(client):
+def test_on_result_runs_off_the_main_thread_and_its_errors_are_shown(client, click_run):
     form = balance_form(client)
     seen = []
     form.on_result(lambda df: seen.append((df, threading.current_thread())))
@@ -232,7 +214,7 @@ def test_the_form_displays_itself(client):
     assert "rk-report-form" in form.widget._dom_classes
 
 
-def test_start_is_ignored_for_end_only_reports(client, sandbox):
+def test_start_is_ignored_for_end_only_reports(client, sandbox, click_run):
     form = ReportForm(client, report="ending_balance_reconciliation.summary.1")
     form.end.value = END
     click_run(form)
@@ -243,7 +225,7 @@ def test_start_is_ignored_for_end_only_reports(client, sandbox):
     assert "None,\n    '2025-02-01'," in form.code_text
 
 
-def test_split_by_month_runs_one_report_per_interval(sandbox, monkeypatch, capfd):
+def test_split_by_month_runs_one_report_per_interval(sandbox, capfd, click_run, run_code):
     client = sandbox.client(cache=False)  # progress bars on: the form must not draw them from its thread
     form = balance_form(client, date(2025, 1, 1), date(2025, 4, 1))
     form.split.value = "month"
@@ -269,22 +251,18 @@ def test_split_by_month_runs_one_report_per_interval(sandbox, monkeypatch, capfd
     assert "client.reports(\n    'balance.summary.1',\n" in code
     assert "rk.intervals('2025-01-01', '2025-04-01', freq='month', tz='Etc/UTC')," in code
 
-    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("REPORTKIT_API_BASE", sandbox.url)
-    monkeypatch.setenv("REPORTKIT_FILES_BASE", sandbox.files_url)
-    namespace: dict = {}
-    exec(code.replace("rk.Client()", "rk.Client(cache=False, progress=False)"), namespace)
+    namespace = run_code(code, sandbox)
     pd.testing.assert_frame_equal(namespace["df"], df)
 
 
-def test_split_is_only_offered_for_reports_with_a_start(client):
+def test_split_is_only_offered_for_reports_with_a_start(client, visible):
     form = ReportForm(client, report="balance.summary.1")
     form.split.value = "week"
     form.report.value = "ending_balance_reconciliation.summary.1"
     assert form.split.value == "none" and not visible(form.split)
 
 
-def test_a_v2_run_gives_the_same_table_as_v1(client, sandbox):
+def test_a_v2_run_gives_the_same_table_as_v1(client, sandbox, click_run):
     form = balance_form(client)
     form.api.value = "v2"
     assert form.report.value == "balance.summary"
@@ -323,7 +301,7 @@ def test_cancel_during_a_split_run_stops_waiting(sandbox_factory):
     assert not [t for t in threading.enumerate() if t.name.startswith("rk-run")]  # no batch left behind
 
 
-def test_dates_survive_a_report_switch_and_timezone_applies_only_where_taken(client):
+def test_dates_survive_a_report_switch_and_timezone_applies_only_where_taken(client, visible):
     form = balance_form(client)
     form.timezone.value = "Europe/Berlin"
     form.report.value = "payouts.itemized.1"  # no timezone parameter: UTC columns, UTC days

@@ -23,11 +23,6 @@ ACTIVITY = "balance_change_from_activity.summary.1"
 ITEMIZED = "balance_change_from_activity.itemized.2"
 
 
-@pytest.fixture
-def client(sandbox):
-    return sandbox.client(cache=False, progress=False)
-
-
 def run(form: ReportForm) -> None:
     form.run_button.click()
     assert form.wait(60)
