@@ -42,7 +42,13 @@ from reportkit import config
 from reportkit._request import check_account
 from reportkit.dataset import MANIFEST, Dataset, check_name, iso, partition_key
 from reportkit.dtype import DecimalDtype
-from reportkit.errors import BatchError, ConfigurationError, DataNotAvailableError, ReportkitError
+from reportkit.errors import (
+    BatchError,
+    ConfigurationError,
+    DataNotAvailableError,
+    ReportkitError,
+    RunCancelledError,
+)
 from reportkit.fanout import DEFAULT_MAX_CONCURRENT
 from reportkit.intervals import Interval, bound, intervals
 from reportkit.progress import Observer, Progress, observer_for
@@ -152,9 +158,13 @@ def sync(
         if fetch:
             meta = {"sync_id": sync_id, "data_available_end": iso(data_end), "report": report}
             writer = _Writer(ds, report, manifest, section, meta, obs)
-            failure = _fetch_and_write(client, report, fetch, writer, parameters, obs=obs,
-                                       timeout=timeout, max_concurrent=max_concurrent, executor=executor,
-                                       cancel=cancel)  # fmt: skip
+            try:
+                failure = _fetch_and_write(client, report, fetch, writer, parameters, obs=obs,
+                                           timeout=timeout, max_concurrent=max_concurrent, executor=executor,
+                                           cancel=cancel)  # fmt: skip
+            except BaseException:
+                ds.write_manifest(manifest)  # the partitions written before the error are kept
+                raise
             written = writer.written
         record = {"sync_id": sync_id, "report": report, "at": iso(datetime.now(UTC)),
                   "data_available_end": iso(data_end), "created": 0, "refreshed": 0, "kept": 0}  # fmt: skip
@@ -504,7 +514,7 @@ class _Lock:
                 )
             pause = min(poll_pause(waited), self.timeout - waited)
             if self.cancel is not None and self.cancel.wait(pause):
-                raise ConfigurationError(f"cancelled while waiting for the lock of {self.ds.url}")
+                raise RunCancelledError(f"cancelled while waiting for the lock of {self.ds.url}")
             if self.cancel is None:
                 time.sleep(pause)
         self.waited = self.clock() - begin

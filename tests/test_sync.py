@@ -262,3 +262,22 @@ def test_cli_sync_refuses_bad_options_before_any_request(sb, tmp_path, monkeypat
     assert cli.main(base + ["--freq", "month", "--no-progress"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("report,interval_start") and len(out) == 3  # May and the part of June
+
+
+def test_a_failed_interval_is_left_out_and_the_next_sync_fetches_only_it(sb, tmp_path):
+    from reportkit.errors import BatchError
+
+    client = sb.client(progress=False, cache=False)
+    april = int(datetime(2025, 4, 1, tzinfo=UTC).timestamp())
+    sb.faults.fail_runs(1, where={"interval_start": april})
+    with pytest.raises(BatchError) as err:
+        client.sync(tmp_path / "ds", "balance.summary.1", start="2025-03-01", freq="month")
+    assert len(err.value.errors) == 1
+    manifest = json.loads((tmp_path / "ds" / MANIFEST).read_text())
+    assert sorted(manifest["reports"]["balance.summary.1"]["partitions"]) == [
+        "2025-03-01", "2025-05-01", "2025-06-01"
+    ]  # the others were written and recorded  # fmt: skip
+    assert manifest["syncs"][-1]["created"] == 3
+    runs = sb.runs_created
+    got = client.sync(tmp_path / "ds", "balance.summary.1", start="2025-03-01", freq="month")
+    assert got["action"].tolist() == ["kept", "created", "kept", "kept"] and sb.runs_created == runs + 1
