@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         with tempfile.TemporaryDirectory(prefix="rk-fault-") as tmp:
             out = m.run_case(case, Path(tmp) / "cache")
-        entries = len(m._entries(out.cache_files))
+        entries = out.cache_entries
         if out.error is None:
             outcome = "recovered, equal" if _equal(out.df, out.reference) else "recovered, DIFFERENT"
         else:

@@ -28,6 +28,7 @@ import pandas as pd
 import pytest
 
 import reportkit as rk
+from reportkit.cache import Cache
 from reportkit.intervals import Interval, intervals
 from reportkit.sandbox import Sandbox
 from reportkit.sandbox.faults import Faults as F
@@ -290,6 +291,7 @@ class Outcome:
     fired: int  # faults that fired (and creates refused at the concurrent-run cap)
     seconds: float  # time to the result (or the error)
     cache_files: list[str]  # every file in the cache dir right after the call
+    cache_entries: int  # cached results right after the call (a batch packs them into one file)
     recovered: pd.DataFrame | None = None
     recover_runs: int = 0
     cache_after: list[str] = field(default_factory=list)
@@ -347,6 +349,7 @@ def run_case(case: Case, cache: Path) -> Outcome:
             fired=sum(sb.faults.fired.values()) + sb.cap_rejections - fired0,
             seconds=seconds,
             cache_files=_files(cache),
+            cache_entries=len(Cache(cache)) if cache.is_dir() else 0,
             post_keys=len({r.headers.get("Idempotency-Key") for r in posts}),
         )
         if df is not None and case.spec.batch:
@@ -378,10 +381,6 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _entries(files: list[str]) -> list[str]:
-    return [f for f in files if f.endswith(".parquet") and not f.startswith(".")]
-
-
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_fault(case: Case, tmp_path: Path) -> None:
     out = run_case(case, tmp_path / "cache")
@@ -407,7 +406,7 @@ def test_fault(case: Case, tmp_path: Path) -> None:
     # Cache: all or nothing right after the call, no temporary or partial files.
     want = case.cached if case.cached is not None else (expected_entries if out.error is None else 0)
     assert [f for f in out.cache_files if not f.endswith(".parquet") or f.startswith(".")] == []
-    assert len(_entries(out.cache_files)) == want, out.cache_files
+    assert out.cache_entries == want, out.cache_files
     if out.refetch is not None:
         assert out.refetch_runs == 0, "a cached result was fetched again"
         pd.testing.assert_frame_equal(_plain(out.refetch), _plain(out.reference))
