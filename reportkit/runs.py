@@ -711,10 +711,15 @@ class Poller:
                 listed = group if any(w.next_at <= now for w in group) else []
                 alone = [w for w in pending if w not in group and w.next_at <= now]
                 self._cond.release()
+                found: dict[str, ReportRun] = {}
+                fresh: dict[str, ReportRun | BaseException] = {}
+                missing: list[_Watch] = []
                 try:  # the requests go out without the lock: waiters keep checking cancel and deadlines
                     found = self._list([w.run for w in listed]) if listed else {}
                     missing = [w for w in listed if w.run.id not in found]
                     fresh = {w.run.id: self._retrieve(w.run) for w in alone + missing}
+                except Exception as exc:  # whatever broke reaches the waiters, not this thread
+                    fresh = {w.run.id: exc for w in listed + alone}
                 finally:
                     self._cond.acquire()
                 for w in listed + alone:
