@@ -306,8 +306,9 @@ class Cache:
         the packs written."""
         names = list(dict.fromkeys(_as_key(k) for k in keys))
         hits = self._read(names)
-        if Found(hits).packed:
-            return []
+        homes = {h.pack for h in hits if h is not None}
+        if len(homes) < 2 and None not in homes:
+            return []  # nothing cached, or what is cached lives in one pack already
         files, packs = self._scan()
         groups: dict[tuple, list[tuple[int, str, pa.Table, dict[str, Any], list[str]]]] = {}
         empties: list[tuple[tuple, tuple, tuple[int, str, pa.Table, dict[str, Any], list[str]]]] = []

@@ -311,6 +311,7 @@ def test_consolidate_packs_entries_into_one_file_exactly(tmp_path, monkeypatch) 
     assert len(packs) == 1 and [p.name for p in tmp_path.iterdir()] == [packs[0].name]
     assert packs[0].name.startswith("balance.summary.1.") and packs[0].name.endswith(".pack.parquet")
     assert cache.consolidate(keys) == []  # already one pack: nothing written
+    assert cache.consolidate([*keys[:3], key_of(end="2025-03-03")]) == []  # (a miss changes nothing)
     fresh = Cache(tmp_path)  # the index is read from the pack's footer
     for key, df in zip(keys, frames, strict=True):
         back = fresh.get(key)
