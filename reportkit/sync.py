@@ -396,6 +396,7 @@ class _Writer:
         if len(parts) != len(done):
             raise ReportkitError(f"the batch returned {len(parts)} results for {len(done)} intervals")
         scales = _scales(self.ds, self.section, frame, keep={tgt.key for tgt in done})
+        frame = _at_scales(frame, scales)  # once for the batch, not once per partition
         by = ["account", "interval_start"] if "account" in frame.columns else "interval_start"
         rows_of = frame.groupby(by, sort=False).indices if len(frame) else {}
         empty = frame.iloc[0:0]
@@ -409,7 +410,13 @@ class _Writer:
              scales: dict[str, int]) -> None:  # fmt: skip
         at = pd.Timestamp(tgt.iv.start)
         idx = rows_of.get(at if tgt.account is None else (tgt.account, at))
-        part = (frame.take(idx) if idx is not None else empty).reset_index(drop=True)
+        if idx is None:
+            part = empty
+        elif idx[-1] - idx[0] == len(idx) - 1:  # an interval's rows are contiguous in the batch's frame
+            part = frame.iloc[idx[0]:idx[-1] + 1]
+        else:
+            part = frame.take(idx)
+        part = part.reset_index(drop=True)
         if tgt.account is not None:  # the hive key account= says whose rows they are
             part = part.drop(columns=["account"])
         part.attrs = {"reportkit": prov}
@@ -420,7 +427,7 @@ class _Writer:
         size, sha = 0, None
         if len(part):  # an empty interval is a manifest entry without a file (no rows to read)
             rel = self.ds.partition(self.report, tgt.key.rsplit("/", 1)[-1], tgt.account)
-            size, sha = self.ds.write_partition(_at_scales(part, scales), rel, {"dataset": extra})
+            size, sha = self.ds.write_partition(part, rel, {"dataset": extra})
         entry = {"path": rel, "account": tgt.account,
                  **{k: extra[k] for k in ("interval_start", "interval_end", "final")},
                  "rows": len(part), "run_id": prov.get("run_id"), "size": size,
