@@ -157,7 +157,7 @@ def sync(
         failure: BaseException | None = None
         if fetch:
             meta = {"sync_id": sync_id, "data_available_end": iso(data_end), "report": report}
-            writer = _Writer(ds, report, manifest, section, meta, obs)
+            writer = _Writer(ds, report, manifest, section, meta, obs, total=len(fetch))
             try:
                 failure = _fetch_and_write(client, report, fetch, writer, parameters, obs=obs,
                                            timeout=timeout, max_concurrent=max_concurrent, executor=executor,
@@ -381,12 +381,13 @@ class _Writer:
     :data:`FLUSH_EVERY` partitions; ``written`` holds the entries written so far."""
 
     def __init__(self, ds: Dataset, report: str, manifest: dict[str, Any], section: dict[str, Any],
-                 meta: dict[str, Any], obs: Observer) -> None:  # fmt: skip
+                 meta: dict[str, Any], obs: Observer, total: int) -> None:  # fmt: skip
         self.ds, self.report, self.manifest, self.section, self.meta, self.obs = (
             ds, report, manifest, section, meta, obs)  # fmt: skip
         self.entries: dict[str, dict[str, Any]] = section["partitions"]
         self.written: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
+        self.total = total
 
     def write(self, frame: pd.DataFrame, done: list[_Target]) -> None:
         """Split one batch's long frame into a partition per interval and write them (a few threads)."""
@@ -439,7 +440,8 @@ class _Writer:
             n = len(self.written)
             if n % FLUSH_EVERY == 0:
                 self.ds.write_manifest(self.manifest)
-        self.obs.step(Progress(label=f"{self.report}: writing partitions", done=n, phase="writing"))
+        self.obs.step(Progress(label=f"{self.report}: writing partitions", total=self.total, done=n,
+                               phase="writing"))  # fmt: skip
 
 
 def _scales(ds: Dataset, section: dict[str, Any], frame: pd.DataFrame, keep: set[str]) -> dict[str, int]:
