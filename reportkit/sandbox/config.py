@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from reportkit import catalog
 from reportkit.sandbox.wire import KEY_RE
 
 __all__ = ["DEFAULT_ACCOUNT", "Config", "describe_options"]
@@ -94,6 +95,13 @@ class Config:
         "\"live\": id}}``; every other report gets a sandbox-made id (``report_test_sandbox_<hex>``, "
         "reportids.py). Stored as ``(name, mode, id)`` triples.",
     )
+    extra_data_reports: tuple[tuple[str, str], ...] = _opt(
+        (),
+        "/v2/data reports the client's catalogue has never heard of: ``{new_name: served_report}`` "
+        "serves a catalogued report's runs (same parameters, columns, declared types and rows) under "
+        "a new name and a sandbox-made id (``report_test_sandbox_<hex>``); /v2/data only. Stored as "
+        "sorted ``(new_name, served_report)`` pairs.",
+    )
     concurrent_query_cap: int | None = _opt(
         5,
         "/v2/data query runs of one key still running before a create gets 429 "
@@ -134,6 +142,7 @@ class Config:
         object.__setattr__(self, "data_end_step", step)
         object.__setattr__(self, "keys", _keys(self.keys))
         object.__setattr__(self, "report_ids", _report_ids(self.report_ids))
+        object.__setattr__(self, "extra_data_reports", _extra_data_reports(self.extra_data_reports))
         from reportkit.sandbox.connected import normalise as connected
 
         accounts = connected(self.connected_accounts, seed=self.seed, ledger_start=self.ledger_start)
@@ -173,6 +182,28 @@ def _report_ids(value: Any) -> tuple[tuple[str, str, str], ...]:
 
 
 DEFAULT_ACCOUNT = "default"
+
+
+def _extra_data_reports(value: Any) -> tuple[tuple[str, str], ...]:
+    """The ``extra_data_reports`` option as sorted ``(new_name, served_report)`` pairs (a mapping or
+    pairs in); a new name must be new to the catalogue, the mirrored one a catalogued v2 report."""
+    items = value.items() if isinstance(value, Mapping) else (tuple(p) for p in value or ())
+    pairs = sorted(items)
+    known = catalog.v2_reports()
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(v, str) and v for v in pair):
+            raise ValueError(f"extra_data_reports: want {{new_name: served_report}}, got {pair!r}")
+        name, mirrored = pair
+        if name in known:
+            raise ValueError(f"extra_data_reports: {name!r} is already a catalogued report; pick a new name")
+        if mirrored not in known:
+            raise ValueError(
+                f"extra_data_reports[{name!r}]: {mirrored!r} is not a v2 report; "
+                f"one of {', '.join(sorted(known))}"
+            )
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError("extra_data_reports names a report twice")
+    return tuple(pairs)
 
 
 def _keys(keys: Any) -> tuple[tuple[str, str], ...]:

@@ -401,7 +401,7 @@ def _report_run_json(
         "name": run.v2_report.name,
         "parameters": run.echo,
         "refreshed_at": rfc3339(backend.window[1]),
-        "report": backend.report_ids.id(run.v2_report.name, run.livemode),
+        "report": backend.data.report_id(run.v2_report, run.livemode),
         "result": result,
         "result_options": {"compress_file": run.compress},
         "sql": backend.data.run_sql(run) if "sql" in include else None,

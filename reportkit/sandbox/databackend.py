@@ -5,7 +5,9 @@ runs of ``/v2/data/report_runs`` are ordinary backend runs (``api="data"``): the
 renderer, the same concurrent-run cap and failure faults as v1 and v2, so the identities between the
 three generations hold exactly. What this module adds:
 
-- the reports served (:meth:`DataBackend.reports`, by the sandbox's own ids of reportids.py) and what
+- the reports served (:meth:`DataBackend.reports`, by the sandbox's own ids of reportids.py; with
+  the ``extra_data_reports`` option also catalogued reports under names the client's catalogue does
+  not know, :meth:`DataBackend.report_id`) and what
   each run declares: :meth:`DataBackend.columns` (Stripe's ``result.file.columns`` types from the
   catalogue's kinds: money ``decimal``, counts ``bigint``, times ``timestamp``, ``date``,
   ``boolean``, else ``varchar``) and the rows of its CSV for inline pages (:meth:`DataBackend.rows`);
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportkit import catalog
 from reportkit.sandbox import results
+from reportkit.sandbox.reportids import default_id
 from reportkit.sandbox.sql import SqlEngine, SqlError, SqlResult
 from reportkit.sandbox.wire import ApiError, rate_limited, utc_text
 
@@ -142,15 +145,28 @@ class DataBackend:
         self.query_rejections = 0
 
     # -- reports ----------------------------------------------------------------------------------
+    @property
+    def extra(self) -> dict[str, catalog.V2Report]:
+        """The ``extra_data_reports`` option's reports by their new names: each a catalogued report's
+        v1 type (parameters, columns, rows) under a name no catalogue lists, with no documented ids."""
+        known = catalog.v2_reports()
+        return {
+            name: catalog.V2Report(name=name, v1=known[mirrored].v1, live_id=None, test_id=None)
+            for name, mirrored in self.backend.config.extra_data_reports
+        }
+
+    def report_id(self, rep: catalog.V2Report, livemode: bool) -> str:
+        """The id of a served report in this mode: the ``report_ids`` option's or the sandbox-made one
+        (reportids.py); an extra report always has the sandbox-made id of its new name."""
+        if rep.name not in catalog.v2_reports():
+            return default_id(rep.name, livemode)
+        return self.backend.report_ids.id(rep.name, livemode)
+
     def reports(self, livemode: bool) -> list[tuple[str, catalog.V2Report]]:
-        """``(id, report)`` of every v2 report served to this mode, by name."""
+        """``(id, report)`` of every v2 report served to this mode, by name (extra reports included)."""
         served = self.backend.report_types()
-        ids = self.backend.report_ids
-        return [
-            (ids.id(name, livemode), rep)
-            for name, rep in sorted(catalog.v2_reports().items())
-            if rep.v1 in served
-        ]
+        every = {**catalog.v2_reports(), **self.extra}
+        return [(self.report_id(rep, livemode), rep) for _, rep in sorted(every.items()) if rep.v1 in served]
 
     def report(self, *, report_id: Any = None, name: Any = None, livemode: bool) -> catalog.V2Report | None:
         """The served report with this id or name (both must agree when both are given), or None."""

@@ -162,3 +162,26 @@ def test_cancel_stops_waiting_for_a_data_run(sandbox_factory, wait_for):
     assert f"stopped waiting for run {form.run.id}; the run itself carries on at Stripe" in form.status.value
     assert client.retrieve_run(form.run.id).status == "running"
     assert form.df is None and form.error_message is None and not form.run_button.disabled
+
+
+def test_a_report_the_catalogue_does_not_know_runs_by_its_id(sandbox_factory, click_run, run_code):
+    # extra_data_reports: the activity summary's runs under a new name and a sandbox-made id
+    sb = sandbox_factory(extra_data_reports={"acme.activity_totals": ACTIVITY})
+    client = sb.client(cache=False, progress=False)
+    listed = client.data_reports().set_index("name")
+    rid = listed.loc["acme.activity_totals", "id"]
+    with pytest.raises(KeyError):
+        catalog.v2_report("acme.activity_totals")
+    form = data_form(client, report=rid)
+    assert form.report.value == rid and form.choices.sent("data", rid) == rid  # sent by the server's id
+    assert "no data window known: the server judges the period" in form.window.value
+    click_run(form)
+    assert form.error_message is None, form.error_message
+    expected = client.report(rid, START, END, api="data")
+    pd.testing.assert_frame_equal(form.df, expected, check_exact=True)
+    assert form.df.attrs["reportkit"]["report_id"] == rid
+    declared = dict(form.df.attrs["reportkit"]["columns"])
+    assert declared["count"] == "bigint" and str(form.df["count"].dtype) == "Int64"
+    assert declared["net"] == "decimal" and str(form.df["net"].dtype) == "decimal"
+    assert f"'{rid}'" in form.code_text and "api='data'" in form.code_text
+    pd.testing.assert_frame_equal(run_code(form.code_text, sb)["df"], form.df, check_exact=True)
