@@ -9,6 +9,10 @@ Two sweeps, each with a fresh recognisable key (the sandbox accepts any well-for
   every log record of every logger at DEBUG, captured stdout/stderr, the repr/str of every object and
   exception (and their ``json_body`` and ``.run``), ``df.attrs``, the form's widgets, and every file
   written (raw bytes, and Parquet decoded: the data pages are compressed);
+- the parts added later (:func:`test_query_form_connect_and_sync_leak_no_key`): the ``QueryForm``
+  after a good and a bad query, the report form's accounts picker and its Code tab with accounts, a
+  Connect run (each ``Stripe-Account`` header is the account id alone), and ``client.sync``'s dataset
+  files and manifest; a planted copy proves the scan finds a key (and its last 24 characters) there;
 - the full demo (``python -m reportkit.cli demo``, slow): its stdout/stderr, and every file under its
   output folder (executed notebooks, HTML, CSV, PNG, Parquet, the cache) as bytes and decoded.
 
@@ -51,9 +55,10 @@ def audit_key() -> str:
 
 
 def fragments(key: str) -> list[str]:
-    """What must never appear: the key, its body, and any part longer than the masked last four."""
+    """What must never appear: the key, its body, its last 24 characters, and any part longer than the
+    masked last four."""
     body = key.split("_", 2)[2]
-    return [key, body, body[:-4], body[:9], body[5:17]]
+    return [key, body, key[-24:], body[:-4], body[:9], body[5:17]]
 
 
 def find_key(key: str, label: str, blob: bytes | str) -> list[str]:
@@ -227,6 +232,100 @@ def test_in_process_sweep_leaks_no_key(
     # Positive controls: the search does find the key where it legitimately is.
     assert hosts.get("keyed", 0) > 10 and find_key(key, "control", f"Bearer {key}")
     assert len(list(cache_dir.glob("*.parquet"))) >= 5
+
+
+def test_query_form_connect_and_sync_leak_no_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    from reportkit.widgets import QueryForm, ReportForm
+
+    key = audit_key()
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    data = tmp_path / "dataset"
+    with Sandbox(seed=7, now=NOW, processing_time=0.05, jitter=0.0, scale=0.25, keys=[key]) as sb:
+        client = rk.Client(api_key=key, api_base=sb.url, files_base=sb.files_url, cache=tmp_path / "cache",
+                           progress=False)  # fmt: skip
+
+        # QueryForm: a good query, then SQL the server refuses; every widget's text.
+        query = QueryForm(client, sql="select currency, sum(net) as net from balance_transactions group by 1")
+        query.run_button.click()
+        assert query.wait(60) and query.df is not None and query.error_message is None
+        texts += [query.status.value, query.error.value, query.preview.value, query.downloads.value,
+                  query.code.value, query.code_text, query.account.value, repr(query.run)]  # fmt: skip
+        query.sql.value = "select nope from balance_transactions"
+        query.run_button.click()
+        assert query.wait(60) and query.df is None and query.error_message
+        texts += [query.status.value, query.error.value, query.error_message, query.code.value,
+                  query.code_text, repr(query.run)]  # fmt: skip
+
+        # The report form's accounts picker (Connect) and its Code tab with accounts.
+        accounts = list(client.accounts()["id"])
+        assert len(accounts) >= 2
+        form = ReportForm(client, report="balance.summary.1")
+        form.account_picker.pick(accounts[:2])
+        since = len(sb.requests)
+        form.run_button.click()
+        assert form.wait(60) and form.df is not None, form.error_message
+        texts += [form.status.value, form.error.value, form.code.value, form.code_text, form.preview.value,
+                  repr(form.accounts.options), form.account.value]  # fmt: skip
+        assert f"accounts={accounts[:2]!r}" in form.code_text
+
+        # A Connect run straight from the client: one account, and all of them in one batch.
+        frames = [
+            client.report("payouts.summary.1", "2025-01-01", "2025-02-01", account=accounts[0]),
+            client.reports("balance.summary.1", intervals("2025-01-01", "2025-03-01", freq="month"),
+                           accounts="all"),  # fmt: skip
+        ]
+        headed = [
+            (r, v)
+            for r in sb.requests.snapshot()[since:]
+            for n, v in r.headers.items()
+            if n.lower() == "stripe-account"
+        ]
+
+        # client.sync: the dataset's partition files and manifest.
+        synced = client.sync(data, "balance_change_from_activity.summary.1", start="2025-01-01",
+                             end="2025-03-01")  # fmt: skip
+        frames.append(synced)
+        texts += texts_of(synced)
+        bad_requests, _ = audit_requests(key, sb)
+        assert sb.errors == []
+
+    assert len(headed) > 5, "the Connect runs sent no Stripe-Account header: the check tests nothing"
+    assert all(value in accounts for _, value in headed), {value for _, value in headed}
+    captured = capsys.readouterr()
+    texts += [captured.out, captured.err, caplog.text] + [r.getMessage() for r in caplog.records]
+    texts += [json.dumps(df.attrs, default=str) for df in frames]
+    hits = [hit for i, t in enumerate(texts) for hit in find_key(key, f"text {i}", t)]
+    written = files_text(data)
+    assert any(label.endswith("_reportkit_manifest.json") for label, _ in written), "no manifest"
+    assert any(label.endswith(".parquet") for label, _ in written), "no partition files"
+    for label, blob in written:
+        hits += find_key(key, label, blob)
+    assert hits == [], hits
+    assert not ANY_KEY.search("\n".join(texts)), "some unmasked key appears"
+    assert bad_requests == [], bad_requests
+
+    # The scan can fail: a copy of the dataset with the key planted in a partition file (inside its
+    # compressed data, found decoded) and only its last 24 characters planted in the manifest.
+    import shutil
+
+    import pandas as pd
+
+    planted = tmp_path / "planted"
+    shutil.copytree(data, planted)
+    part = next(p for p in sorted(planted.rglob("*.parquet")))
+    df = pq.read_table(part).to_pandas()
+    df["description"] = f"note {key}"
+    df.to_parquet(part, compression="zstd")
+    manifest = planted / "_reportkit_manifest.json"
+    manifest.write_text(manifest.read_text()[:-1] + f', "note": "{key[-24:]}"}}')
+    found = [hit for label, blob in files_text(planted) for hit in find_key(key, label, blob)]
+    assert any("(decoded)" in hit and part.name in hit for hit in found), found
+    assert any("_reportkit_manifest.json" in hit for hit in found), found
+    assert find_key(key, "control", f"acct ok, key tail {key[-24:]}"), "the last 24 characters alone"
+    assert not find_key(key, "control", pd.DataFrame({"x": [key[-4:]]}).to_csv())  # the masked four are fine
 
 
 @pytest.mark.slow
