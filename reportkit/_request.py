@@ -119,7 +119,9 @@ class RunRequest:
 
 def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.ReportSpec | None]:
     """(report as named, display name, spec) for ``report`` in ``api``: a v1 type id; a v2 name (kept:
-    the account's id is looked up later) or id (passed through, also one the catalogue does not know)."""
+    the account's id is looked up later) or id (passed through, also one the catalogue does not know);
+    for /v2/data also a name the catalogue does not know (not a near miss of one it knows: that is a
+    typo), which the server resolves."""
     if not isinstance(report, str) or not report:
         raise ConfigurationError(f"report must be a report type id or name, got {report!r}")
     if api == "v1":
@@ -144,14 +146,22 @@ def resolve(report: str, api: str, livemode: bool) -> tuple[str, str, catalog.Re
     except KeyError:
         if report.startswith("report_"):
             return report, report, None  # an id the catalogue does not know: the server decides
-        if re.search(r"\.\d+$", report):
+        versioned = re.search(r"\.\d+$", report)
+        typo = difflib.get_close_matches(report, list(catalog.v2_reports()), n=3, cutoff=0.85)
+        if api == "data" and not versioned and not typo:
+            # /v2/data lists the account's reports by name: one the catalogue has never heard of is
+            # looked up there (GET /v2/data/reports?name=), typed by the columns the run declares
+            return report, report, None
+        if versioned:
             base = report.rsplit(".", 1)[0]
             hint = f"; v2 report names carry no version: try {base!r}" if base in catalog.v2_reports() else ""
         else:
-            close = difflib.get_close_matches(report, list(catalog.v2_reports()), n=3, cutoff=0.6)
+            close = typo or difflib.get_close_matches(report, list(catalog.v2_reports()), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        also = " (or, for a report of the account the catalogue does not know, its report_... id)"
         raise ConfigurationError(
             f"unknown v2 report {report!r}{hint} (api={api!r} takes a report name or a report_... id)"
+            + (also if api == "data" else "")
         ) from None
     return report, v2.name, v2.spec
 

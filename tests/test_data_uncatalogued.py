@@ -139,13 +139,23 @@ def test_timestamps_and_dates_are_typed_as_declared_row_for_row(sb, client, ids)
     assert len(df) < 1000  # (one inline page: the many-pages path is tests/test_data_api.py's)
 
 
-def test_by_name_the_server_runs_it_and_the_client_asks_for_the_id(sb, client, ids):
-    # the server takes the new name (report: {name}); the client names only catalogued reports, and
-    # says so before any request: an uncatalogued report is run by the id client.data_reports() lists
-    before = len(sb.requests)
-    with pytest.raises(ConfigurationError, match="report_... id"):
-        client.report("acme.activity_totals", START, END, api="data")
-    assert len(sb.requests) == before
+def test_by_name_the_server_runs_it_and_so_does_the_client(sb, client, ids):
+    # the server takes the new name (report: {name}); the client looks an uncatalogued name up in
+    # GET /v2/data/reports?name= and runs the id found, typed by the declared columns
+    by_name = client.report("acme.activity_totals", START, END, api="data")
+    pd.testing.assert_frame_equal(
+        by_name, client.report(ids["acme.activity_totals"], START, END, api="data"), check_exact=True
+    )
+    assert [r.path for r in sb.requests if r.path == "/v2/data/reports"], "the name was not looked up"
+    # a name the account does not have: the server's list says so, and no run is created
+    before = sb.runs_created
+    with pytest.raises(ConfigurationError, match="no v2 report named 'acme.nothing_of_the_sort'"):
+        client.report("acme.nothing_of_the_sort", START, END, api="data")
+    # a near miss of a catalogued name is a typo, refused before any request
+    sent = len(sb.requests)
+    with pytest.raises(ConfigurationError, match="did you mean 'balance.summary'"):
+        client.report("balance.summry", START, END, api="data")
+    assert len(sb.requests) == sent and sb.runs_created == before
     schema = _schema_module()
     created = schema.post(
         sb,
