@@ -191,19 +191,20 @@ def poll_failed(exc: APIError | APIConnectionError, run: ReportRun) -> APIError 
 def raise_if_failed(run: ReportRun) -> None:
     """:class:`RunFailedError` with Stripe's message when ``run`` failed or was canceled (``.run``
     keeps it: ``.run.error_code`` is Stripe's ``status_details.code``)."""
+    # objects.py names a query run's report "query"
+    name = run.report_name or run.report
+    what = f"query run {run.id}" if run.report == "query" else f"report run {run.id} ({name})"
     if run.status == "canceled":
         when = f" at {run.canceled_at:%Y-%m-%d %H:%M:%S} UTC" if run.canceled_at else ""
         raise RunFailedError(
-            f"report run {run.id} ({run.report_name or run.report}) was canceled at Stripe{when}: it will "
-            "not give a result; create a new run",
+            f"{what} was canceled at Stripe{when}: it will not give a result; create a new run",
             run=run,
         )
     if run.failed:
         code = f" ({run.error_code})" if run.error_code else ""
         advice = _ADVICE.get(run.error_code or "", "Re-running it usually helps")
         raise RunFailedError(
-            f"report run {run.id} ({run.report_name or run.report}) failed{code}: "
-            f"{run.error or 'no reason given'}. {advice}.",
+            f"{what} failed{code}: {run.error or 'no reason given'}. {advice}.",
             run=run,
         )
 
