@@ -95,8 +95,10 @@ class DecimalArrowType(pa.ExtensionType):
     :meth:`DecimalDtype.__from_arrow__` reads the integers back without building Decimals.
 
     Deliberately **not** registered with ``pa.register_extension_type``: a Parquet file then reads, in
-    any Arrow reader (DuckDB, Spark, polars, pyarrow without reportkit), as the plain ``decimal128``
-    it is, and reportkit's own cache (which reads decimals with their currencies) is unchanged.
+    any Arrow reader (DuckDB, Spark, pyarrow without reportkit), as the plain ``decimal128`` it is,
+    and reportkit's own cache (which reads decimals with their currencies) is unchanged. Polars 2
+    keeps the extension's name (``Extension('reportkit.decimal', Decimal(38, 2))``): its
+    ``pl.col(c).ext.storage()`` is the plain ``Decimal`` (docs/sync.md, tests/test_sync.py).
     What does not travel through plain pandas: a row's own scale (JPY ``1500`` beside USD ``12.34``
     reads back as ``1500.00``, equal as a number); ``reportkit.cache.read_parquet`` restores it from
     the currency column.
