@@ -205,7 +205,8 @@ def test_the_report_sql_reproduces_the_report_totals(client):
 
 
 def test_bad_sql_is_a_typed_error(client):
-    with pytest.raises(rk.RunFailedError, match=r"^query run qrun_\w+ failed \(query_run_invalid_sql\)") as info:
+    failed = r"^query run qrun_\w+ failed \(query_run_invalid_sql\)"
+    with pytest.raises(rk.RunFailedError, match=failed) as info:
         client.query("selec 1")
     assert info.value.run.error_code == "query_run_invalid_sql" and "running it again will not help" in str(
         info.value
