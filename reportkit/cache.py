@@ -75,7 +75,7 @@ from reportkit._schema import (
 from reportkit.dtype import DecimalArray, DecimalDtype
 from reportkit.errors import ConfigurationError, ResultParseError, redact
 
-__all__ = ["Cache", "Found", "read_parquet", "write_parquet"]
+__all__ = ["Cache", "Found", "pid_alive", "read_parquet", "write_parquet"]
 
 logger = logging.getLogger("reportkit")
 
@@ -494,7 +494,7 @@ class Cache:
                 stale = now - path.stat().st_mtime > _STALE_SECONDS
             except FileNotFoundError:
                 continue
-            if stale or not _alive(int(m.group("pid"))):
+            if stale or not pid_alive(int(m.group("pid"))):
                 path.unlink(missing_ok=True)
 
 
@@ -735,7 +735,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (this one always does): the stale rule of the
+    cache's temporary files and of a dataset's lock (reportkit.dataset)."""
     if pid == os.getpid():
         return True
     try:

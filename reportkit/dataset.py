@@ -310,20 +310,8 @@ def _stale(held: Mapping[str, Any], stale_after: float, age: float | None = None
     if time.time() - beat > stale_after:
         return True  # silent for too long
     if held.get("host") == socket.gethostname() and isinstance(held.get("pid"), int):
-        return not _alive(held["pid"])
+        return not cache.pid_alive(held["pid"])
     return False
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def iso(value: datetime | None) -> str | None:
