@@ -37,7 +37,8 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=3, help="connected accounts (0: the platform's own)")
     ap.add_argument("--days", type=int, default=365, help="daily intervals per account")
     ap.add_argument("--cap", type=int, default=5, help="concurrent-run cap (server and client)")
-    ap.add_argument("--processing-time", type=float, default=0.2, help="seconds each run takes")
+    ap.add_argument("--processing-time", type=float, default=1.0,
+                    help="seconds each run takes (0.2 stresses the polling cadence)")
     ap.add_argument("--report", default="balance.summary.1")
     args = ap.parse_args()
 
