@@ -45,6 +45,7 @@ DEMO_NOTEBOOKS = (
     "05_payout_reconciliation.ipynb",
     "06_data_api.ipynb",
     "07_quarter_end_close.ipynb",
+    "08_sync.ipynb",
 )
 PARALLEL = 4
 KERNEL_NAME = "reportkit-demo"
