@@ -240,9 +240,10 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_writer_killed_mid_write_leaves_no_entry(tmp_path) -> None:
-    key = Cache(tmp_path).path(key_of("balance_change_from_activity.itemized.2")).stem  # its file name
-    child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), key],
+def _kill_mid_write(tmp_path, script: str, args: list[str], who: str) -> list:
+    """Run ``script`` in a child, SIGKILL it once a non-empty temporary file shows in ``tmp_path``;
+    returns the temporary files seen."""
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), *args],
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
@@ -251,13 +252,19 @@ def test_writer_killed_mid_write_leaves_no_entry(tmp_path) -> None:
         while not temps and time.monotonic() < deadline and child.poll() is None:
             temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.stat().st_size > 0]
             time.sleep(0.002)
-        assert temps, "the writer finished before it could be killed mid-write"
+        assert temps, f"the {who} finished before it could be killed mid-write"
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.kill()
         child.wait()
         child.stdout.close()
     assert child.returncode == -signal.SIGKILL
+    return temps
+
+
+def test_writer_killed_mid_write_leaves_no_entry(tmp_path) -> None:
+    key = Cache(tmp_path).path(key_of("balance_change_from_activity.itemized.2")).stem  # its file name
+    temps = _kill_mid_write(tmp_path, WRITER, [key], "writer")
     final = tmp_path / f"{key}.parquet"
     assert not final.exists()
     assert [p.name for p in tmp_path.iterdir()] == [temps[0].name]  # only the partial temp file
@@ -434,22 +441,7 @@ PACKER = textwrap.dedent("""
 
 def test_a_packer_killed_mid_write_loses_no_entry(tmp_path) -> None:
     keys = [Cache(tmp_path).path(k).stem for k in _months(3, "balance_change_from_activity.itemized.2")]
-    child = subprocess.Popen([sys.executable, "-c", PACKER, str(tmp_path), *keys],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 120
-        temps: list = []
-        while not temps and time.monotonic() < deadline and child.poll() is None:
-            temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.stat().st_size > 0]
-            time.sleep(0.002)
-        assert temps, "the packer finished before it could be killed mid-write"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
+    _kill_mid_write(tmp_path, PACKER, keys, "packer")
     assert not list(tmp_path.glob("*.pack.parquet"))
     cache = Cache(tmp_path)  # opening cleans the dead packer's temp file; every entry is still there
     assert not list(tmp_path.glob(".*.tmp"))
