@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
-from reportkit.sandbox.responses import file_response, json_response, xml_error
+from reportkit.sandbox.responses import file_response, json_response, presigned_refusal, xml_error
 from reportkit.sandbox.wire import ApiError, decode_form, parse_rfc3339, rfc3339
 
 if TYPE_CHECKING:
@@ -557,24 +557,9 @@ def download_query(
     backend: Backend, request: Request, caller: Caller | None, run_id: str, name: str
 ) -> Response:
     """``GET /query-files/{id}/{name}?expires=..&signature=..``: like a report run's pre-signed file."""
-    if request.headers.get("Authorization"):
-        return xml_error(
-            400,
-            "InvalidArgument",
-            "Only one auth mechanism allowed; the pre-signed URL already authorises this request, so do "
-            "not send an Authorization header.",
-        )
-    verdict = backend.data.verify_query_download(
-        run_id, name, request.args.get("expires", ""), request.args.get("signature", "")
-    )
-    if verdict == "bad_signature":
-        return xml_error(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided.",
-        )
-    if verdict == "expired":
-        return xml_error(403, "AccessDenied", "Request has expired")
+    refused = presigned_refusal(request, backend.data.verify_query_download, run_id, name)
+    if refused is not None:
+        return refused
     qr = backend.data.downloadable_query(run_id)
     if qr is None or name != qr.download_name:
         return xml_error(404, "NoSuchKey", "The specified key does not exist.")

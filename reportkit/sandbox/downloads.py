@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
-from reportkit.sandbox.responses import file_response, xml_error
+from reportkit.sandbox.responses import file_response, presigned_refusal, xml_error
 
 if TYPE_CHECKING:
     from reportkit.sandbox.backend import Backend
@@ -41,24 +41,9 @@ def download_contents(
 ) -> Response:
     """``GET /files/{run}/{name}?expires=..&signature=..`` on the downloads host (no key: ``caller``
     is ``None``)."""
-    if request.headers.get("Authorization"):
-        return xml_error(
-            400,
-            "InvalidArgument",
-            "Only one auth mechanism allowed; the pre-signed URL "
-            "already authorises this request, so do not send an Authorization header.",
-        )
-    verdict = backend.verify_download(
-        run_id, name, request.args.get("expires", ""), request.args.get("signature", "")
-    )
-    if verdict == "bad_signature":
-        return xml_error(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided.",
-        )
-    if verdict == "expired":
-        return xml_error(403, "AccessDenied", "Request has expired")
+    refused = presigned_refusal(request, backend.verify_download, run_id, name)
+    if refused is not None:
+        return refused
     run = backend.run(run_id)
     if run is None or not backend.succeeded(run):
         return xml_error(404, "NoSuchKey", "The specified key does not exist.")
