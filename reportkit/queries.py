@@ -59,17 +59,10 @@ def run_query(
     state = Progress(label="query", phase="creating")
     obs.start(state)
     deadline = time.monotonic() + timeout
-    try:
-        run = _create(runner, sql, reporting=api == "reporting", deadline=deadline, cancel=cancel)
-        obs.step(state := state.with_(phase="waiting", running=1, run=run))
-        run = runner.wait(run, timeout=max(0.0, deadline - time.monotonic()), observer=obs, cancel=cancel)
-        obs.step(state := state.with_(phase="downloading", running=0, run=run))
-        df = runner.download(run, deadline=deadline, inline=inline)
-    except BaseException as exc:
-        obs.failed(state.with_(failed=1, running=0), exc)
-        raise
-    obs.done(state.with_(phase="done", done=1))
-    return df
+    return runner.follow(
+        lambda: _create(runner, sql, reporting=api == "reporting", deadline=deadline, cancel=cancel),
+        state, obs, deadline=deadline, cancel=cancel, inline=inline,
+    )
 
 
 def _create(

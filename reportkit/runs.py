@@ -590,14 +590,35 @@ class Runner:
                 raise RunCancelledError("cancelled before the run was created")
             deadline = time.monotonic() + timeout
             obs.step(state.with_(phase="creating"))
-            pause = None if cancel is None else _cancellable_pause(cancel)
-            run = self.create(req, deadline=deadline, pause=pause)
-            state = state.with_(phase="waiting", running=1, run=run)
-            obs.step(state)
+        except BaseException as exc:
+            obs.failed(state.with_(failed=1, running=0), exc)
+            raise
+        pause = None if cancel is None else _cancellable_pause(cancel)
+        return self.follow(
+            lambda: self.create(req, deadline=deadline, pause=pause),
+            state, obs, deadline=deadline, cancel=cancel, request=req,
+        )
+
+    def follow(
+        self,
+        create: Callable[[], ReportRun],
+        state: Progress,
+        obs: Observer,
+        *,
+        deadline: float,
+        cancel: threading.Event | None = None,
+        request: RunRequest | None = None,
+        inline: bool | None = None,
+    ) -> pd.DataFrame:
+        """``create()`` a run, wait for it and download it by ``deadline``, telling ``obs`` (already
+        started with ``state``) each phase, then done or failed: the one lifecycle of a report run
+        (:meth:`run`) and a query run (queries.py)."""
+        try:
+            run = create()
+            obs.step(state := state.with_(phase="waiting", running=1, run=run))
             run = self.wait(run, timeout=max(0.0, deadline - time.monotonic()), observer=obs, cancel=cancel)
-            state = state.with_(phase="downloading", running=0, run=run)
-            obs.step(state)
-            df = self.download(run, request=req, deadline=deadline)
+            obs.step(state := state.with_(phase="downloading", running=0, run=run))
+            df = self.download(run, request=request, deadline=deadline, inline=inline)
         except BaseException as exc:
             obs.failed(state.with_(failed=1, running=0), exc)
             raise
