@@ -216,11 +216,7 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
         currency = currency.combine_chunks() if currency.num_chunks != 1 else currency.chunk(0)
     codes = _letter_codes(currency)
     if codes is not None:  # the usual column: three lowercase letters in every row
-        lut = np.full(26**3, _NO_EXPONENT, np.int8)
-        for code in np.flatnonzero(np.bincount(codes, minlength=26**3)).tolist():
-            name = "".join(chr(97 + code // 26**k % 26) for k in (2, 1, 0))
-            lut[code] = catalog.currency_exponent(name)
-        return lut[codes]
+        return np.take(_letter_exponents(), codes)
     enc = pc.dictionary_encode(currency)
     codes_known = enc.dictionary.to_pylist()
     lut = np.array(
@@ -230,6 +226,14 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
     )
     codes = pc.fill_null(enc.indices, len(lut) - 1).to_numpy(zero_copy_only=False)
     return lut[codes]
+
+
+@cache
+def _letter_exponents() -> np.ndarray:
+    """The exponent of every ``[a-z]{3}`` code, by its number in :func:`_letter_codes` (17,576 int8)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return np.array([catalog.currency_exponent(a + b + c) for a in letters for b in letters for c in letters],
+                    np.int8)
 
 
 def _letter_codes(currency: pa.Array) -> np.ndarray | None:
@@ -243,9 +247,12 @@ def _letter_codes(currency: pa.Array) -> np.ndarray | None:
     if hi - lo != 3 * n or not (np.diff(offsets) == 3).all():
         return None
     letters = (np.frombuffer(currency.buffers()[2], np.uint8)[lo:hi] - np.uint8(97)).reshape(n, 3)
-    if (letters >= 26).any():  # below 'a' wraps around to >= 26 too
+    if letters.max() >= 26:  # below 'a' wraps around to >= 26 too
         return None
-    return letters[:, 0].astype(np.int32) * 676 + letters[:, 1].astype(np.int32) * 26 + letters[:, 2]
+    codes = letters[:, 0] * np.int16(676)  # the largest code, 17,575, fits int16
+    codes += letters[:, 1] * np.int16(26)
+    codes += letters[:, 2]
+    return codes
 
 
 def to_decimal_array(dec: pa.ChunkedArray | pa.Array, exponents: np.ndarray | None = None) -> Any:
