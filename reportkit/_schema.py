@@ -298,30 +298,52 @@ def wall_clock_matches(wall: pa.ChunkedArray, twin: pa.ChunkedArray, timezone: s
     Exact and ~3x cheaper than converting every instant: the zone's UTC offset is looked up on a
     15-minute grid spanning the data, and a row passes when ``wall - twin`` equals the offset of its
     grid cell. Cells whose two ends have different offsets (a DST change inside) are checked row by
-    row with pyarrow's conversion. False on any mismatch, or when nulls or a sparse grid make the grid
-    pointless (the caller then compares every row and names the first bad one).
+    row with pyarrow's conversion. The rows go by in blocks of ``_BLOCK`` per chunk, so the temporaries
+    stay in cache (28 -> 16 ms on 1M rows: fresh 8 MB arrays cost page faults in parallel threads).
+    False on any mismatch, or when nulls or a sparse grid make the grid pointless (the caller then
+    compares every row and names the first bad one).
     """
     if wall.null_count or twin.null_count or len(twin) == 0:
         return False
-    u = twin.combine_chunks().view(pa.int64()).to_numpy()
-    w = wall.combine_chunks().view(pa.int64()).to_numpy()
-    base = int(u.min()) // _CELL_NS * _CELL_NS
-    cells = (u - base) // _CELL_NS
-    span = int(cells.max()) + 2
-    if span > len(u):
+    if [len(c) for c in wall.chunks] != [len(c) for c in twin.chunks]:  # read apart: line them up
+        wall, twin = pa.chunked_array([wall.combine_chunks()]), pa.chunked_array([twin.combine_chunks()])
+    u_all, w_all = _int64_views(twin), _int64_views(wall)
+    lo = min(int(u.min()) for u in u_all if len(u))
+    hi = max(int(u.max()) for u in u_all if len(u))
+    base = lo // _CELL_NS * _CELL_NS
+    span = (hi - base) // _CELL_NS + 2
+    if span > len(twin):
         return False
     grid = base + np.arange(span, dtype=np.int64) * _CELL_NS
     local = pc.local_timestamp(pa.array(grid, pa.timestamp("ns", timezone)))
     offset = local.view(pa.int64()).to_numpy() - grid
     steady = offset[:-1] == offset[1:]
-    sure = steady[cells]
-    if not ((w - u == offset[cells]) | ~sure).all():
-        return False
-    rows = np.flatnonzero(~sure)
-    if not len(rows):
+    # A cell with a change inside gets an offset no row has, so its rows show up as mismatches and are
+    # then checked on their own; a mismatch in a cell without a change is a wrong wall time.
+    expected = np.where(steady, offset[:-1], np.iinfo(np.int64).min)
+    unsure_u, unsure_w = [], []
+    for u_big, w_big in zip(u_all, w_all, strict=True):  # blocks that stay in cache (no page faults)
+        for at in range(0, len(u_big), _BLOCK):
+            u, w = u_big[at : at + _BLOCK], w_big[at : at + _BLOCK]
+            cells = u - base
+            cells //= _CELL_NS
+            diff = w - u
+            off = np.flatnonzero(diff != np.take(expected, cells))
+            if len(off):
+                if steady[cells[off]].any():
+                    return False
+                unsure_u.append(u[off])
+                unsure_w.append(w[off])
+    if not unsure_u:
         return True
-    aware = pa.array(u[rows], pa.timestamp("ns", timezone))
-    return bool(np.array_equal(pc.local_timestamp(aware).view(pa.int64()).to_numpy(), w[rows]))
+    aware = pa.array(np.concatenate(unsure_u), pa.timestamp("ns", timezone))
+    local_walls = pc.local_timestamp(aware).view(pa.int64()).to_numpy()
+    return bool(np.array_equal(local_walls, np.concatenate(unsure_w)))
+
+
+def _int64_views(col: pa.ChunkedArray) -> list[np.ndarray]:
+    """Each chunk of a timestamp column (no nulls) as its int64 values, zero-copy."""
+    return [chunk.view(pa.int64()).to_numpy() for chunk in col.chunks]
 
 
 def types_mapper(t: pa.DataType) -> Any:

@@ -14,8 +14,10 @@ kind                    pandas dtype
 ======================  =======================================================================
 money, rate             ``decimal`` (:class:`reportkit.dtype.DecimalDtype`): exact decimals, each
                         element a :class:`decimal.Decimal`; missing = ``pd.NA``. Read as text
-                        (``-?digits[.digits]``), cast to ``decimal128(38, s)`` with ``s`` the most
-                        decimals in the column, then kept as int64 unscaled values (reportkit._schema);
+                        (``-?digits[.digits]``), converted exactly to unscaled integers at ``s``, the
+                        most decimals in the column (reportkit._schema: pyarrow's float64 parser as a
+                        digit reader for values of at most 15 bytes, each row checked whole at ``s``,
+                        else its decimal parser) and kept as int64 (never a float in the frame);
                         each value takes its row's currency's decimals where that is exact
                         (JPY ``Decimal('1500')`` beside USD ``Decimal('12.30')``), as Stripe writes them.
                         (Values beyond int64 at the column's scale: ``object`` Decimals.)

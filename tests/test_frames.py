@@ -343,6 +343,19 @@ def test_wall_clock_check_agrees_with_per_row_conversion(tz) -> None:
         bad = wall.combine_chunks().to_numpy().copy()
         bad[i] += np.timedelta64(3600, "s")
         assert not wall_clock_matches(pa.chunked_array([pa.array(bad)]), twin, tz)
+    # Read in parts, the columns come in chunks: alike or not alike, the verdicts are the same.
+    def chunked(col: pa.ChunkedArray, size: int) -> pa.ChunkedArray:
+        flat = col.combine_chunks()
+        return pa.chunked_array([flat.slice(at, size) for at in range(0, len(flat), size)])
+
+    assert wall_clock_matches(chunked(wall, 6007), chunked(twin, 6007), tz)
+    assert wall_clock_matches(chunked(wall, 777), chunked(twin, 1000), tz)
+    if len(near):  # a row a minute off, within minutes of a change (where the grid's cells are unsure)
+        j = len(spread) + 118  # the first change's +-2 h rows start at len(spread); row 118 is 2 s before
+        bad = wall.combine_chunks().to_numpy().copy()
+        bad[j] += np.timedelta64(60, "s")
+        bad_wall = chunked(pa.chunked_array([pa.array(bad)]), 6007)
+        assert not wall_clock_matches(bad_wall, chunked(twin, 6007), tz)
 
 
 def test_row_exponents_read_off_the_buffers_agree_with_the_catalogue() -> None:
