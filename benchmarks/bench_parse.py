@@ -173,7 +173,7 @@ def _run(method: str, path: str, report: str, warm: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _head(path: str, warm: str, rows: int = 20_000) -> None:
+def write_head(path: str, warm: str, rows: int = 20_000) -> None:
     """The first ``rows`` data rows of ``path`` (whole records, quoted line breaks included) as ``warm``."""
     import csv
 
@@ -187,7 +187,7 @@ def _head(path: str, warm: str, rows: int = 20_000) -> None:
 
 def measure(path: str, report: str, readers: list[str], repeat: int) -> dict[str, list[dict]]:
     warm = path + ".head.csv"
-    _head(path, warm)
+    write_head(path, warm)
     runs: dict[str, list[dict]] = {m: [] for m in readers}
     for _ in range(repeat):
         for method in readers:
