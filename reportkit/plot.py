@@ -145,12 +145,22 @@ def _tick_text(start: pd.Timestamp, end: pd.Timestamp) -> tuple[str, bool]:
     return text, True
 
 
+def _two_lines(label: str) -> str:
+    """``Jan 2025`` as ``Jan`` over ``2025`` (the first line of the label split at its last space)."""
+    first, _, rest = label.partition("\n")
+    head, space, year = first.rpartition(" ")
+    text = f"{head}\n{year}" if space else first
+    return f"{text}\n{rest}" if rest else text
+
+
 def _x_axis(ax: Axes, iv: pd.DataFrame) -> None:
     """One tick per interval at its middle, named (``Jan 2025``); faint lines at the boundaries."""
     centres = mdates.date2num(iv["centre"].to_numpy())
     labels = [f"{t}\n(partial)" if partial and len(iv) > 1 else t
               for t, partial in zip(iv["tick"], iv["partial"], strict=True)]
     step = max(1, -(-len(iv) // 13))  # at most ~13 labels
+    if len(labels[::step]) > 6:  # side by side they would touch: the year goes on a second line
+        labels = [_two_lines(t) for t in labels]
     ax.xaxis.set_major_locator(mticker.FixedLocator(centres[::step]))
     ax.xaxis.set_major_formatter(mticker.FixedFormatter(labels[::step]))
     bounds = sorted(set(mdates.date2num(pd.concat([iv["start"], iv["end"]]).to_numpy())))

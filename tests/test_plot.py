@@ -28,9 +28,9 @@ def render(ax, name: str) -> None:
     ax.figure.savefig(ARTIFACTS / f"{name}.png", dpi=90)
 
 
-def balance_frame() -> pd.DataFrame:
+def balance_frame(months: list[pd.Timestamp] = MONTHS) -> pd.DataFrame:
     rows, bal = [], {"usd": D("1000.00"), "eur": D("250.00")}
-    for i, (s, e) in enumerate(zip(MONTHS, MONTHS[1:], strict=False)):
+    for i, (s, e) in enumerate(zip(months, months[1:], strict=False)):
         for cur in ("usd", "eur"):
             act = D(1500 + 250 * i) if cur == "usd" else D("120.50")
             pay = -D(1200 + 100 * i) if cur == "usd" else D("-100.00")
@@ -104,6 +104,18 @@ def test_a_partial_last_interval_is_hatched_and_labelled():
     assert "hatched: partial interval" in ax.get_xlabel()
     last = bars[5]
     assert last.get_x() + last.get_width() <= mdates.date2num(cut.tz_localize(None))
+
+
+def test_twelve_month_labels_do_not_touch():
+    year = [pd.Timestamp(f"{2025 + m // 12}-{m % 12 + 1:02d}-01", tz="Europe/Berlin") for m in range(13)]
+    ax = plot.balance(balance_frame(year), currency="usd")
+    render(ax, "balance_usd_year")
+    labels = ax.get_xticklabels()
+    assert [t.get_text() for t in labels][:2] == ["Jan\n2025", "Feb\n2025"]  # the year on a second line
+    boxes = [t.get_window_extent() for t in labels]
+    assert len(boxes) == 12
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left.x1 < right.x0, (left, right)  # a gap between neighbours, at the default size
 
 
 def test_tick_names_for_each_kind_of_interval():
