@@ -19,7 +19,7 @@ import papermill as pm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "notebooks"))
-from test_notebooks_nbval import NOTEBOOKS, _env, _sandbox  # noqa: E402  (the nbval test's sandbox)
+from test_notebooks_nbval import NOTEBOOKS, notebook_env, notebook_sandbox  # noqa: E402  (the nbval test's sandbox)
 
 
 def main() -> None:
@@ -28,8 +28,8 @@ def main() -> None:
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     total = 0.0
-    with _sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(_env(sb, Path(tmp) / "cache"))
+    with notebook_sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(notebook_env(sb, Path(tmp) / "cache"))
         for path in NOTEBOOKS:
             t0 = time.perf_counter()
             pm.execute_notebook(str(path), str(Path(tmp) / path.name), kernel_name="python3",

@@ -41,6 +41,7 @@ __all__ = [
     "declared_kinds",
     "first_bad",
     "first_failing",
+    "letter_codes",
     "report_spec",
     "row_exponents",
     "to_decimal_array",
@@ -225,7 +226,7 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Each row's currency exponent (JPY 0, USD 2, KWD 3) as int8; missing or unknown: no exponent."""
     if isinstance(currency, pa.ChunkedArray):
         currency = currency.combine_chunks() if currency.num_chunks != 1 else currency.chunk(0)
-    codes = _letter_codes(currency)
+    codes = letter_codes(currency)
     if codes is not None:  # the usual column: three lowercase letters in every row
         return np.take(_letter_exponents(), codes)
     enc = pc.dictionary_encode(currency)
@@ -241,13 +242,13 @@ def row_exponents(currency: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 @cache
 def _letter_exponents() -> np.ndarray:
-    """The exponent of every ``[a-z]{3}`` code, by its number in :func:`_letter_codes` (17,576 int8)."""
+    """The exponent of every ``[a-z]{3}`` code, by its number in :func:`letter_codes` (17,576 int8)."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     return np.array([catalog.currency_exponent(a + b + c) for a in letters for b in letters for c in letters],
                     np.int8)
 
 
-def _letter_codes(currency: pa.Array) -> np.ndarray | None:
+def letter_codes(currency: pa.Array) -> np.ndarray | None:
     """Each row's ``[a-z]{3}`` code as an int ``0..26**3-1`` read straight off the Arrow buffers (no
     hashing); None when any value is missing or is not three lowercase letters."""
     n = len(currency)

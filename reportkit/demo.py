@@ -35,7 +35,7 @@ from typing import Any
 
 from reportkit.errors import ConfigurationError
 
-__all__ = ["DEMO_NOTEBOOKS", "PARALLEL", "NotebookResult", "notebooks_dir", "run_demo"]
+__all__ = ["DEMO_NOTEBOOKS", "PARALLEL", "NotebookResult", "kernelspec", "notebooks_dir", "run_demo"]
 
 #: The notebooks the demo runs, in order (the report form is an app, not a report: it is left out).
 DEMO_NOTEBOOKS = (
@@ -74,7 +74,7 @@ def notebooks_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _kernelspec() -> Iterator[str]:
+def kernelspec() -> Iterator[str]:
     """A kernelspec running this interpreter, visible to jupyter_client through ``JUPYTER_PATH``."""
     with tempfile.TemporaryDirectory(prefix="reportkit-kernel-") as tmp:
         spec = Path(tmp) / "kernels" / KERNEL_NAME
@@ -224,7 +224,7 @@ def run_demo(
     src = notebooks_dir()
     params = {k: _typed(v) if isinstance(v, str) else v for k, v in (parameters or {}).items()}
     t0 = time.monotonic()
-    with _account(out) as (account, parallel), _kernelspec() as kernel:
+    with _account(out) as (account, parallel), kernelspec() as kernel:
         print(f"reportkit demo: running {len(notebooks)} notebooks against {account}", file=sys.stderr)
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             results = list(pool.map(lambda n: _run_one(src / n, out, kernel, params, timeout), notebooks))

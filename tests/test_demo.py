@@ -93,9 +93,9 @@ def test_demo_command_writes_notebooks_html_charts_and_prints_the_summary(tmp_pa
 def test_demo_kernel_runs_this_python():
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from reportkit.demo import _kernelspec
+    from reportkit.demo import kernelspec
 
-    with _kernelspec() as name:
+    with kernelspec() as name:
         spec = KernelSpecManager().get_kernel_spec(name)
     assert name == KERNEL_NAME
     assert spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]

@@ -362,19 +362,19 @@ def test_row_exponents_read_off_the_buffers_agree_with_the_catalogue() -> None:
     """Three lowercase letters in every row take the buffer path; anything else the dictionary path;
     both give each row its currency's decimals (and unknown or missing: no exponent)."""
     from reportkit import catalog
-    from reportkit._schema import _letter_codes, row_exponents
+    from reportkit._schema import letter_codes, row_exponents
 
     rng = np.random.default_rng(3)
     codes = np.array(["usd", "jpy", "kwd", "eur", "bhd", "krw", "zzz", "aaa"])[rng.integers(0, 8, 5000)]
     want = [catalog.currency_exponent(c) for c in codes]
     lower = pa.chunked_array([pa.array(codes[:1234]), pa.array(codes[1234:])])
-    assert _letter_codes(lower.combine_chunks()) is not None
+    assert letter_codes(lower.combine_chunks()) is not None
     assert row_exponents(lower).tolist() == want
     assert row_exponents(pa.array(codes).slice(10, 100)).tolist() == want[10:110]
     upper = pa.array([c.upper() for c in codes])
-    assert _letter_codes(upper) is None and row_exponents(upper).tolist() == want
+    assert letter_codes(upper) is None and row_exponents(upper).tolist() == want
     mixed = pa.array(["usd", None, "us", "jp{", "jpy"])
-    assert _letter_codes(mixed) is None and row_exponents(mixed).tolist() == [2, 127, 127, 2, 0]
+    assert letter_codes(mixed) is None and row_exponents(mixed).tolist() == [2, 127, 127, 2, 0]
 
 
 def test_a_header_without_a_default_column_is_refused():

@@ -38,13 +38,13 @@ NB_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 NB_SEED = 7
 
 
-def _sandbox() -> Any:
+def notebook_sandbox() -> Any:
     from reportkit.sandbox import Sandbox
 
     return Sandbox(seed=NB_SEED, now=NB_NOW, processing_time=0.1, jitter=0.0)
 
 
-def _env(sb: Any, cache: Path) -> dict[str, str]:
+def notebook_env(sb: Any, cache: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(STRIPE_API_KEY=sb.api_key, REPORTKIT_API_BASE=sb.url, REPORTKIT_FILES_BASE=sb.files_url,
                REPORTKIT_CACHE_DIR=str(cache), MPLBACKEND="Agg")
@@ -57,7 +57,7 @@ def _checked_cells(nb: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def nb_sandbox() -> Iterator[Any]:
-    with _sandbox() as sb:
+    with notebook_sandbox() as sb:
         yield sb
 
 
@@ -78,8 +78,8 @@ def test_notebooks_run_under_nbval(nb_sandbox, tmp_path):
     (copies / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "-c",
            str(copies / "pytest.ini"), "--rootdir", str(copies), str(copies)]
-    done = subprocess.run(cmd, env=_env(nb_sandbox, tmp_path / "cache"), capture_output=True, text=True,
-                          timeout=280, cwd=copies)
+    env = notebook_env(nb_sandbox, tmp_path / "cache")
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=280, cwd=copies)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert f"{cells} passed" in done.stdout, done.stdout[-2000:]
     assert nb_sandbox.runs_created > 50  # the notebooks really ran their reports against it
@@ -141,8 +141,8 @@ def update() -> None:
     import papermill as pm
 
     expected: dict[str, dict[str, str]] = {}
-    with _sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(_env(sb, Path(tmp) / "cache"))
+    with notebook_sandbox() as sb, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(notebook_env(sb, Path(tmp) / "cache"))
         for path in NOTEBOOKS:
             nb = pm.execute_notebook(str(path), str(Path(tmp) / path.name), kernel_name="python3",
                                      progress_bar=False)

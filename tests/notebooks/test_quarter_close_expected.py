@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from test_notebooks_nbval import EXPECTED, _sandbox
+from test_notebooks_nbval import EXPECTED, notebook_sandbox
 
 NAME = "07_quarter_end_close.ipynb"
 
@@ -18,7 +18,7 @@ def test_the_close_notebooks_numbers_are_the_ledgers():
     expected = json.loads(Path(EXPECTED).read_text())[NAME]
     close, rolled, fees, paid, workbook = (expected[k] for k in ("c07", "c08", "c10", "c12", "c18"))
     berlin = ZoneInfo("Europe/Berlin")
-    with _sandbox() as sb:  # the notebooks' sandbox: same seed, same clock
+    with notebook_sandbox() as sb:  # the notebooks' sandbox: same seed, same clock
         ledger = sb.ledger
         firsts = [int(datetime(y, m, 1, tzinfo=berlin).timestamp())
                   for y, m in ((2025, 10), (2025, 11), (2025, 12), (2026, 1))]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from test_notebooks_nbval import EXPECTED, _sandbox
+from test_notebooks_nbval import EXPECTED, notebook_sandbox
 
 NAME = "08_sync.ipynb"
 
@@ -18,7 +18,7 @@ def test_the_sync_notebooks_numbers_are_the_ledgers():
     first, again, table, manifest = (expected[k] for k in ("c06", "c08", "c12", "c14"))
     assert "{'created': 12, 'refreshed': 0, 'kept': 0}" in first
     assert "{'created': 0, 'refreshed': 0, 'kept': 12}" in again  # the second sync created no run
-    with _sandbox() as sb:  # the notebooks' sandbox: same seed, same clock
+    with notebook_sandbox() as sb:  # the notebooks' sandbox: same seed, same clock
         ledger = sb.ledger
         months = [line.split() for line in table.splitlines() if line[:4] == "2025"]
         assert len(months) == 12
@@ -38,7 +38,7 @@ def test_the_sync_notebooks_numbers_are_the_ledgers():
 def test_the_connected_accounts_year_ends_are_their_ledgers():
     table = json.loads(Path(EXPECTED).read_text())[NAME]["c17"]
     year_end = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
-    with _sandbox() as sb:
+    with notebook_sandbox() as sb:
         lines = [line.split() for line in table.splitlines() if line.startswith("acct_")]
         assert len(lines) == 3
         for account, currency, months, rolls, continues, balance in lines:
