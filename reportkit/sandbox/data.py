@@ -22,16 +22,15 @@ sizes as strings, absent optional fields ``null``. A 400 is ``invalid_fields``; 
 
 from __future__ import annotations
 
-import json
-import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
+from reportkit.sandbox import v2wire as w
 from reportkit.sandbox.responses import file_response, json_response, presigned_refusal, xml_error
-from reportkit.sandbox.wire import ApiError, decode_form, parse_rfc3339, rfc3339
+from reportkit.sandbox.wire import ApiError, rfc3339, shorten
 
 if TYPE_CHECKING:
     from reportkit.sandbox.backend import Backend
@@ -50,141 +49,29 @@ __all__ = [
     "list_reports",
 ]
 
-_DESCRIPTIONS = {
-    "interval_start": "Starting timestamp of data to be included in the report run (inclusive).",
-    "interval_end": "Ending timestamp of data to be included in the report run (exclusive).",
-    "timezone": "Time zone used to display timestamps in the report (IANA name; default Etc/UTC).",
-    "currency": "Only include transactions in this currency.",
-    "reporting_category": "Only include transactions of this reporting category.",
-    "columns": "The columns to include in the report, in order.",
-    "payout": "The automatic payout whose transactions the report lists.",
-}
 _REPORT_INCLUDES = ("default_sql", "parameters")
 _RUN_INCLUDES = ("result.inline", "sql")
 _MAX_LIMIT = 1000
-_MAX_DEPTH = 16  # JSON nesting refused beyond this (no source gives Stripe's limit)
-
-
-def _shorten(value: str) -> str:
-    """A long value the way Stripe quotes one back: its first 10 and last 10 characters."""
-    return value if len(value) <= 40 else f"{value[:10]}...{value[-10:]}"
-
-
-def _depth(value: Any) -> int:
-    """The nesting depth of a decoded JSON value, without recursion."""
-    deepest, todo = 0, [(value, 1)]
-    while todo:
-        item, d = todo.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, d)
-            todo.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def _bad(message: str) -> ApiError:
-    return ApiError(400, message, code="invalid_fields", api="v2")
-
-
-def _not_found(what: str, ident: Any) -> ApiError:
-    shown = _shorten(ident) if isinstance(ident, str) else _shorten(repr(ident))
-    return ApiError(404, f"No such {what}: '{shown}'", code="not_found", api="v2")
+_epoch = w.epoch_reader("parameters")
 
 
 def _check_version(request: Request) -> None:
-    version = request.headers.get("Stripe-Version", "")
-    if not version.endswith(".preview"):
-        raise _bad(
-            "The /v2/data API is in preview: send a Stripe-Version header ending in '.preview' "
-            f"(for example '2026-10-14.preview'); got {_shorten(version) or 'none'!r}."
-        )
-
-
-def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    q = decode_form(request.query_string)
-    for name in q:
-        if name not in allowed:
-            raise _bad(f"Received unknown parameter: {_shorten(name)}")
-    return q
-
-
-def _includes(q: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
-    include = q.get("include", [])
-    include = [include] if isinstance(include, str) else include
-    if not isinstance(include, list) or not all(isinstance(i, str) for i in include):
-        raise _bad("include must be a list of strings.")
-    bad = [i for i in include if i not in allowed]
-    if bad:
-        raise _bad(
-            f"Invalid include value(s): {', '.join(_shorten(b) for b in bad[:5])}; "
-            f"allowed: {', '.join(allowed)}."
-        )
-    return include
+    w.check_version(request, "/v2/data", "2026-10-14.preview")
 
 
 def _limit(q: dict[str, Any], name: str = "limit") -> int:
     raw = q.get(name, "10")
     if not isinstance(raw, str) or not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
-        raise _bad(f"Invalid {name}: must be an integer from 1 to {_MAX_LIMIT}.")
+        raise w.bad(f"Invalid {name}: must be an integer from 1 to {_MAX_LIMIT}.")
     return int(raw)
-
-
-def _body(request: Request, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except (ValueError, RecursionError):
-        raise _bad("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise _bad("The request body must be a JSON object.")
-    if _depth(body) > _MAX_DEPTH:
-        raise _bad(f"The request body is nested more than {_MAX_DEPTH} levels deep.")
-    for name in body:
-        if name not in allowed:
-            raise _bad(f"Received unknown parameter: {_shorten(name)}")
-    for name in required:
-        if body.get(name) in (None, ""):
-            raise _bad(f"Missing required param: {name}.")
-    return body
-
-
-def _compress(body: dict[str, Any]) -> bool:
-    options = body.get("result_options") or {}
-    if (
-        not isinstance(options, dict)
-        or set(options) - {"compress_file"}
-        or not isinstance(options.get("compress_file", False), bool)
-    ):
-        raise _bad("result_options takes only compress_file (a boolean).")
-    return bool(options.get("compress_file", False))
 
 
 def _format(body: dict[str, Any]) -> None:
     if body["format"] != "csv":
-        raise _bad(f"Invalid format: {_shorten(str(body['format']))!r}; the only format is 'csv'.")
+        raise w.bad(f"Invalid format: {shorten(str(body['format']))!r}; the only format is 'csv'.")
 
 
 # -- reports -----------------------------------------------------------------------------------------
-def _param_json(backend: Backend, spec: catalog.ReportSpec, name: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "array_details": None,
-        "description": _DESCRIPTIONS[name],
-        "enum_details": None,
-        "required": name in spec.required,
-        "type": "string",
-    }
-    if name in ("interval_start", "interval_end"):
-        out["type"] = "timestamp"
-    elif name == "currency":
-        out.update(type="enum", enum_details={"allowed_values": list(backend.config.currencies)})
-    elif name == "reporting_category":
-        out.update(type="enum", enum_details={"allowed_values": catalog.reporting_categories()})
-    elif name == "columns":
-        cols = [c for c in spec.column_names if not c.endswith("[key]")]
-        out.update(
-            type="array", array_details={"element_type": "enum", "enum_details": {"allowed_values": cols}}
-        )
-    return out
-
-
 def _report_json(
     backend: Backend, rid: str, rep: catalog.V2Report, livemode: bool, include: list[str]
 ) -> dict[str, Any]:
@@ -198,7 +85,8 @@ def _report_json(
         "parameters": None,
     }
     if "parameters" in include:
-        out["parameters"] = {p: _param_json(backend, spec, p) for p in spec.parameters if p in _DESCRIPTIONS}
+        named = [p for p in spec.parameters if p in w.DESCRIPTIONS]
+        out["parameters"] = {p: w.param_json(backend, spec, p, timestamp_details=False) for p in named}
     if "default_sql" in include:
         out["default_sql"] = backend.data.default_sql(rep)
     return out
@@ -206,12 +94,12 @@ def _report_json(
 
 def list_reports(backend: Backend, request: Request, caller: Caller) -> Response:
     _check_version(request)
-    q = _query(request, ("include", "limit", "name", "page"))
-    include = _includes(q, _REPORT_INCLUDES)
+    q = w.query(request, ("include", "limit", "name", "page"))
+    include = w.includes(q, _REPORT_INCLUDES)
     limit = _limit(q)
     name = q.get("name")
     if name is not None and not isinstance(name, str):
-        raise _bad("name must be a string.")
+        raise w.bad("name must be a string.")
     found = [
         (rid, rep) for rid, rep in backend.data.reports(caller.livemode) if name is None or rep.name == name
     ]
@@ -238,59 +126,49 @@ def list_reports(backend: Backend, request: Request, caller: Caller) -> Response
 def _list_offset(backend: Backend, token: Any, total: int) -> int:
     offset = backend.data.page_offset("reports", token)
     if offset is None or offset > total:
-        raise _bad("Invalid page: not a page token of this list.")
+        raise w.bad("Invalid page: not a page token of this list.")
     return offset
 
 
 def get_report(backend: Backend, request: Request, caller: Caller, report_id: str) -> Response:
     _check_version(request)
-    include = _includes(_query(request, ("include",)), _REPORT_INCLUDES)
+    include = w.includes(w.query(request, ("include",)), _REPORT_INCLUDES)
     rep = backend.data.report(report_id=report_id, livemode=caller.livemode)
     if rep is None:
-        raise _not_found("report", report_id)
+        raise w.not_found("report", report_id)
     return json_response(_report_json(backend, report_id, rep, caller.livemode, include))
 
 
 # -- report runs -------------------------------------------------------------------------------------
-def _epoch(name: str, value: Any) -> int:
-    try:
-        return math.floor(parse_rfc3339(value))
-    except (ValueError, TypeError, OverflowError):
-        shown = _shorten(value) if isinstance(value, str) else _shorten(json.dumps(value))
-        raise _bad(
-            f"Invalid timestamp for parameters.{name}: {shown!r}; expected an RFC 3339 date-time "
-            "such as '2025-01-01T00:00:00.000Z'."
-        ) from None
-
-
 def _pname(name: str) -> str:
     return f"parameters.{name}"
 
 
 def create_report_run(backend: Backend, request: Request, caller: Caller) -> Response:
     _check_version(request)
-    body = _body(
+    body = w.json_body(
         request, ("format", "parameters", "report", "result_options"), ("format", "parameters", "report")
     )
     _format(body)
     ref = body["report"]
     if not isinstance(ref, dict) or not (set(ref) <= {"id", "name"}) or not ref:
-        raise _bad("report must be an object with an id or a name.")
+        raise w.bad("report must be an object with an id or a name.")
     rep = backend.data.report(report_id=ref.get("id"), name=ref.get("name"), livemode=caller.livemode)
     if rep is None:
-        raise _not_found("report", ref.get("id") if ref.get("id") is not None else ref.get("name"))
+        raise w.not_found("report", ref.get("id") if ref.get("id") is not None else ref.get("name"))
     raw = body["parameters"]
     if not isinstance(raw, dict):
-        raise _bad("parameters must be an object.")
+        raise w.bad("parameters must be an object.")
     spec = catalog.report_spec(rep.v1)
     try:
         for name in raw:
-            if name not in spec.parameters or name not in _DESCRIPTIONS:
-                raise _bad(f"Received unknown parameter: parameters.{_shorten(name)}")
+            if name not in spec.parameters or name not in w.DESCRIPTIONS:
+                raise w.bad(f"Received unknown parameter: parameters.{shorten(name)}")
         if "currency" in raw and raw["currency"] not in backend.config.currencies:
-            raise _bad(f"Invalid parameters.currency: must be one of {', '.join(backend.config.currencies)}.")
+            allowed = ", ".join(backend.config.currencies)
+            raise w.bad(f"Invalid parameters.currency: must be one of {allowed}.")
         params = backend.normalise(spec, raw, pname=_pname, epoch=_epoch)
-        compress = _compress(body)
+        compress = w.compress(body)
     except ApiError as e:
         message = e.message.replace(f"report type {rep.v1}", f"report {rep.name}")
         raise ApiError(
@@ -353,7 +231,7 @@ def _page(backend: Backend, run_id: str, q: dict[str, Any], total: int) -> int:
         return 0
     offset = backend.data.page_offset(run_id, q["page"])
     if offset is None or offset > total:
-        raise _bad("Invalid page: not a page token of this run's result.")
+        raise w.bad("Invalid page: not a page token of this run's result.")
     return offset
 
 
@@ -412,8 +290,8 @@ def _report_run_json(
 
 def get_report_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
     _check_version(request)
-    q = _query(request, ("include", "limit", "page"))
-    include = _includes(q, _RUN_INCLUDES)
+    q = w.query(request, ("include", "limit", "page"))
+    include = w.includes(q, _RUN_INCLUDES)
     limit = _limit(q)
     run = backend.run(run_id)
     account = getattr(caller, "account", None)
@@ -423,7 +301,7 @@ def get_report_run(backend: Backend, request: Request, caller: Caller, run_id: s
         or run.livemode != caller.livemode
         or getattr(run, "account", None) != account
     ):
-        raise _not_found("report run", run_id)
+        raise w.not_found("report run", run_id)
     return json_response(_report_run_json(backend, run, include=include, limit=limit, q=q))
 
 
@@ -475,26 +353,27 @@ def _query_run_json(
 
 def create_query_run(backend: Backend, request: Request, caller: Caller) -> Response:
     _check_version(request)
-    body = _body(request, ("dataset", "format", "query", "result_options"), ("dataset", "format", "query"))
+    required = ("dataset", "format", "query")
+    body = w.json_body(request, (*required, "result_options"), required)
     _format(body)
     if body["dataset"] != "analytical":
-        raise _bad(f"Invalid dataset: {_shorten(str(body['dataset']))!r}; the only dataset is 'analytical'.")
+        raise w.bad(f"Invalid dataset: {shorten(str(body['dataset']))!r}; the only dataset is 'analytical'.")
     query = body["query"]
     if not isinstance(query, dict) or set(query) != {"sql"} or not isinstance(query["sql"], str):
-        raise _bad('query must be an object holding the SQL: {"sql": "select ..."}.')
-    compress = _compress(body)
+        raise w.bad('query must be an object holding the SQL: {"sql": "select ..."}.')
+    compress = w.compress(body)
     qr = backend.data.create_query(caller, query["sql"], api="data", compress=compress)
     return json_response(_query_run_json(backend, qr, include=[], q={}))
 
 
 def get_query_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
     _check_version(request)
-    q = _query(request, ("include", "limit", "page"))
-    include = _includes(q, ("result.inline",))
+    q = w.query(request, ("include", "limit", "page"))
+    include = w.includes(q, ("result.inline",))
     _limit(q)
     qr = backend.data.query(caller, run_id, "data")
     if qr is None:
-        raise _not_found("query run", run_id)
+        raise w.not_found("query run", run_id)
     return json_response(_query_run_json(backend, qr, include=include, q=q))
 
 
@@ -536,19 +415,19 @@ def _reporting_type(declared: str) -> str:
 
 def create_reporting_query_run(backend: Backend, request: Request, caller: Caller) -> Response:
     _check_version(request)
-    body = _body(request, ("result_options", "sql"), ("sql",))
+    body = w.json_body(request, ("result_options", "sql"), ("sql",))
     if not isinstance(body["sql"], str):
-        raise _bad("sql must be a string.")
-    qr = backend.data.create_query(caller, body["sql"], api="reporting", compress=_compress(body))
+        raise w.bad("sql must be a string.")
+    qr = backend.data.create_query(caller, body["sql"], api="reporting", compress=w.compress(body))
     return json_response(_reporting_json(backend, qr, schema=False))
 
 
 def get_reporting_query_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
     _check_version(request)
-    include = _includes(_query(request, ("include",)), ("result.file.schema",))
+    include = w.includes(w.query(request, ("include",)), ("result.file.schema",))
     qr = backend.data.query(caller, run_id, "reporting")
     if qr is None:
-        raise _not_found("query run", run_id)
+        raise w.not_found("query run", run_id)
     return json_response(_reporting_json(backend, qr, schema=bool(include)))
 
 

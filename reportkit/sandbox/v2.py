@@ -12,16 +12,25 @@ the downloads host (signed by the backend).
 
 from __future__ import annotations
 
-import json
-import math
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
 from reportkit import catalog
-from reportkit.sandbox.limits import json_depth
 from reportkit.sandbox.responses import json_response
-from reportkit.sandbox.wire import MAX_DEPTH, ApiError, decode_form, parse_rfc3339, rfc3339, shorten
+from reportkit.sandbox.v2wire import (
+    DESCRIPTIONS,
+    bad,
+    check_version,
+    compress,
+    epoch_reader,
+    includes,
+    json_body,
+    not_found,
+    param_json,
+    query,
+)
+from reportkit.sandbox.wire import ApiError, rfc3339, shorten
 
 if TYPE_CHECKING:
     from reportkit.sandbox.backend import Backend
@@ -29,58 +38,16 @@ if TYPE_CHECKING:
 
 __all__ = ["create_run", "get_report", "get_run", "run_json"]
 
-_DESCRIPTIONS = {
-    "interval_start": "Starting timestamp of data to be included in the report run (inclusive).",
-    "interval_end": "Ending timestamp of data to be included in the report run (exclusive).",
-    "timezone": "Time zone used to display timestamps in the report (IANA name; default Etc/UTC).",
-    "currency": "Only include transactions in this currency.",
-    "reporting_category": "Only include transactions of this reporting category.",
-    "columns": "The columns to include in the report, in order.",
-    "payout": "The automatic payout whose transactions the report lists.",
-}
-_V2_PARAMS = tuple(_DESCRIPTIONS)
-
-
-def _bad(message: str) -> ApiError:
-    """A v2 400: code ``invalid_fields``, the one 400 code the preview spec documents for this API."""
-    return ApiError(400, message, code="invalid_fields", api="v2")
+_V2_PARAMS = tuple(DESCRIPTIONS)
+_epoch = epoch_reader("report_parameters")
 
 
 def _check_version(request: Request) -> None:
-    version = request.headers.get("Stripe-Version", "")
-    if not version.endswith(".preview"):
-        raise _bad(
-            "The v2 reporting API is in preview: send a Stripe-Version header ending in "
-            f"'.preview' (for example '2026-07-08.preview'); got {shorten(version) or 'none'!r}."
-        )
+    check_version(request, "v2 reporting", "2026-07-08.preview")
 
 
 def _v2_params(spec: catalog.ReportSpec) -> list[str]:
     return [p for p in spec.parameters if p in _V2_PARAMS]
-
-
-def _param_json(backend: Backend, spec: catalog.ReportSpec, name: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "array_details": None,
-        "description": _DESCRIPTIONS[name],
-        "enum_details": None,
-        "required": name in spec.required,
-        "timestamp_details": None,
-        "type": "string",
-    }
-    if name in ("interval_start", "interval_end"):
-        lo, hi = backend.window
-        out.update(type="timestamp", timestamp_details={"min": rfc3339(lo), "max": rfc3339(hi)})
-    elif name == "currency":
-        out.update(type="enum", enum_details={"allowed_values": list(backend.config.currencies)})
-    elif name == "reporting_category":
-        out.update(type="enum", enum_details={"allowed_values": catalog.reporting_categories()})
-    elif name == "columns":
-        cols = [c for c in spec.column_names if not c.endswith("[key]")]
-        out.update(
-            type="array", array_details={"element_type": "enum", "enum_details": {"allowed_values": cols}}
-        )
-    return out
 
 
 def get_report(backend: Backend, request: Request, caller: Caller, report_id: str) -> Response:
@@ -93,70 +60,34 @@ def get_report(backend: Backend, request: Request, caller: Caller, report_id: st
             "object": "v2.reporting.report",
             "livemode": caller.livemode,
             "name": rep.name,
-            "parameters": {p: _param_json(backend, spec, p) for p in _v2_params(spec)},
+            "parameters": {p: param_json(backend, spec, p, timestamp_details=True) for p in _v2_params(spec)},
         }
     )
-
-
-def _epoch(name: str, value: Any) -> int:
-    try:
-        return math.floor(parse_rfc3339(value))
-    except (ValueError, TypeError):
-        shown = shorten(value) if isinstance(value, str) else shorten(json.dumps(value))
-        raise _bad(
-            f"Invalid timestamp for report_parameters.{name}: {shown!r}; expected an RFC 3339 "
-            "date-time such as '2025-01-01T00:00:00.000Z'."
-        ) from None
 
 
 def _pname(name: str) -> str:
     return f"report_parameters.{name}"
 
 
-def _body(request: Request) -> dict[str, Any]:
-    """The JSON object of a POST, refused (400 ``invalid_fields``) when it is not one, or nested
-    deeper than ``limits.MAX_DEPTH``."""
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except (ValueError, RecursionError):
-        raise _bad("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise _bad("The request body must be a JSON object.")
-    if json_depth(body) > MAX_DEPTH:
-        raise _bad(f"The request body is nested more than {MAX_DEPTH} levels deep.")
-    return body
-
-
 def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
     _check_version(request)
-    body = _body(request)
-    for name in body:
-        if name not in ("report", "report_parameters", "result_options"):
-            raise _bad(f"Received unknown parameter: {shorten(name)}")
-    for name in ("report", "report_parameters"):
-        if body.get(name) in (None, ""):
-            raise _bad(f"Missing required param: {name}.")
+    required = ("report", "report_parameters")
+    body = json_body(request, (*required, "result_options"), required)
     rep = backend.v2_report(body["report"], caller.livemode)
     try:
         spec = catalog.report_spec(rep.v1)  # v2 has sandbox ids for every report: no live-only types
         raw = body["report_parameters"]
         if not isinstance(raw, dict):
-            raise _bad("report_parameters must be an object.")
+            raise bad("report_parameters must be an object.")
         for name in raw:
             if name not in _v2_params(spec):
-                raise _bad(f"Received unknown parameter: report_parameters.{shorten(name)}")
+                raise bad(f"Received unknown parameter: report_parameters.{shorten(name)}")
         if "currency" in raw and raw["currency"] not in backend.config.currencies:
-            raise _bad(
+            raise bad(
                 f"Invalid report_parameters.currency: must be one of {', '.join(backend.config.currencies)}."
             )
         params = backend.normalise(spec, raw, pname=_pname, epoch=_epoch)
-        options = body.get("result_options") or {}
-        if (
-            not isinstance(options, dict)
-            or set(options) - {"compress_file"}
-            or not isinstance(options.get("compress_file", False), bool)
-        ):
-            raise _bad("result_options takes only compress_file (a boolean).")
+        compressed = compress(body)
     except ApiError as e:
         raise _v2_error(e, rep) from None
     run = backend.create_run(
@@ -167,7 +98,7 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
         raw,
         pname=_pname,
         v2_report=rep,
-        compress=bool(options.get("compress_file", False)),
+        compress=compressed,
     )
     return json_response(run_json(backend, run, include_schema=False))
 
@@ -216,17 +147,8 @@ def run_json(backend: Backend, run: Run, *, include_schema: bool) -> dict[str, A
 
 def get_run(backend: Backend, request: Request, caller: Caller, run_id: str) -> Response:
     _check_version(request)
-    q = decode_form(request.query_string)
-    include = q.get("include", [])
-    include = [include] if isinstance(include, str) else include
-    for name in q:
-        if name != "include":
-            raise _bad(f"Received unknown parameter: {shorten(name)}")
-    bad = [i for i in include if i != "result.file.schema"]
-    if bad:
-        raise _bad(f"Invalid include value(s): {', '.join(shorten(str(b)) for b in bad[:5])}; "
-                   "allowed: result.file.schema.")
+    include = includes(query(request, ("include",)), ("result.file.schema",))
     run, _ = backend.find_run(caller, run_id, "v2")
     if run is None:
-        raise ApiError(404, f"No such report run: '{shorten(run_id)}'", code="not_found", api="v2")
+        raise not_found("report run", run_id)
     return json_response(run_json(backend, run, include_schema=bool(include)))
