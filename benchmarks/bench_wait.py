@@ -18,6 +18,10 @@ prints, side by side, medians and spreads (min-max) of ``--repeat`` runs:
 - notice latency: from a run's ``succeeded_at`` (the sandbox's exact wall time) to the first status
   request that could tell (a list page, or a retrieve of that run), and to the request for its file
   (what is done once we know), medians and 90th percentiles over runs.
+
+The default 1 s runs show the fixed costs at their largest (a poll every 0.1 s, the floor, plus a
+create and a download per wave); ``--processing-time 10 --jitter 1.5 --repeat 2`` (~10 min) is
+closer to Stripe's runs, which mostly take minutes (docs/fanout.md has both tables).
 """
 
 from __future__ import annotations
