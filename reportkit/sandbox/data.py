@@ -170,10 +170,7 @@ def create_report_run(backend: Backend, request: Request, caller: Caller) -> Res
         params = backend.normalise(spec, raw, pname=_pname, epoch=_epoch)
         compress = w.compress(body)
     except ApiError as e:
-        message = e.message.replace(f"report type {rep.v1}", f"report {rep.name}")
-        raise ApiError(
-            e.status, message, code="invalid_fields" if e.status == 400 else e.code, api="v2"
-        ) from None
+        raise w.in_v2_words(e, rep) from None
     run = backend.create_run(
         caller, "data", spec.id, params, raw, pname=_pname, v2_report=rep, compress=compress
     )

@@ -24,6 +24,7 @@ from reportkit.sandbox.v2wire import (
     check_version,
     compress,
     epoch_reader,
+    in_v2_words,
     includes,
     json_body,
     not_found,
@@ -89,7 +90,7 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
         params = backend.normalise(spec, raw, pname=_pname, epoch=_epoch)
         compressed = compress(body)
     except ApiError as e:
-        raise _v2_error(e, rep) from None
+        raise in_v2_words(e, rep) from None
     run = backend.create_run(
         caller,
         "v2",
@@ -101,13 +102,6 @@ def create_run(backend: Backend, request: Request, caller: Caller) -> Response:
         compress=compressed,
     )
     return json_response(run_json(backend, run, include_schema=False))
-
-
-def _v2_error(e: ApiError, rep: catalog.V2Report) -> ApiError:
-    """A refusal from the shared checks in v2's words: ``invalid_fields``, the v2 report's name
-    (never the v1 report type id behind it), and no v1 ``param``."""
-    message = e.message.replace(f"report type {rep.v1}", f"report {rep.name}")
-    return ApiError(e.status, message, code="invalid_fields" if e.status == 400 else e.code, api="v2")
 
 
 def run_json(backend: Backend, run: Run, *, include_schema: bool) -> dict[str, Any]:

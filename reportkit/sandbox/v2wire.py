@@ -30,6 +30,7 @@ __all__ = [
     "check_version",
     "compress",
     "epoch_reader",
+    "in_v2_words",
     "includes",
     "json_body",
     "not_found",
@@ -58,6 +59,14 @@ def not_found(what: str, ident: Any) -> ApiError:
     """A preview API's 404 ``not_found``, quoting the id as Stripe quotes a long value back."""
     shown = shorten(ident) if isinstance(ident, str) else shorten(repr(ident))
     return ApiError(404, f"No such {what}: '{shown}'", code="not_found", api="v2")
+
+
+def in_v2_words(e: ApiError, rep: catalog.V2Report) -> ApiError:
+    """A refusal from the checks shared with v1 (``Backend.normalise``) in the preview APIs' words:
+    ``invalid_fields`` for a 400, the v2 report's name (never the v1 report type id behind it), and
+    no v1 ``param``."""
+    message = e.message.replace(f"report type {rep.v1}", f"report {rep.name}")
+    return ApiError(e.status, message, code="invalid_fields" if e.status == 400 else e.code, api="v2")
 
 
 def check_version(request: Request, api: str, example: str) -> None:
